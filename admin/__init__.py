@@ -1,0 +1,1 @@
+"""Flask admin panel and agent console."""

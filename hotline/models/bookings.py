@@ -1,0 +1,1 @@
+"""Appointment tables (owned by the appointments issue). Placeholder until its migration lands."""

@@ -1,0 +1,1 @@
+"""Call handling: Asterisk protocols (AudioSocket, FastAGI, AMI), the call flow, booking dialog, escalation."""

@@ -1,0 +1,1 @@
+"""Service-item knowledge base: schema, source files, import/validation, retrieval and spoken answers."""
