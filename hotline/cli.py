@@ -14,7 +14,7 @@ from hotline.logsetup import setup_logging
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 # Areas that contribute subcommands; each module exposes register(subparsers).
-AREAS = ("kb.commands", "speech.commands", "ivr.commands", "admin.commands")
+AREAS = ("kb.commands", "speech.commands", "ivr.commands", "ivr.booking.commands", "admin.commands")
 
 
 def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -49,7 +49,8 @@ class Settings:
     vosk_model_dir: str = ""
     edge_voice: str = "zh-CN-XiaoxiaoNeural"
     edge_timeout_s: float = 3.0
-    model_cache_dir: Path = Path("var/models")
+    # Assembled speech models are large and shared by every checkout: a user-level cache by default.
+    model_cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hotline" / "models"
     prompt_cache_dir: Path = Path("var/prompts")
     # Call flow
     end_silence_ms: int = 600
@@ -198,7 +199,7 @@ def load_settings(
     # Relative cache dirs follow var_dir when only var_dir was moved.
     if "var_dir" in values:
         moved = {}
-        for name in ("model_cache_dir", "prompt_cache_dir", "recording_dir"):
+        for name in ("prompt_cache_dir", "recording_dir"):
             if name not in values:
                 default = getattr(Settings, name)
                 moved[name] = settings.var_dir / default.relative_to("var")

@@ -9,13 +9,31 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hotline.errors import HotlineError
+
 SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2  # 320
 
 
-class SpeechError(RuntimeError):
+class SpeechError(HotlineError, RuntimeError):
     """Base for speech failures; the message says what is missing and how to install it."""
+
+
+class ModelUnavailableError(SpeechError):
+    """A model or engine is not installed/configured; the message names the fix."""
+
+
+class AudioFormatError(SpeechError, ValueError):
+    """Audio that is not what the caller said it is (odd byte count, unsupported rate, not a WAV...)."""
+
+
+class RecognitionError(SpeechError):
+    """The recogniser failed on this utterance (the flow apologises and offers an agent)."""
+
+
+class SynthesisError(SpeechError):
+    """The synthesiser failed on this text (the fallback chain tries the next engine)."""
 
 
 @dataclass(frozen=True)
