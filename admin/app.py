@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
     )
+    app.json.ensure_ascii = False  # Chinese in JSON and |tojson stays readable (still HTML-safe)
     app.extensions["hotline_settings"] = settings
     app.extensions["login_limiter"] = LoginLimiter()
     init_db(app, engine or make_engine(settings.effective_database_url))

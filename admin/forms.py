@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-ITEM_CODE = Regexp(r"^[A-Z]{2,6}-\d{3}$", message="事项编码格式应为 GA-001")
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3 takes plain pairs
+
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802 - stands in for the class
+        return (value, label)
+
+
+def choices(pairs) -> list:
+    """Select options in the form the installed WTForms wants (tuples are deprecated from 3.3)."""
+    return [SelectChoice(str(v), str(label)) for v, label in pairs]
+
+
+ITEM_CODE = Regexp(r"^[A-Z]{1,6}-\d{3}$", message="事项编码格式应为 GA-001")
 
 
 class LoginForm(FlaskForm):
@@ -45,7 +68,7 @@ class DateRangeForm(FlaskForm):
 class TeachForm(FlaskForm):
     question = StringField("问题", validators=[DataRequired(), Length(max=200)])
     item_code = StringField("事项编码", validators=[DataRequired(), ITEM_CODE])
-    kind = SelectField("方式", choices=[("alias", "作为别名"), ("faq", "作为常见问题")])
+    kind = SelectField("方式", choices=choices([("alias", "作为别名"), ("faq", "作为常见问题")]))
     answer = TextAreaField("答案（常见问题必填）", validators=[Optional(), Length(max=1000)])
 
 
@@ -54,5 +77,49 @@ class AskForm(FlaskForm):
 
 
 class CallbackForm(FlaskForm):
-    status = SelectField("结果", choices=[("done", "已回电"), ("failed", "未接通")])
+    status = SelectField("结果", choices=choices([("done", "已回电"), ("failed", "未接通")]))
     note = StringField("备注", validators=[Optional(), Length(max=500)])
+
+
+class ItemForm(FlaskForm):
+    name = StringField("事项名称", validators=[DataRequired(), Length(max=120)])
+    aliases = TextAreaField("口语别名（每行一个）", validators=[Optional(), Length(max=4000)])
+    conditions = TextAreaField("受理条件（每行一条）", validators=[Optional(), Length(max=8000)])
+    steps = TextAreaField("办理流程（每行一步）", validators=[Optional(), Length(max=8000)])
+    location = StringField("办理地点", validators=[Optional(), Length(max=120)])
+    hours = StringField("办理时间（空 = 中心默认）", validators=[Optional(), Length(max=120)])
+    phone = StringField("咨询电话（空 = 部门电话）", validators=[Optional(), Length(max=32)])
+    legal_days = IntegerField("法定办结时限（工作日）", validators=[InputRequired(), NumberRange(min=0, max=999)])
+    promised_days = IntegerField("承诺办结时限（工作日）", validators=[InputRequired(), NumberRange(min=0, max=999)])
+    fee_charged = BooleanField("收费")
+    fee_standard = StringField("收费标准", validators=[Optional(), Length(max=500)])
+    weekend = BooleanField("双休日可办")
+    bookable = BooleanField("可预约")
+    self_service = BooleanField("自助机可办")
+
+
+class YamlForm(FlaskForm):
+    text = TextAreaField("YAML", validators=[DataRequired(), Length(max=200_000)])
+    department = SelectField("部门（新事项）", validators=[Optional()], validate_choice=False)
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField("部门全称", validators=[DataRequired(), Length(max=120)])
+    short_name = StringField("简称", validators=[DataRequired(), Length(max=40)])
+    phone = StringField("咨询电话", validators=[Optional(), Length(max=32)])
+
+
+class ImportForm(FlaskForm):
+    archive = FileField("知识库 zip（centre.yaml、bundles.yaml、departments/*.yaml）",
+                        validators=[FileRequired(), FileAllowed(["zip"], "只接受 zip 文件")])
+
+
+class CapacityForm(FlaskForm):
+    window = HiddenField(validators=[DataRequired(), Length(max=120)])
+    capacity = IntegerField("每时段名额", validators=[InputRequired(), NumberRange(min=0, max=100)])
+
+
+class OverrideForm(FlaskForm):
+    day = DateField("日期", validators=[DataRequired()])
+    is_workday = SelectField("类型", choices=choices([("0", "休息日（节假日）"), ("1", "工作日（调休上班）")]))
+    note = StringField("说明", validators=[Optional(), Length(max=80)])

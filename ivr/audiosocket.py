@@ -40,6 +40,8 @@ asyncio::
     server = AudioSocketServer(host, port, on_connection)   # on_connection(conn) is an async function
     await server.start(); server.port; await server.stop()
 
+    conn.start_keepalive()                    # silence when idle: Asterisk drops the call after 2 s without data
+                                              # (AudioSocketServer does this for every connection)
     pacer = Pacer(conn.send_audio)            # 20 ms frames, never more than ~60 ms ahead of real time
     finished = await pacer.play(pcm)          # False when stop() cut it short (barge-in)
     pacer.stop()                              # from any task: play() returns within one frame
@@ -241,6 +243,8 @@ class AudioSocketConnection:
         self._parser = AudioSocketParser()
         self.uuid: uuid_mod.UUID | None = None
         self.closed = False
+        self._last_sent = time.monotonic()
+        self._keepalive: asyncio.Task[None] | None = None
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
@@ -278,9 +282,28 @@ class AudioSocketConnection:
             return
         try:
             self._writer.write(data)
+            self._last_sent = time.monotonic()
             await self._writer.drain()
         except (ConnectionError, OSError):
             self.closed = True
+
+    def start_keepalive(self, idle_s: float = 0.5) -> None:
+        """Send 20 ms of silence whenever nothing was sent for ``idle_s``.
+
+        app_audiosocket hangs up after 2 s with no data in either direction, and a caller who is silent (or whose
+        phone suppresses silence) sends nothing, so the IVR must keep the link busy while it thinks.
+        """
+        if self._keepalive is None:
+            self._keepalive = asyncio.create_task(self._keep_alive(idle_s), name="audiosocket-keepalive")
+
+    async def _keep_alive(self, idle_s: float) -> None:
+        silence = encode_audio(bytes(frame_bytes()))
+        while not self.closed:
+            wait = self._last_sent + idle_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            await self.send_raw(silence)
 
     async def send_audio(self, pcm: bytes, sample_rate: int = 8000) -> None:
         """Send PCM now (split into messages of at most 20 ms); no pacing — see Pacer."""
@@ -297,6 +320,8 @@ class AudioSocketConnection:
 
     async def close(self) -> None:
         self.closed = True
+        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
+            self._keepalive.cancel()
         if not self._writer.is_closing():
             self._writer.close()
         with contextlib.suppress(ConnectionError, OSError):
@@ -360,8 +385,8 @@ class Pacer:
 
 
 class AudioSocketServer(TcpServer):
-    """Accepts Asterisk's AudioSocket() connections; ``on_connection(conn)`` runs per call and the socket is
-    closed when it returns."""
+    """Accepts Asterisk's AudioSocket() connections; ``on_connection(conn)`` runs per call (keepalive already
+    started) and the socket is closed when it returns."""
 
     def __init__(
         self, host: str, port: int, on_connection: Callable[[AudioSocketConnection], Awaitable[None]]
@@ -371,6 +396,7 @@ class AudioSocketServer(TcpServer):
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = AudioSocketConnection(reader, writer)
+        conn.start_keepalive()
         try:
             await self._on_connection(conn)
         finally:

@@ -106,14 +106,13 @@ def dbfs(pcm: bytes) -> float:
 def read_wav(source: str | Path | bytes) -> tuple[bytes, int]:
     """Read a 16-bit PCM WAV (path or bytes) -> (mono slin, rate). Stereo is averaged to mono."""
     try:
-        handle = wave.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "rb")
+        with wave.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "rb") as handle:
+            width, channels, rate = handle.getsampwidth(), handle.getnchannels(), handle.getframerate()
+            data = handle.readframes(handle.getnframes())
     except FileNotFoundError:
         raise AudioFormatError(f"no such audio file: {source}") from None
     except (wave.Error, EOFError) as exc:
         raise AudioFormatError(f"not a PCM WAV file ({exc}); convert with: sox in.any -b 16 out.wav") from None
-    with handle:
-        width, channels, rate = handle.getsampwidth(), handle.getnchannels(), handle.getframerate()
-        data = handle.readframes(handle.getnframes())
     if width != 2:
         raise AudioFormatError(f"WAV must be 16-bit, got {width * 8}-bit; convert with: sox in.wav -b 16 out.wav")
     if channels > 1:

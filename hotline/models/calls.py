@@ -49,6 +49,10 @@ class Call(Base):
     queue_joined_at: Mapped[datetime | None]
     agent: Mapped[str | None] = mapped_column(String(64))
     recording_path: Mapped[str | None] = mapped_column(String(255))
+    # Added by 0004_calls_extra: what the agent console and the dialplan need after the IVR step.
+    item_name: Mapped[str | None] = mapped_column(String(120))
+    route: Mapped[str | None] = mapped_column(String(16))  # queue / callback / voicemail / hangup
+    context_summary: Mapped[str | None] = mapped_column(Text)  # HOTLINE_CONTEXT: item + question
 
     turns: Mapped[list[CallTurn]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="CallTurn.seq"

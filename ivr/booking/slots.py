@@ -68,3 +68,10 @@ def is_bookable(slot: datetime, cal: WorkCalendar, now: datetime, policy: SlotPo
 
 def part_of_day(slot: datetime) -> str:
     return "上午" if slot.time() < NOON else "下午"
+
+
+def local_now(tz: str = "Asia/Shanghai") -> datetime:
+    """Wall-clock time at the centre as a naive datetime, whatever the server's timezone."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(tz)).replace(tzinfo=None)

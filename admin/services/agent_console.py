@@ -1,0 +1,135 @@
+"""What the agent console shows: callers waiting in the queue and open callback tasks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from admin.services import audit
+from admin.services.localtime import fmt
+from admin.services.masking import shown_number
+from hotline.errors import HotlineError
+from hotline.models import Call, CallbackTask, CallEvent, CallTurn, utcnow
+
+WAITING_STATES = ("waiting", "ringing")
+CALLBACK_STATUSES = ("done", "failed")
+
+
+class CallbackError(HotlineError):
+    """A callback task that cannot be marked (unknown, or already handled)."""
+
+
+@dataclass(frozen=True)
+class WaitingCaller:
+    call_id: int
+    number: str
+    state: str  # waiting / ringing
+    waiting_s: int
+    question: str
+    item_code: str
+    department: str
+    transcript: list[str]
+    mine: bool  # ringing this agent's own phone
+
+    def to_json_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rung_interfaces(session: Session, call_ids: list[int]) -> dict[int, set[str]]:
+    """Which agent phones each ringing call is ringing, from the AMI AgentCalled events the IVR recorded."""
+    out: dict[int, set[str]] = {}
+    if not call_ids:
+        return out
+    rows = session.execute(
+        select(CallEvent.call_id, CallEvent.data).where(CallEvent.call_id.in_(call_ids), CallEvent.name == "AgentCalled")
+    )
+    for call_id, data in rows:
+        data = data or {}
+        names = {str(data.get(k) or "") for k in ("Interface", "MemberName", "DestChannel", "AgentName")}
+        out.setdefault(call_id, set()).update(n for n in names if n)
+    return out
+
+
+def _matches(interfaces: set[str], agent_ids: set[str]) -> bool:
+    # DestChannel is the interface plus a channel suffix: PJSIP/agent1-00000007.
+    return any(i in agent_ids or i.rsplit("-", 1)[0] in agent_ids for i in interfaces)
+
+
+def waiting_callers(
+    session: Session, *, username: str, extension: str | None, full_numbers: bool, now: datetime | None = None
+) -> list[WaitingCaller]:
+    """Callers waiting or ringing, the one ringing this agent's phone first, then longest wait first."""
+    now = now or utcnow()
+    calls = list(session.scalars(
+        select(Call).where(Call.queue_state.in_(WAITING_STATES), Call.ended_at.is_(None)).limit(200)
+    ))
+    if not calls:
+        return []
+    texts: dict[int, list[str]] = {c.id: [] for c in calls}
+    turns = session.execute(
+        select(CallTurn.call_id, CallTurn.text)
+        .where(CallTurn.call_id.in_(texts), CallTurn.speaker == "caller", CallTurn.text.is_not(None))
+        .order_by(CallTurn.call_id, CallTurn.seq)
+    )
+    for call_id, text in turns:
+        texts[call_id].append(text)
+    agent_ids = {username} | ({extension} if extension else set())
+    rung = _rung_interfaces(session, [c.id for c in calls if c.queue_state == "ringing"])
+    mine = {c.id for c in calls
+            if c.queue_state == "ringing" and (_matches(rung.get(c.id, set()), agent_ids) or c.agent in agent_ids)}
+
+    def since(call: Call) -> datetime:
+        joined = call.queue_joined_at or call.started_at
+        return joined if joined.tzinfo else joined.replace(tzinfo=UTC)
+
+    calls.sort(key=lambda c: (c.id not in mine, since(c)))
+    return [
+        WaitingCaller(
+            call_id=c.id, number=shown_number(c.caller_number, full_numbers), state=c.queue_state or "",
+            waiting_s=max(0, int((now - since(c)).total_seconds())), question=c.first_question or "",
+            item_code=c.item_code or "", department=c.department or "", transcript=texts[c.id],
+            mine=c.id in mine,
+        )
+        for c in calls
+    ]
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    id: int
+    number: str
+    question: str
+    item_code: str
+    created: str
+    status: str
+    handled_by: str
+    note: str
+
+
+def callbacks(session: Session, *, include_handled: bool = False, limit: int = 200) -> list[CallbackRow]:
+    # Callers asked to be called back, so the agent needs the full number to dial it.
+    stmt = select(CallbackTask)
+    if not include_handled:
+        stmt = stmt.where(CallbackTask.status == "open")
+    stmt = stmt.order_by(CallbackTask.created_at, CallbackTask.id).limit(limit)
+    return [
+        CallbackRow(t.id, t.number, t.question or "", t.item_code or "", fmt(t.created_at), t.status,
+                    t.handled_by or "", t.note or "")
+        for t in session.scalars(stmt)
+    ]
+
+
+def mark_callback(session: Session, task_id: int, status: str, note: str, username: str) -> None:
+    if status not in CALLBACK_STATUSES:
+        raise CallbackError(f"无效的回电结果：{status}")
+    task = session.get(CallbackTask, task_id)
+    if task is None:
+        raise CallbackError("回电任务不存在")
+    if task.status != "open":
+        raise CallbackError("该回电任务已处理")
+    before = {"status": task.status, "note": task.note}
+    task.status, task.note, task.handled_by, task.handled_at = status, note or None, username, utcnow()
+    audit.record(session, username, "callback_mark", f"callback:{task.id}", before, {"status": status, "note": note})

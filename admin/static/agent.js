@@ -1,0 +1,60 @@
+// Agent console: refresh the waiting-caller table every 2 s without reloading the page.
+// Rows are built with textContent only, so transcripts can never inject markup.
+(function () {
+  "use strict";
+  var table = document.getElementById("waiting");
+  var status = document.getElementById("queue-status");
+  if (!table) { return; }
+  var body = table.querySelector("tbody");
+
+  function cell(row, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (cls) { td.className = cls; }
+    row.appendChild(td);
+  }
+
+  function stateLabel(c) {
+    if (c.mine) { return "正在呼叫您"; }
+    return c.state === "ringing" ? "振铃中" : "排队中";
+  }
+
+  function render(callers) {
+    var rows = document.createDocumentFragment();
+    callers.forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.className = c.mine ? "mine" : c.state;
+      tr.setAttribute("data-call", String(c.call_id));
+      cell(tr, stateLabel(c));
+      cell(tr, c.waiting_s + " 秒");
+      cell(tr, c.number, "number");
+      cell(tr, c.question, "question");
+      cell(tr, (c.item_code + " " + c.department).trim());
+      cell(tr, c.transcript.join(" / "), "transcript");
+      rows.appendChild(tr);
+    });
+    if (!callers.length) {
+      var empty = document.createElement("tr");
+      empty.className = "empty";
+      var td = document.createElement("td");
+      td.colSpan = 6;
+      td.textContent = "暂无等待的来电。";
+      empty.appendChild(td);
+      rows.appendChild(empty);
+    }
+    body.replaceChildren(rows);
+  }
+
+  function poll() {
+    fetch(table.getAttribute("data-src"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) {
+        if (!r.ok) { throw new Error(String(r.status)); }
+        return r.json();
+      })
+      .then(function (data) { render(data.callers); status.textContent = "实时"; status.className = "live"; })
+      .catch(function () { status.textContent = "连接中断，正在重试"; status.className = "live stale"; })
+      .finally(function () { window.setTimeout(poll, 2000); });
+  }
+
+  window.setTimeout(poll, 2000);
+}());

@@ -1,0 +1,95 @@
+"""Call list with filters and keyset paging, call detail with transcript and audio, CSV export."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from admin.access import ANY_ROLE, require_roles, sees_full_numbers
+from admin.database import db
+from admin.forms import CallFilterForm, choices
+from admin.services import calls as svc
+from admin.services.masking import shown_number
+from admin.services.recordings import resolve_audio
+from hotline.models import Call
+
+bp = Blueprint("calls", __name__, url_prefix="/calls")
+require_roles(bp, ANY_ROLE)  # agents see the list too, with masked numbers
+
+
+def _filter_form() -> tuple[CallFilterForm, svc.CallFilter]:
+    form = CallFilterForm(formdata=MultiDict(request.args))
+    form.outcome.choices = choices([("", "全部"), *svc.OUTCOME_LABELS.items()])
+    if request.args and not form.validate():
+        abort(400, "；".join(f"{form[name].label.text}：{errs[0]}" for name, errs in form.errors.items()))
+    flt = svc.CallFilter(
+        date_from=form.date_from.data, date_to=form.date_to.data, outcome=form.outcome.data or None,
+        item_code=(form.item.data or "").strip() or None, department=(form.department.data or "").strip() or None,
+        escalated=form.escalated.data, abandoned=form.abandoned.data, low_confidence=form.low_confidence.data,
+        # Agents could otherwise unmask a number by guessing it in the filter.
+        caller_number=(form.number.data or None) if sees_full_numbers() else None,
+    )
+    return form, flt
+
+
+@bp.get("/")
+def index() -> str:
+    form, flt = _filter_form()
+    try:
+        page = svc.list_calls(db(), flt, cursor=request.args.get("after"), full_numbers=sees_full_numbers())
+    except svc.CallQueryError as exc:
+        abort(400, str(exc))
+    args = request.args.to_dict()
+    args.pop("after", None)
+    next_url = url_for("calls.index", **args, after=page.next_cursor) if page.next_cursor else None
+    return render_template("calls/list.html", form=form, page=page, next_url=next_url,
+                           first_url=url_for("calls.index", **args) if "after" in request.args else None,
+                           csv_url=url_for("calls.export", **args), full_numbers=sees_full_numbers())
+
+
+@bp.get("/export.csv")
+def export() -> Response:
+    _form, flt = _filter_form()
+    lines = svc.export_csv(db(), flt, full_numbers=sees_full_numbers())
+    return Response(lines, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=calls.csv"})
+
+
+@bp.get("/<int:call_id>")
+def detail(call_id: int) -> str:
+    call = svc.get_call(db(), call_id)
+    if call is None:
+        abort(404)
+    return render_template("calls/detail.html", call=call,
+                           number=shown_number(call.caller_number, sees_full_numbers()),
+                           has_recording=_audio(call.recording_path) is not None,
+                           turn_audio={t.id for t in call.turns if _audio(t.audio_path) is not None})
+
+
+def _audio(stored: str | None):
+    return resolve_audio(current_app.extensions["hotline_settings"].recording_dir, stored)
+
+
+def _send_audio(stored: str | None) -> Response:
+    path = _audio(stored)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="audio/wav" if path.suffix.lower() == ".wav" else None, conditional=True)
+
+
+@bp.get("/<int:call_id>/recording")
+def recording(call_id: int) -> Response:
+    call = db().get(Call, call_id)
+    if call is None:
+        abort(404)
+    return _send_audio(call.recording_path)
+
+
+@bp.get("/<int:call_id>/turns/<int:turn_id>/audio")
+def turn_audio(call_id: int, turn_id: int) -> Response:
+    call = svc.get_call(db(), call_id)
+    turn = next((t for t in call.turns if t.id == turn_id), None) if call else None
+    if turn is None:
+        abort(404)
+    return _send_audio(turn.audio_path)

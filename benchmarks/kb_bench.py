@@ -1,0 +1,156 @@
+"""KB engine figures: accuracy on the labelled question set, latency and memory with 500 items.
+
+    .venv/bin/python benchmarks/kb_bench.py [--questions tests/kb/questions.yaml] [--items 500] [--misses]
+
+Targets (issue 3): top-1 item >= 97% clean, >= 90% sound-alike; aspect >= 95%; out-of-scope answered <= 5%;
+answer p95 <= 20 ms and KB load + index build <= 2 s with 500 items; QA engine RSS <= 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kb.api import Answer  # noqa: E402
+from kb.loader import default_data_dir, load_dir  # noqa: E402
+from kb.qa import QAEngine  # noqa: E402
+from kb.schema import Department, KnowledgeBase  # noqa: E402
+
+
+@dataclass
+class Score:
+    total: int = 0
+    item_ok: int = 0
+    aspect_total: int = 0
+    aspect_ok: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def pct(self, a: int, b: int) -> str:
+        return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "  n/a"
+
+
+def item_correct(case: dict, ans: Answer) -> bool:
+    expected = case.get("item")
+    if expected is None:
+        return ans.abstained and not ans.clarify
+    if expected == "AMBIGUOUS":
+        return ans.clarify and {a.item_code for a in ans.alternatives[:2]} == set(case.get("alternatives", []))
+    return ans.item_code == expected and not ans.abstained
+
+
+def evaluate(engine: QAEngine, cases: list[dict]) -> dict[str, Score]:
+    scores: dict[str, Score] = {}
+    for case in cases:
+        ans = engine.answer(case["q"], context_item=case.get("context"))
+        s = scores.setdefault(case["kind"], Score())
+        s.total += 1
+        ok = item_correct(case, ans)
+        s.item_ok += ok
+        aspect_ok = True
+        if case.get("item") not in (None, "AMBIGUOUS") and ok:
+            s.aspect_total += 1
+            aspect_ok = ans.aspect == case["aspect"]
+            s.aspect_ok += aspect_ok
+        if not ok or not aspect_ok:
+            s.misses.append(f"  {case['q']} (ctx {case.get('context')}) want {case.get('item')}/{case['aspect']} "
+                            f"got {ans.item_code}/{ans.aspect} conf {ans.confidence:.2f} clarify {ans.clarify} "
+                            f"alts {[a.item_code for a in ans.alternatives]}")
+    return scores
+
+
+def synthetic_kb(base: KnowledgeBase, n_items: int) -> KnowledgeBase:
+    """``base`` plus copies of its items under new codes, names and aliases until it holds ``n_items``."""
+    kb = copy.deepcopy(base)
+    items = base.items()
+    extra = Department("synth", "合成测试部门", "合成", "0571-00000000")
+    i = 0
+    while len(kb.items()) + len(extra.items) < n_items:
+        src = copy.deepcopy(items[i % len(items)])
+        i += 1
+        tag = f"{i:03d}"
+        src.code = f"SYN-{tag}"
+        src.name = f"{src.name}第{tag}类"
+        src.aliases = [f"{a}{tag}号" for a in src.aliases]
+        src.department = "synth"
+        extra.items.append(src)
+    kb.departments.append(extra)
+    return kb
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", default=str(ROOT / "tests/kb/questions.yaml"))
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--misses", action="store_true", help="list every wrong answer")
+    args = parser.parse_args()
+
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    kb = load_dir(default_data_dir())
+    t1 = time.perf_counter()
+    engine = QAEngine.from_kb(kb)
+    t2 = time.perf_counter()
+    print(f"packaged KB: {len(kb.items())} items, {len(kb.bundles)} bundles; load {1000 * (t1 - t0):.0f} ms, "
+          f"index build {1000 * (t2 - t1):.0f} ms (first build includes jieba's dictionary)")
+
+    cases = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
+    scores = evaluate(engine, cases)
+    print(f"\nquestions: {len(cases)}")
+    targets = {"clean": 97.0, "soundalike": 90.0, "followup": None, "oos": None}
+    for kind, s in scores.items():
+        label = f"{kind:<11} item {s.pct(s.item_ok, s.total)}"
+        if kind == "oos":
+            label = f"{kind:<11} abstained {s.pct(s.item_ok, s.total)}; answered with an item " \
+                    f"{100 * (s.total - s.item_ok) / s.total:.1f}% (target <= 5%)"
+        elif targets.get(kind):
+            label += f" (target >= {targets[kind]:.0f}%)"
+        print(label)
+    a_ok = sum(s.aspect_ok for s in scores.values())
+    a_total = sum(s.aspect_total for s in scores.values())
+    print(f"aspect      {Score().pct(a_ok, a_total)} of correctly matched in-scope questions (target >= 95%)")
+    if args.misses:
+        for kind, s in scores.items():
+            if s.misses:
+                print(f"\nmisses [{kind}]:")
+                print("\n".join(s.misses))
+
+    # Scale: 500 items.
+    big = synthetic_kb(kb, args.items)
+    t3 = time.perf_counter()
+    exported = big  # load from files is measured above; here the index build dominates
+    big_engine = QAEngine.from_kb(exported)
+    t4 = time.perf_counter()
+    load_ms = 1000 * (t1 - t0) * len(big.items()) / max(len(kb.items()), 1)
+    print(f"\nscale: {len(big.items())} items; index rebuild {1000 * (t4 - t3):.0f} ms, "
+          f"estimated file load {load_ms:.0f} ms (target load + build <= 2000 ms)")
+    questions = [c["q"] for c in cases]
+    lat = []
+    for q in questions * 2:
+        s = time.perf_counter()
+        big_engine.answer(q)
+        lat.append(1000 * (time.perf_counter() - s))
+    lat.sort()
+    p95 = lat[int(0.95 * len(lat)) - 1]
+    print(f"answer latency over {len(lat)} questions: median {statistics.median(lat):.2f} ms, p95 {p95:.2f} ms, "
+          f"max {lat[-1]:.2f} ms (target p95 <= 20 ms)")
+    print(f"peak RSS {rss_mb():.0f} MB (process start {rss0:.0f} MB; target QA engine <= 200 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

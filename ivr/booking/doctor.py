@@ -1,0 +1,29 @@
+"""`hotline doctor` checks for appointments: working-day calendar coverage of the booking horizon."""
+
+from __future__ import annotations
+
+from hotline.config import Settings
+from hotline.doctor import Check
+from ivr.booking.calendar import WorkCalendar
+from ivr.booking.slots import local_now
+
+
+def calendar_check(calendar: WorkCalendar, settings: Settings) -> Check:
+    today = local_now().date()
+    warnings = calendar.warnings(today)
+    if warnings:
+        return Check("booking calendar", "warn", "；".join(warnings),
+                     "hotline booking override DATE --holiday/--workday, or upgrade chinesecalendar")
+    return Check("booking calendar", "ok", f"working days known for the next {settings.booking_horizon_days}+ days")
+
+
+def doctor_checks(settings: Settings) -> list[Check]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ivr.booking.store import BookingStore
+
+    try:
+        calendar = BookingStore.from_url(settings.effective_database_url).calendar()
+    except SQLAlchemyError:
+        calendar = WorkCalendar()  # database problems are reported by the core check; still warn on coverage
+    return [calendar_check(calendar, settings)]

@@ -1,0 +1,95 @@
+"""FastAGI route handlers the dialplan calls around the AudioSocket step.
+
+    same => n,AGI(agi://127.0.0.1:4573/call-start,${CALL_UUID})   ; register the call
+    same => n,AudioSocket(${CALL_UUID},127.0.0.1:9092)              ; the IVR dialog
+    same => n,AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID})   ; sets HOTLINE_ROUTE etc.
+    ...  after Queue() times out:  AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID},timeout)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline.config import Settings
+from hotline.models.calls import Call, CallbackTask
+from ivr.agi import AgiSession, SetCallerIdName
+from ivr.calllog import CallLog
+from ivr.escalation import AgentMonitor, decide_route, is_staffed
+
+log = logging.getLogger(__name__)
+
+
+def _call_dict(session: Session, call_uuid: str) -> dict[str, Any] | None:
+    call = session.scalar(select(Call).where(Call.call_uuid == call_uuid))
+    if call is None:
+        return None
+    has_task = session.scalar(select(CallbackTask.id).where(CallbackTask.call_id == call.id)) is not None
+    return {
+        "outcome": call.outcome,
+        "first_question": call.first_question,
+        "item_code": call.item_code,
+        "item_name": call.item_name,
+        "caller_number": call.caller_number,
+        "has_callback": has_task,
+    }
+
+
+def _clean_number(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return None if not value or value.lower() in ("unknown", "anonymous", "<unknown>") else value[:32]
+
+
+class CallControl:
+    """``call-start`` and ``call-route``; pass ``routes`` to FastAgiServer."""
+
+    def __init__(self, settings: Settings, calllog: CallLog, agents: AgentMonitor) -> None:
+        self.settings = settings
+        self.calllog = calllog
+        self.agents = agents
+
+    @property
+    def routes(self) -> dict:
+        return {"call-start": self.call_start, "call-route": self.call_route}
+
+    async def call_start(self, agi: AgiSession) -> None:
+        if not agi.args:
+            await agi.verbose("hotline call-start: missing UUID argument")
+            return
+        call_uuid = agi.args[0]
+        env = agi.env
+        await self.calllog.update(
+            call_uuid,
+            caller_number=_clean_number(env.get("agi_callerid")),
+            caller_name=(env.get("agi_calleridname") or "")[:80] or None,
+            dialled_number=(env.get("agi_dnid") if env.get("agi_dnid") not in (None, "", "unknown")
+                            else env.get("agi_extension")),
+            channel=agi.channel or None,
+            asterisk_uniqueid=agi.uniqueid or None,
+            language=env.get("agi_language") or None,
+        )
+        await self.calllog.event(call_uuid, "call-start", {"channel": agi.channel}, source="agi")
+        await agi.set_variable("HOTLINE_STAFFED", "1" if is_staffed(self.settings) else "0")
+
+    async def call_route(self, agi: AgiSession) -> None:
+        if not agi.args:
+            await agi.set_variable("HOTLINE_ROUTE", "queue")  # no UUID: a person must take it
+            return
+        call_uuid = agi.args[0]
+        after_queue = len(agi.args) > 1 and agi.args[1] == "timeout"
+        call = await self.calllog.read(_call_dict, call_uuid)
+        route = decide_route(call, is_staffed(self.settings), self.settings, after_queue=after_queue)
+        if route.create_callback and call and not call["has_callback"]:
+            await self.calllog.callback(call_uuid, call["caller_number"], call["first_question"], call["item_code"])
+        await self.calllog.update(call_uuid, route=route.route, context_summary=route.context)
+        await self.calllog.event(call_uuid, "call-route", {"route": route.route, "after_queue": after_queue},
+                                 source="agi")
+        await agi.set_variable("HOTLINE_ROUTE", route.route)
+        await agi.set_variable("HOTLINE_CONTEXT", route.context)
+        await agi.set_variable("HOTLINE_QUEUE", self.settings.queue_name)
+        await agi.set_variable("HOTLINE_WAIT", str(route.wait_s))
+        await agi.run(SetCallerIdName(route.callerid_name))
+        log.info("call %s routed to %s (%s)", call_uuid, route.route, route.context)

@@ -1,0 +1,236 @@
+"""What `hotline serve` runs for the IVR: AudioSocket and FastAGI servers, the AMI client, the shared engines.
+
+Start-up order: database (replay the call-log spool, close rows a crash left open) → knowledge base (from the
+database, hot-reloaded when its revision changes) → speech engine (loaded once) → fixed prompts pre-rendered →
+AMI → listeners. Shutdown reverses it; every live call's row is closed by its session's ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hotline.config import Settings
+from hotline.db import make_engine, make_sessionmaker, session_scope
+from ivr import prompts as P
+from ivr.agi import FastAgiServer
+from ivr.audiosocket import AudioSocketConnection, AudioSocketServer
+from ivr.calllog import CallLog
+from ivr.control import CallControl
+from ivr.escalation import AgentMonitor
+from ivr.flow import FlowOptions
+from ivr.session import Agents, BookingBridge, CallSession, SessionDeps
+from kb.api import Answer
+
+log = logging.getLogger(__name__)
+
+KB_POLL_S = 5.0
+
+
+class KnowledgeHolder:
+    """The QA engine behind a stable reference, rebuilt when the knowledge-base revision in the DB changes."""
+
+    def __init__(self, database_url: str) -> None:
+        self._factory = make_sessionmaker(make_engine(database_url))
+        self.engine: Any = None
+        self.source = ""
+
+    def load(self) -> None:
+        from kb.qa import QAEngine
+        from kb.store import has_kb
+
+        with session_scope(self._factory) as session:
+            if has_kb(session):
+                self.engine = QAEngine.from_session(session)
+                self.source = f"database revision {self.engine.revision}"
+                return
+        from kb.loader import default_data_dir, load_dir
+
+        # A fresh install: answer from the bundled sample files until an admin imports the real ones.
+        log.warning("knowledge base: the database has no items; answering from the sample files in kb/data")
+        self.engine = QAEngine.from_kb(load_dir(default_data_dir()))
+        self.source = "sample files"
+
+    def reload_if_changed(self) -> bool:
+        from kb.qa import QAEngine
+        from kb.store import current_revision, has_kb
+
+        with session_scope(self._factory) as session:
+            if not has_kb(session):
+                return False
+            revision = current_revision(session)
+            if self.engine is not None and self.source.startswith("database") and revision == self.engine.revision:
+                return False
+            engine = QAEngine.from_session(session)
+        self.engine = engine  # one reference swap: calls in flight keep the engine they started with
+        self.source = f"database revision {engine.revision}"
+        log.info("knowledge base reloaded: %s", self.source)
+        return True
+
+    def answer(self, question: str, context_item: str | None = None) -> Answer:
+        return self.engine.answer(question, context_item)
+
+    def hotwords(self) -> list[str]:
+        return self.engine.hotwords()
+
+    def item(self, code: str) -> Any:
+        return self.engine.item(code)
+
+    def close(self) -> None:
+        self._factory.kw["bind"].dispose()
+
+
+def load_speech(settings: Settings) -> Any:
+    """The default speech engine (recogniser + synthesiser + prompt cache) for these settings."""
+    from speech.engine import SpeechEngine
+
+    return SpeechEngine.from_settings(settings)
+
+
+def endpointer_factory(settings: Settings) -> Callable[[], Any]:
+    from speech.vad import Endpointer
+
+    return lambda: Endpointer(end_silence_ms=settings.end_silence_ms, max_utterance_s=settings.max_utterance_s)
+
+
+def booking_factory(settings: Settings, knowledge: KnowledgeHolder) -> Callable[[str, str | None], BookingBridge]:
+    from ivr.booking.dialog import BookingDialog
+    from ivr.booking.slots import SlotPolicy
+    from ivr.booking.store import BookingStore
+
+    store = BookingStore.from_url(settings.effective_database_url, SlotPolicy.from_settings(settings))
+
+    def find_item(text: str) -> str | None:
+        a = knowledge.answer(text)
+        return a.item_code if not a.abstained and a.item_code and a.item_code != "CENTRE" else None
+
+    def materials_for(code: str) -> list[str]:
+        item = knowledge.item(code)
+        return [m.name for m in item.materials if m.required] if item is not None else []
+
+    def make(call_uuid: str, caller: str | None) -> BookingBridge:
+        return BookingBridge(lambda item_code: BookingDialog(
+            store, caller, item_code=item_code, find_item=find_item, materials_for=materials_for,
+            call_uuid=call_uuid))
+
+    return make
+
+
+async def prerender_prompts(speech: Any, texts: tuple[str, ...] = P.FIXED) -> dict[str, bytes]:
+    """Fixed prompts as audio, so they play instantly (and still play when the synthesiser is down)."""
+    loop = asyncio.get_running_loop()
+    out: dict[str, bytes] = {}
+    for text in texts:
+        try:
+            out[text] = await loop.run_in_executor(None, speech.prompt_audio, text)
+        except Exception as exc:  # a prompt we cannot render is synthesised per call instead
+            log.warning("could not pre-render prompt %r: %s", text[:20], exc)
+    return out
+
+
+class IvrRuntime:
+    """The IVR side of one `hotline serve` process. Components may be passed in (tests pass light ones)."""
+
+    def __init__(self, settings: Settings, *, speech: Any = None, knowledge: Any = None,
+                 endpointer: Callable[[], Any] | None = None, agents: Agents | None = None,
+                 booking: Callable[[str, str | None], Any] | None = None, prerender: bool = True) -> None:
+        self.settings = settings
+        self.calllog = CallLog.from_settings(settings)
+        self.speech = speech
+        self.knowledge = knowledge
+        self._endpointer = endpointer
+        self._agents = agents
+        self._booking = booking
+        self._prerender = prerender
+        self.monitor: AgentMonitor | None = None
+        self.audiosocket: AudioSocketServer | None = None
+        self.agi: FastAgiServer | None = None
+        self.deps: SessionDeps | None = None
+        self.sessions: set[CallSession] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        closed = await loop.run_in_executor(None, self.calllog.recover)
+        if closed:
+            log.warning("closed %d call rows left in progress by a previous process", closed)
+        if self.knowledge is None:
+            self.knowledge = KnowledgeHolder(s.effective_database_url)
+            await loop.run_in_executor(None, self.knowledge.load)
+            self._tasks.append(asyncio.create_task(self._watch_kb(), name="kb-reload"))
+        if self.speech is None:
+            t0 = time.monotonic()
+            self.speech = await loop.run_in_executor(None, load_speech, s)
+            log.info("speech engine ready in %.1f s", time.monotonic() - t0)
+        cache = await prerender_prompts(self.speech) if self._prerender else {}
+        self.monitor = AgentMonitor.from_settings(s, self.calllog)
+        await self.monitor.start()
+        booking = self._booking
+        if booking is None and isinstance(self.knowledge, KnowledgeHolder):
+            booking = booking_factory(s, self.knowledge)
+        self.deps = SessionDeps(
+            speech=self.speech,
+            qa=self.knowledge,
+            endpointer=self._endpointer or endpointer_factory(s),
+            calllog=self.calllog,
+            agents=self._agents or self.monitor,
+            booking=booking,
+            flow_options=FlowOptions(),
+            max_call_s=s.max_call_s,
+            prompt_cache=cache,
+        )
+        self.audiosocket = AudioSocketServer(s.bind_host, s.audiosocket_port, self._on_call)
+        self.agi = FastAgiServer(s.bind_host, s.agi_port, CallControl(s, self.calllog, self.monitor).routes)
+        await self.audiosocket.start()
+        await self.agi.start()
+        log.info("IVR ready: AudioSocket %s:%d, FastAGI %s:%d", s.bind_host, self.audiosocket.port, s.bind_host,
+                 self.agi.port)
+
+    async def _on_call(self, conn: AudioSocketConnection) -> None:
+        assert self.deps is not None
+        session = CallSession(conn, self.deps)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+
+    async def _watch_kb(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(KB_POLL_S)
+            try:
+                await loop.run_in_executor(None, self.knowledge.reload_if_changed)
+            except Exception as exc:  # the old engine keeps answering
+                log.warning("knowledge base reload failed: %s", exc)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for server in (self.audiosocket, self.agi):
+            if server is not None:
+                await server.stop()  # cancels live calls; each session closes its row in finally
+        if self.monitor is not None:
+            await self.monitor.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.calllog.close)
+        if isinstance(self.knowledge, KnowledgeHolder):
+            self.knowledge.close()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the IVR until ``stop`` is set (called by hotline.serve)."""
+    runtime = IvrRuntime(settings)
+    await runtime.start()
+    print(f"IVR             AudioSocket {settings.bind_host}:{runtime.audiosocket.port}  "
+          f"FastAGI {settings.bind_host}:{runtime.agi.port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()

@@ -1,0 +1,461 @@
+"""One call's wiring: AudioSocket events → Endpointer → recogniser → flow → commands → synthesiser → Pacer.
+
+Two tasks per call:
+
+* the *reader* owns the real-time duties: it feeds every audio frame to the endpointer, stops playback the moment
+  the caller starts talking over a barge-in prompt (the endpointer's pre-roll keeps their first words), and
+  queues utterances, DTMF and the hang-up for the dialog;
+* the *dialog loop* takes one input at a time, asks the flow what to do and carries out its commands (recognise,
+  ask the knowledge base, speak, transfer, hang up), timing each stage of every turn.
+
+Whatever happens, ``run`` closes the call row with its outcome in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hotline import metrics
+from hotline.logsetup import call_uuid_var
+from hotline.models.calls import Outcome
+from ivr import flow as F
+from ivr.audiosocket import (
+    AudioReceived,
+    AudioSocketConnection,
+    AudioSocketProtocolError,
+    DtmfReceived,
+    ErrorReceived,
+    HangupReceived,
+    Pacer,
+    UuidReceived,
+)
+from ivr.calllog import CallLog
+from kb.api import Answer
+from speech.api import Transcript
+
+log = logging.getLogger(__name__)
+
+
+class Speech(Protocol):
+    async def recognize(self, pcm: bytes, hints: Sequence[str] = ()) -> Transcript: ...
+
+    def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
+
+    def prompt_audio(self, text: str) -> bytes: ...
+
+
+class Knowledge(Protocol):
+    def answer(self, question: str, context_item: str | None = None) -> Answer: ...
+
+    def hotwords(self) -> list[str]: ...
+
+
+class Booking(Protocol):
+    """A booking sub-dialog for one call: caller input in, reply out."""
+
+    async def handle(self, command: F.Book) -> F.BookingReplied: ...
+
+
+class Agents(Protocol):
+    async def status(self) -> F.AgentStatus: ...
+
+
+class BookingBridge:
+    """One call's booking sub-dialog (ivr.booking.dialog.BookingDialog) behind the flow's Book command.
+
+    ``make_dialog(item_code)`` builds a fresh dialog; its store writes to the database, so the async path runs it
+    in a worker thread.
+    """
+
+    def __init__(self, make_dialog: Callable[[str | None], Any]) -> None:
+        self._make = make_dialog
+        self.dialog: Any = None
+
+    def handle_sync(self, cmd: F.Book) -> F.BookingReplied:
+        if self.dialog is None or cmd.start:
+            self.dialog = self._make(cmd.item_code)
+            text = cmd.text or ""
+            intent = "cancel" if "取消" in text else "query" if "查" in text else "book"
+            reply = self.dialog.start(intent, text)
+        elif cmd.dtmf is not None:
+            reply = self.dialog.handle_dtmf(cmd.dtmf)
+        else:
+            reply = self.dialog.handle_text(cmd.text or "")
+        booked = self.dialog.intent == "book" and self.dialog.booking is not None
+        return F.BookingReplied(reply.say, reply.done, booked)
+
+    async def handle(self, cmd: F.Book) -> F.BookingReplied:
+        return await asyncio.get_running_loop().run_in_executor(None, self.handle_sync, cmd)
+
+
+@dataclass
+class SessionDeps:
+    """Shared, long-lived parts every call uses (loaded once by the runtime)."""
+
+    speech: Speech
+    qa: Knowledge
+    endpointer: Callable[[], Any]  # -> speech.vad.Endpointer (feed(frame) -> events, .playing)
+    calllog: CallLog
+    agents: Agents
+    booking: Callable[[str, str | None], Booking] | None = None  # (call uuid, caller number) -> dialog
+    flow_options: F.FlowOptions = field(default_factory=F.FlowOptions)
+    max_call_s: float = 600.0
+    prompt_cache: dict[str, bytes] = field(default_factory=dict)  # fixed prompts, rendered at start-up
+
+
+@dataclass
+class _Heard:
+    pcm: bytes
+    reason: str
+    at: float  # monotonic time of the end-of-speech decision
+    endpoint_ms: float | None
+
+
+@dataclass
+class _Turn:
+    """Latency and content of the caller turn being answered."""
+
+    fields: dict[str, Any]
+    t_end: float
+    latency: dict[str, float]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+class CallSession:
+    def __init__(self, conn: AudioSocketConnection, deps: SessionDeps) -> None:
+        self.conn = conn
+        self.deps = deps
+        self.flow = F.CallFlow(deps.flow_options)
+        self.pacer = Pacer(conn.send_audio)
+        self.endpointer = deps.endpointer()
+        self.uuid: str | None = str(conn.uuid) if conn.uuid else None
+        self.caller_number: str | None = None
+        self._inputs: asyncio.Queue[Any] = asyncio.Queue()
+        self._speaking = False
+        self._hung_up = False
+        self._playing: F.Say | None = None
+        self._listen: F.Listen | None = None
+        self._turn: _Turn | None = None
+        self._booking: Booking | None = None
+        self._tts_failed = False
+        self._released = False  # transferred or hung up by us: nothing more to say
+        self._unheard_answer = False  # an answer was due when the caller hung up
+        self.barge_ins: list[float] = []  # monotonic times playback was cut (tests measure the stop latency)
+        self.turn_latencies: list[dict[str, float]] = []
+
+    # ---- entry point ----
+
+    async def run(self) -> Outcome:
+        outcome: Outcome = Outcome.ERROR
+        error: str | None = None
+        reader: asyncio.Task[None] | None = None
+        metrics.ACTIVE_CALLS.inc()
+        try:
+            if self.uuid is None:
+                self.uuid = await self._first_uuid()
+            call_uuid_var.set(self.uuid)
+            await self.deps.calllog.start_call(self.uuid)
+            reader = asyncio.create_task(self._read(), name=f"call-reader-{self.uuid}")
+            await self._dialog()
+            outcome = self.flow.outcome
+        except AudioSocketProtocolError as exc:
+            error = f"protocol: {exc}"
+            metrics.ERRORS.labels("protocol").inc()
+            log.warning("malformed AudioSocket data, closing the call: %s", exc)
+        except _NoUuid:
+            error = "no UUID"
+        except asyncio.CancelledError:
+            error = "server shutdown"
+            raise
+        except Exception as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+            metrics.ERRORS.labels("session").inc()
+            log.exception("call failed")
+        finally:
+            if reader is not None:
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
+            self.pacer.stop()
+            if error is not None:
+                outcome = Outcome.ERROR
+            metrics.ACTIVE_CALLS.dec()
+            metrics.CALLS.labels(outcome.value).inc()
+            if self.uuid is not None:
+                await asyncio.shield(self._close_record(outcome, error))
+            if not self.conn.closed:
+                with contextlib.suppress(Exception):
+                    await self.conn.hangup()
+        return outcome
+
+    async def _close_record(self, outcome: Outcome, error: str | None) -> None:
+        assert self.uuid is not None
+        if error:
+            await self.deps.calllog.event(self.uuid, "error", {"error": error})
+        await self.deps.calllog.finish(self.uuid, outcome, error)
+
+    async def _first_uuid(self) -> str:
+        async for event in self.conn.events():
+            if isinstance(event, UuidReceived):
+                return str(event.uuid)
+            if isinstance(event, HangupReceived):
+                break
+        raise _NoUuid
+
+    # ---- reader task: real-time duties ----
+
+    async def _read(self) -> None:
+        try:
+            async for event in self.conn.events():
+                if isinstance(event, AudioReceived):
+                    self._audio(event.pcm)
+                elif isinstance(event, DtmfReceived):
+                    self._interrupt()
+                    self._inputs.put_nowait(F.Dtmf(event.digit))
+                elif isinstance(event, HangupReceived | ErrorReceived):
+                    self._hung_up = True
+                    interrupted = self._playing.kind if self._playing else None
+                    self.pacer.stop()
+                    self._inputs.put_nowait(F.HungUp(interrupted))
+                    return
+        except AudioSocketProtocolError as exc:
+            self._hung_up = True
+            self.pacer.stop()
+            self._inputs.put_nowait(exc)
+
+    def _audio(self, pcm: bytes) -> None:
+        self.endpointer.playing = self.pacer.playing
+        for ev in self.endpointer.feed(pcm):
+            name = type(ev).__name__
+            if name == "SpeechStarted":
+                self._speaking = True
+                self._interrupt()
+            elif name == "SpeechEnded":
+                self._speaking = False
+                endpoint_ms = getattr(ev, "endpoint_ms", None)
+                self._inputs.put_nowait(_Heard(ev.pcm, getattr(ev, "reason", ""), time.monotonic(), endpoint_ms))
+
+    def _interrupt(self) -> None:
+        if self._playing is not None and self._playing.barge_in and self.pacer.playing:
+            self.pacer.stop()
+            self.barge_ins.append(time.monotonic())
+
+    # ---- dialog loop ----
+
+    async def _dialog(self) -> None:
+        started = time.monotonic()
+        deadline = started + self.deps.max_call_s
+        status = await self.deps.agents.status()
+        await self._execute(self.flow.handle(F.CallStarted(staffed=status.staffed)))
+        listen_since = time.monotonic()
+        while self.flow.state is not F.State.ENDED:
+            timeout = deadline - time.monotonic()
+            if self._listen is not None and not self._speaking:
+                timeout = min(timeout, listen_since + self._listen.timeout_s - time.monotonic())
+            try:
+                item = await asyncio.wait_for(self._inputs.get(), timeout=max(0.0, timeout))
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    item = F.Timer("max_call")
+                elif self._speaking:
+                    continue  # the caller is mid-sentence: wait for the endpointer
+                else:
+                    item = F.Silence()
+            if isinstance(item, AudioSocketProtocolError):
+                raise item
+            if isinstance(item, F.HungUp) and self._unheard_answer:
+                item = F.HungUp("answer")
+            event = await self._to_event(item)
+            if event is None:
+                continue
+            await self._execute(self.flow.handle(event))
+            listen_since = time.monotonic()
+
+    async def _to_event(self, item: Any) -> F.Event | None:
+        if not isinstance(item, _Heard):
+            if isinstance(item, F.Dtmf) and self.uuid:
+                self.deps.calllog.turn(self.uuid, speaker="caller", kind="dtmf", dtmf=item.digit)
+            return item
+        hints = [*self._hotwords(), *(self._listen.hints if self._listen else ())]
+        t0 = time.monotonic()
+        try:
+            transcript = await self.deps.speech.recognize(item.pcm, hints)
+        except Exception as exc:
+            metrics.ERRORS.labels("asr").inc()
+            log.warning("recognition failed: %s", exc)
+            return F.SpeechFailed("asr", str(exc))
+        asr_s = time.monotonic() - t0
+        metrics.RECOGNITION_SECONDS.observe(asr_s)
+        latency = {"asr": _ms(asr_s)}
+        if item.endpoint_ms is not None:
+            latency["endpoint"] = round(item.endpoint_ms, 1)
+        text = transcript.text.strip()
+        self._turn = _Turn({"speaker": "caller", "kind": "speech", "text": text,
+                            "asr_confidence": round(transcript.confidence, 4)}, item.at, latency)
+        if not text:
+            await self._log_turn()
+            return F.RecognitionFailed(item.reason or "empty")
+        return F.Utterance(text, transcript.confidence)
+
+    def _hotwords(self) -> list[str]:
+        try:
+            return list(self.deps.qa.hotwords())[:50]
+        except Exception:
+            return []
+
+    async def _execute(self, commands: list[F.Command]) -> None:
+        pending = list(commands)
+        while pending:
+            cmd = pending.pop(0)
+            if (self._hung_up or self._released) and isinstance(cmd, F.Say | F.Listen):
+                if isinstance(cmd, F.Say) and cmd.kind == "answer" and self._hung_up:
+                    self._unheard_answer = True
+                continue
+            if isinstance(cmd, F.Say):
+                finished = await self._say(cmd)
+                if not finished and not self._hung_up:
+                    # Barge-in: drop the rest of this batch's speech, keep listening.
+                    pending = [c for c in pending if not isinstance(c, F.Say)]
+            elif isinstance(cmd, F.Listen):
+                self._listen = cmd
+            elif isinstance(cmd, F.Ask):
+                pending[:0] = self.flow.handle(await self._ask(cmd))
+            elif isinstance(cmd, F.CheckAgents):
+                pending[:0] = self.flow.handle(await self.deps.agents.status())
+            elif isinstance(cmd, F.Book):
+                pending[:0] = self.flow.handle(await self._book(cmd))
+            elif isinstance(cmd, F.Transfer):
+                await self._transfer(cmd)
+            elif isinstance(cmd, F.RequestCallback):
+                assert self.uuid
+                self.deps.calllog.callback(self.uuid, self.caller_number, cmd.question, cmd.item_code)
+            elif isinstance(cmd, F.Hangup):
+                self._released = True
+                await self._drain_audio()
+                await self.conn.hangup()
+            elif isinstance(cmd, F.Log):
+                assert self.uuid
+                self.deps.calllog.event(self.uuid, cmd.name, cmd.data or None)
+        if self._turn is not None and self.flow.state is not F.State.ANSWERING:
+            await self._log_turn()
+
+    async def _ask(self, cmd: F.Ask) -> F.Event:
+        t0 = time.monotonic()
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                None, self.deps.qa.answer, cmd.question, cmd.context_item
+            )
+        except Exception as exc:
+            metrics.ERRORS.labels("qa").inc()
+            log.exception("knowledge base failed")
+            return F.SpeechFailed("qa", str(exc))
+        confidence = 1.0
+        if self._turn is not None:
+            self._turn.latency["qa"] = _ms(time.monotonic() - t0)
+            confidence = self._turn.fields.get("asr_confidence") or 0.0
+            self._turn.fields.update(item_code=answer.item_code, aspect=answer.aspect,
+                                     qa_confidence=round(answer.confidence, 4), abstained=answer.abstained,
+                                     answer_text=answer.answer)
+        if self.uuid and not answer.abstained and answer.item_code:
+            self.deps.calllog.update(self.uuid, keep=True, first_question=cmd.question,
+                                           item_code=answer.item_code, item_name=answer.item_name,
+                                           department=answer.department)
+        return F.Answered(cmd.question, answer, confidence, cmd.confirmed)
+
+    async def _book(self, cmd: F.Book) -> F.Event:
+        try:
+            if self._booking is None or cmd.start:
+                if self.deps.booking is None:
+                    return F.SpeechFailed("booking", "booking dialog not configured")
+                assert self.uuid
+                self._booking = self.deps.booking(self.uuid, self.caller_number)
+            return await self._booking.handle(cmd)
+        except Exception as exc:
+            metrics.ERRORS.labels("booking").inc()
+            log.exception("booking dialog failed")
+            return F.SpeechFailed("booking", str(exc))
+
+    async def _transfer(self, cmd: F.Transfer) -> None:
+        assert self.uuid
+        self._released = True
+        metrics.ESCALATIONS.labels(cmd.reason).inc()
+        ctx = cmd.context
+        self.deps.calllog.update(self.uuid, escalation_reason=cmd.reason)
+        self.deps.calllog.update(self.uuid, keep=True, first_question=ctx.get("first_question"),
+                                       item_code=ctx.get("item_code"), item_name=ctx.get("item_name"),
+                                       department=ctx.get("department"))
+        # The row must say "escalated" before Asterisk runs call-route, so close it before letting go.
+        await self.deps.calllog.finish(self.uuid, Outcome.ESCALATED)
+        await self._drain_audio()
+        await self.conn.hangup()
+
+    async def _drain_audio(self) -> None:
+        """Let the audio already sent (at most the pacer's lead) play out before hanging up."""
+        await asyncio.sleep(self.pacer.ahead_s)
+
+    # ---- speaking ----
+
+    async def _say(self, cmd: F.Say) -> bool:
+        """Speak one sentence; False when the caller barged in (or hung up)."""
+        self._playing = cmd
+        t0 = time.monotonic()
+        first = True
+        try:
+            async for pcm in self._audio_for(cmd.text):
+                if first:
+                    first = False
+                    await self._first_frame(cmd, t0)
+                if not await self.pacer.play(pcm):
+                    return False
+                if self._hung_up:
+                    return False
+            return not self._hung_up
+        except Exception as exc:
+            metrics.ERRORS.labels("tts").inc()
+            log.warning("speaking failed: %s", exc)
+            if not self._tts_failed:
+                self._tts_failed = True
+                await self._execute(self.flow.handle(F.SpeechFailed("tts", str(exc))))
+            return True
+        finally:
+            self._playing = None
+
+    async def _audio_for(self, text: str) -> AsyncIterator[bytes]:
+        cached = self.deps.prompt_cache.get(text)
+        if cached:
+            yield cached
+            return
+        async for pcm in self.deps.speech.synthesize(text):
+            yield pcm
+
+    async def _first_frame(self, cmd: F.Say, t0: float) -> None:
+        assert self.uuid
+        now = time.monotonic()
+        if self._turn is not None:
+            self._turn.latency["tts_first_frame"] = _ms(now - t0)
+            self._turn.latency["total"] = _ms(now - self._turn.t_end)
+            metrics.PROCESSING_SECONDS.observe(now - self._turn.t_end)
+            await self._log_turn()
+        self.deps.calllog.turn(self.uuid, speaker="ivr", kind=cmd.kind, text=cmd.text)
+
+    async def _log_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is None or self.uuid is None:
+            return
+        metrics.TURNS.inc()
+        self.turn_latencies.append(turn.latency)
+        self.deps.calllog.turn(self.uuid, latency_ms=turn.latency, **turn.fields)
+
+
+
+class _NoUuid(Exception):
+    """The peer closed before sending its UUID message."""

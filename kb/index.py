@@ -1,0 +1,160 @@
+"""The search index built once from a KnowledgeBase: phrases (names, aliases), BM25 postings, FAQ, centre facts.
+
+Each answerable target (an item, or a bundle) is one BM25 document over two kinds of terms: jieba words (with a
+domain dictionary generated from the KB, so 公积金/居住证 stay whole) and folded-pinyin syllable bigrams (so
+homophone ASR errors still share terms with the right item). Fields are weighted (BM25F-style term frequencies).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import jieba
+
+from kb.schema import KnowledgeBase
+from kb.text import normalise, sound_key, syllable_bigrams
+
+# Words that say how or what is asked, not which item; they must not pull retrieval towards any item.
+_STOP_TEXT = """
+我 你 您 你们 他 她 它 我们 的 了 吗 呢 啊 吧 呀 嘛 是 不是 在 有 没有 要 想 想要 需要 能 能不能 可以 可不可以
+会 就 都 还 也 和 跟 给 让 去 来 到 把 被 对 这 那 这个 那个 哪 哪个 哪些 哪里 哪儿 什么 啥 怎么 怎么样 怎样 如何
+怎么办 多少 多久 几 几个 一下 一个 现在 请问 问 问下 知道 告诉 办 办理 办个 弄 搞 做 应该 得 需 要求 一些
+一般 大概 多长 时间 多少钱 钱 材料 带 准备 流程 手续 条件 地方 窗口 网上 手机 预约 邮寄 快递 费用 收费 免费
+上班 下班 周末 几点 天 几天 东西 然后 今天 明天 已经 如果 因为 所以 但是 或者 还是 再 又 才 只 很 太
+事 事情 业务 咨询 一下子 没 不 别 呗 哦 嗯 喂 好 谢谢 那要 那么 这样 那样 我家 我们家 家里 自己 个 些 么
+"""
+STOPWORDS = frozenset(_STOP_TEXT.split())
+# Characters of question words that jieba may leave single; never content.
+STOP_CHARS = frozenset("我你您他她它的了吗呢啊吧呀嘛是在有要想能会就都还也和跟给让去来到把被对这那哪什么啥怎样如何多少几"
+                       "下个些办理弄搞做得需带问请好喂嗯哦没不别")
+
+# Single characters ("#狗") catch words jieba keeps whole in the KB (狗证) but callers split ("我家狗要办证");
+# they are weaker evidence than words or sound bigrams ("~..").
+TERM_WEIGHTS = {"#": 0.5, "~": 1.0}
+FIELD_WEIGHTS = {"name": 3.0, "alias": 2.5, "faq": 1.0, "material": 0.4, "department": 0.8}
+K1, B = 1.2, 0.6
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A name or alias; matched as a whole against the question, by characters or by sound."""
+
+    text: str
+    key: str
+    code: str
+    is_name: bool
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    code: str
+    question: str
+    key: str
+    answer: str
+
+
+@dataclass
+class Index:
+    kb: KnowledgeBase
+    tokenizer: jieba.Tokenizer
+    phrases: list[Phrase] = field(default_factory=list)
+    faqs: list[FaqEntry] = field(default_factory=list)
+    postings: dict[str, dict[str, float]] = field(default_factory=dict)  # term -> code -> weighted tf
+    doc_len: dict[str, float] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    avg_len: float = 1.0
+    names: dict[str, str] = field(default_factory=dict)  # code -> official name (items and bundles)
+    departments: dict[str, str] = field(default_factory=dict)  # item code -> department full name
+    max_idf: float = 1.0
+    doc_chars: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> Han characters of its phrases
+    doc_sounds: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> their sound symbols
+
+    def content(self, text: str) -> str:
+        """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
+        return "".join(w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS)
+
+    def content_chars(self, content: str) -> list[str]:
+        return [ch for ch in dict.fromkeys(content) if "\u4e00" <= ch <= "\u9fff" and ch not in STOP_CHARS]
+
+    def terms(self, text: str) -> list[str]:
+        """Content terms of an already-normalised text: words, single characters and sound bigrams."""
+        content = self.content(text)
+        words = [w for w in self.tokenizer.cut_for_search(content, HMM=False) if len(w) >= 2 and w not in STOPWORDS]
+        chars = ["#" + ch for ch in self.content_chars(content)]
+        return words + chars + ["~" + b for b in syllable_bigrams(sound_key(content))]
+
+
+_TOKENIZERS: dict[frozenset[str], jieba.Tokenizer] = {}
+
+
+def _tokenizer(words: set[str]) -> jieba.Tokenizer:
+    # jieba loads its 20 MB dictionary per Tokenizer; reuse one per domain vocabulary (rebuilds after KB edits
+    # that add no new words cost nothing).
+    key = frozenset(words)
+    tok = _TOKENIZERS.get(key)
+    if tok is None:
+        base = next(iter(_TOKENIZERS.values()), None)
+        tok = jieba.Tokenizer()
+        if base is not None:  # share the already-parsed default dictionary
+            tok.FREQ, tok.total, tok.initialized = dict(base.FREQ), base.total, True
+        else:
+            jieba.setLogLevel(40)
+            tok.initialize()
+        for word in sorted(words):
+            if len(word) >= 2:
+                tok.add_word(word, freq=2000)
+        _TOKENIZERS.clear()
+        _TOKENIZERS[key] = tok
+    return tok
+
+
+def build_index(kb: KnowledgeBase) -> Index:
+    items = kb.items()
+    vocab: set[str] = set()
+    for item in items:
+        vocab.update([item.name, *item.aliases, *(m.name for m in item.materials)])
+    for bundle in kb.bundles:
+        vocab.update([bundle.name, *bundle.aliases])
+    index = Index(kb=kb, tokenizer=_tokenizer({normalise(w) for w in vocab}))
+
+    dept_names = {d.code: d for d in kb.departments}
+    fields_by_code: dict[str, list[tuple[str, str]]] = {}
+    for item in items:
+        dept = dept_names[item.department]
+        index.names[item.code] = item.name
+        index.departments[item.code] = dept.name
+        fields = [("name", item.name), *(("alias", a) for a in item.aliases)]
+        fields += [("faq", f.q) for f in item.faq]
+        fields += [("material", m.name) for m in item.materials]
+        fields.append(("department", dept.short_name))
+        fields_by_code[item.code] = fields
+        for f in item.faq:
+            q = normalise(f.q)
+            index.faqs.append(FaqEntry(item.code, q, sound_key(q), f.a))
+    for bundle in kb.bundles:
+        index.names[bundle.code] = bundle.name
+        fields_by_code[bundle.code] = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]
+
+    for code, fields in fields_by_code.items():
+        tf: dict[str, float] = defaultdict(float)
+        chars: set[str] = set()
+        for kind, text in fields:
+            norm = normalise(text)
+            chars.update(norm)
+            if kind in ("name", "alias"):
+                index.phrases.append(Phrase(norm, sound_key(norm), code, kind == "name"))
+            for term in index.terms(norm):
+                tf[term] += FIELD_WEIGHTS[kind]
+        index.doc_len[code] = sum(tf.values())
+        index.doc_chars[code] = frozenset(chars)
+        index.doc_sounds[code] = frozenset(sound_key("".join(sorted(chars))))
+        for term, weight in tf.items():
+            index.postings.setdefault(term, {})[code] = weight
+
+    n = max(len(fields_by_code), 1)
+    index.avg_len = sum(index.doc_len.values()) / n if index.doc_len else 1.0
+    index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in index.postings.items()}
+    index.max_idf = math.log(1 + (n + 0.5) / 0.5)
+    return index

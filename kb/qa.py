@@ -1,0 +1,180 @@
+"""The question-answering engine: one spoken question (plus the item talked about before) -> `kb.api.Answer`.
+
+Order of decisions: follow-up on the previous item when the question names none; centre-wide topics when no
+item is named; otherwise the best item or bundle, a clarifying question when two are close, or an honest
+abstention when the confidence is low. Everything here is pure over the index built at construction time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from sqlalchemy.orm import Session
+
+from kb.api import Alternative, Answer
+from kb.aspects import classify
+from kb.centre import CENTRE_WORDS, centre_answer, match_topic
+from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
+from kb.index import Index, build_index
+from kb.retrieval import Candidate, rank
+from kb.schema import Item, KnowledgeBase
+from kb.text import normalise, sound_key
+
+CENTRE_CODE = "CENTRE"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Calibrated on the labelled question set (benchmarks/kb_bench.py prints the effect)."""
+
+    abstain: float = 0.45  # below: no item is chosen
+    clarify_ratio: float = 0.8  # runner-up score / top score at or above which two items count as close
+    faq_match: float = 82.0  # rapidfuzz ratio on sound keys for a FAQ question to answer verbatim
+    follow_up: float = 0.7  # a question naming no item below this confidence is taken as a follow-up
+
+
+# Words that point back at the previous topic ("那要多少钱", "它在哪办", "还要带什么").
+ANAPHORA = re.compile(r"^(那|那么|这个|那个|它|这|还|还有|另外|再问|然后)")
+FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪些", "完整材料")
+
+
+def confidence(top: Candidate, second: Candidate | None) -> float:
+    """0..1 from how much of the question the top target explains and how clearly it beats the runner-up."""
+    phrase = min(top.phrase_len / 3.0, 1.0)
+    raw = max(phrase * 0.75 + top.coverage * 0.25, top.coverage * 0.85)
+    margin = 1.0 if second is None or top.score <= 0 else max(0.0, (top.score - second.score) / top.score)
+    return round(max(0.0, min(1.0, raw * (0.75 + 0.25 * margin))), 4)
+
+
+class QAEngine:
+    def __init__(self, index: Index, thresholds: Thresholds | None = None) -> None:
+        self.index = index
+        self.kb = index.kb
+        self.thresholds = thresholds or Thresholds()
+        self._items = {i.code: i for i in self.kb.items()}
+        self._bundles = {b.code: b for b in self.kb.bundles}
+
+    @classmethod
+    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
+        return cls(build_index(kb), thresholds)
+
+    @classmethod
+    def from_session(cls, session: Session, thresholds: Thresholds | None = None) -> QAEngine:
+        from kb.store import load_kb
+
+        return cls.from_kb(load_kb(session), thresholds)
+
+    @property
+    def revision(self) -> int:
+        return self.kb.revision
+
+    def item(self, code: str) -> Item | None:
+        return self._items.get(code)
+
+    def hotwords(self, limit: int = 100) -> list[str]:
+        """Item and bundle names, then aliases, for ASR biasing; most useful first, no repeats."""
+        words: list[str] = []
+        for item in self._items.values():
+            words.append(item.name)
+        for bundle in self._bundles.values():
+            words.append(bundle.name)
+        for item in self._items.values():
+            words += item.aliases
+        for bundle in self._bundles.values():
+            words += bundle.aliases
+        return list(dict.fromkeys(words))[:limit]
+
+    # ------------------------------------------------------------------------------------------------- answering
+
+    def answer(self, question: str, context_item: str | None = None) -> Answer:
+        text = normalise(question)
+        if not text:
+            return self._abstain("none", 0.0, [])
+        aspect, aspect_strength = classify(text)
+        full = any(w in text for w in FULL_LIST)
+        if full:
+            aspect = "materials"
+        cands = [c for c in rank(self.index, text) if c.score > 0]
+        top = cands[0] if cands else None
+        conf = confidence(top, cands[1] if len(cands) > 1 else None) if top else 0.0
+        faq = self._faq(text, top.code if top else None)
+        if faq is not None and top is not None:
+            conf = max(conf, 0.9)
+        alternatives = self._alternatives(cands, conf)
+
+        named = top is not None and top.phrase_len >= 2
+        context = context_item if context_item in self._items or context_item in self._bundles else None
+        topic, topic_strength = match_topic(text)
+        says_centre = any(w in text for w in CENTRE_WORDS)
+
+        # A follow-up: the question names no item, asks about an aspect, and a previous item is known.
+        if context and not named and not says_centre and (aspect_strength > 0 or full) and (
+            conf < self.thresholds.follow_up or ANAPHORA.match(text)
+        ):
+            return self._target_answer(context, aspect, 0.8, [], full)
+
+        # A centre-wide question: a centre topic and no item clearly named.
+        if topic is not None and (says_centre or not named) and (conf < self.thresholds.follow_up or says_centre):
+            answer = centre_answer(self.kb, topic)
+            if answer:
+                conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
+                return Answer(CENTRE_CODE, "区行政服务中心", None, topic.aspect, answer, conf_c, False, alternatives)
+
+        if top is None or conf < self.thresholds.abstain:
+            return self._abstain(aspect if aspect_strength else "none", conf, alternatives)
+
+        second = cands[1] if len(cands) > 1 else None
+        if (second is not None and second.score >= self.thresholds.clarify_ratio * top.score
+                and second.phrase_len >= top.phrase_len and faq is None):
+            names = [self._spoken_name(c.code) for c in (top, second)]
+            return Answer(None, None, None, aspect, clarify_question(names), conf, True, alternatives[:2],
+                          clarify=True)
+
+        if faq is not None:
+            name = self.index.names[top.code]
+            return self._make(top.code, aspect, f"关于{name}，{faq}", conf, alternatives)
+        return self._target_answer(top.code, aspect, conf, alternatives, full)
+
+    # ------------------------------------------------------------------------------------------------- helpers
+
+    def _faq(self, text: str, code: str | None) -> str | None:
+        """The FAQ answer of ``code`` whose question is (by sound) the caller's question."""
+        if code is None:
+            return None
+        key = sound_key(text)
+        best, answer = 0.0, None
+        for entry in self.index.faqs:
+            if entry.code != code:
+                continue
+            score = fuzz.ratio(entry.key, key)
+            if score > best:
+                best, answer = score, entry.answer
+        return answer if best >= self.thresholds.faq_match else None
+
+    def _alternatives(self, cands: list[Candidate], conf: float) -> list[Alternative]:
+        if not cands:
+            return []
+        top = cands[0].score or 1.0
+        return [Alternative(c.code, self.index.names[c.code], round(conf * c.score / top, 4)) for c in cands[:3]]
+
+    def _spoken_name(self, code: str) -> str:
+        # In a clarifying question the caller's own words work best: the shortest alias, else the name.
+        target = self._items.get(code) or self._bundles.get(code)
+        aliases = sorted(getattr(target, "aliases", []), key=len)
+        return aliases[0] if aliases and len(aliases[0]) <= 6 else self.index.names[code]
+
+    def _target_answer(self, code: str, aspect: str, conf: float, alts: list[Alternative], full: bool) -> Answer:
+        if code in self._bundles:
+            text = bundle_answer(self.kb, self._bundles[code], aspect, full)
+        else:
+            text = item_answer(self.kb, self._items[code], aspect, full)
+        return self._make(code, aspect, text, conf, alts)
+
+    def _make(self, code: str, aspect: str, text: str, conf: float, alts: list[Alternative]) -> Answer:
+        dept = self.index.departments.get(code)
+        return Answer(code, self.index.names[code], dept, aspect, text, conf, False, alts)
+
+    def _abstain(self, aspect: str, conf: float, alts: list[Alternative]) -> Answer:
+        return Answer(None, None, None, aspect, ABSTAIN, conf, True, alts)

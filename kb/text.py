@@ -1,0 +1,76 @@
+"""Text normalisation for spoken Mandarin questions: fillers out, punctuation out, and sound keys for pinyin matching.
+
+A "sound key" maps every Han character to one symbol per toneless, accent-folded syllable, so homophone ASR errors
+(公鸡金/公积金, 是民卡/市民卡, 居住正/居住证) become identical strings and a plain ``in`` finds them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin
+
+# Said before or around the real question; removed longest first. Single characters only at the edges.
+FILLERS = (
+    "我想咨询一下", "我想问一下", "我想问下", "想问一下", "麻烦问一下", "麻烦问下", "我想了解一下", "我想咨询",
+    "请问一下", "问一下", "请问", "你好", "您好", "那个", "这个这个", "就是说", "就是", "然后呢", "然后", "怎么说呢",
+    "喂喂", "嗯嗯", "我问一下", "打扰一下", "谢谢",
+)
+EDGE_FILLERS = "喂嗯啊呃哦唉哎呀吧呢嘛哈诶"
+_PUNCT = re.compile(r"[\s\u3000,.!?;:'\"()\[\]{}<>，。！？；：、“”‘’（）【】《》…—\-~～·]+")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, no punctuation or spaces, fillers removed."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _PUNCT.sub("", text)
+    for filler in FILLERS:
+        text = text.replace(filler, "")
+    return text.strip(EDGE_FILLERS) or text
+
+
+# Accent folding: southern speakers and 8 kHz audio blur these, so they share a key.
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
+
+
+@lru_cache(maxsize=4096)
+def _fold(syllable: str) -> str:
+    for a, b in _INITIALS:
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a):]
+            break
+    if syllable.startswith("n") and not syllable.startswith("ng"):
+        syllable = "l" + syllable[1:]
+    for a, b in _FINALS:
+        if syllable.endswith(a):
+            syllable = syllable[: -len(a)] + b
+            break
+    return syllable
+
+
+_SYMBOLS: dict[str, str] = {}
+
+
+def _symbol(syllable: str) -> str:
+    # One private-use character per folded syllable, so substring search works on syllable boundaries.
+    sym = _SYMBOLS.get(syllable)
+    if sym is None:
+        sym = _SYMBOLS[syllable] = chr(0xE000 + len(_SYMBOLS))
+    return sym
+
+
+@lru_cache(maxsize=65536)
+def sound_key(text: str) -> str:
+    """One symbol per character: Han characters by folded pinyin, anything else as itself."""
+    syllables = lazy_pinyin(text, style=Style.NORMAL, errors=lambda s: list(s))
+    if len(syllables) != len(text):  # defensive: keep 1:1 alignment with the characters
+        syllables = [lazy_pinyin(ch, style=Style.NORMAL)[0] if _HAN.match(ch) else ch for ch in text]
+    return "".join(_symbol(_fold(s)) if _HAN.match(ch) else ch for s, ch in zip(syllables, text, strict=True))
+
+
+def syllable_bigrams(key: str) -> list[str]:
+    return [key[i : i + 2] for i in range(len(key) - 1)]

@@ -1,0 +1,96 @@
+"""Fifty callers race for one slot with three seats, each on its own database connection."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import pytest
+from conftest import DOG, NOW, make_store
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from hotline.models.bookings import Booking, BookingSeat
+from ivr.booking.errors import SlotFull
+from ivr.booking.store import BookingRequest, BookingStore
+
+SLOT = datetime(2026, 12, 1, 9, 0)
+CALLERS = 50
+
+
+def _race(url: str, requests: list[BookingRequest]) -> tuple[list, list]:
+    """Run every request in its own thread with its own engine, released together by a barrier."""
+    barrier = threading.Barrier(len(requests))
+    booked, full, errors = [], [], []
+    lock = threading.Lock()
+
+    def caller(req: BookingRequest) -> None:
+        store = BookingStore.from_url(url, poolclass=NullPool)  # separate connection per caller
+        try:
+            barrier.wait()
+            result = store.book(req, NOW)
+            with lock:
+                booked.append(result)
+        except SlotFull as exc:
+            with lock:
+                full.append(exc.alternatives)
+        except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below
+            with lock:
+                errors.append(repr(exc))
+        finally:
+            store.engine.dispose()
+
+    threads = [threading.Thread(target=caller, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    return booked, full
+
+
+def _rows(url: str) -> tuple[int, int]:
+    store = BookingStore.from_url(url)
+    with Session(store.engine) as s:
+        counts = s.scalar(select(func.count()).select_from(Booking)), s.scalar(
+            select(func.count()).select_from(BookingSeat))
+    store.engine.dispose()
+    return counts
+
+
+def _check_capacity_race(url: str) -> None:
+    make_store(url, capacity=3).engine.dispose()
+    requests = [BookingRequest(DOG, SLOT, f"139{n:08d}", call_uuid=f"call-{n}") for n in range(CALLERS)]
+    booked, full = _race(url, requests)
+    assert len(booked) == 3
+    assert len(full) == CALLERS - 3
+    assert all(alts and SLOT not in alts for alts in full)  # everyone else is offered other times
+    assert _rows(url) == (3, 3)
+
+
+def _check_idempotent_race(url: str) -> None:
+    make_store(url, capacity=3).engine.dispose()
+    same = BookingRequest(DOG, SLOT, "13900000001", call_uuid="one-call")
+    booked, full = _race(url, [same] * 12)
+    assert len(booked) == 12 and not full
+    assert len({b.code for b in booked}) == 1
+    assert _rows(url) == (1, 1)
+
+
+def test_capacity_race_sqlite(sqlite_url: str) -> None:
+    _check_capacity_race(sqlite_url)
+
+
+def test_idempotent_race_sqlite(sqlite_url: str) -> None:
+    _check_idempotent_race(sqlite_url)
+
+
+@pytest.mark.integration
+def test_capacity_race_postgresql(pg_url: str) -> None:
+    _check_capacity_race(pg_url)
+
+
+@pytest.mark.integration
+def test_idempotent_race_postgresql(pg_url: str) -> None:
+    _check_idempotent_race(pg_url)
