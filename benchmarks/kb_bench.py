@@ -14,7 +14,6 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -22,51 +21,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.api import Answer  # noqa: E402
+from kb.evaluation import Score, evaluate  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine  # noqa: E402
 from kb.schema import Department, KnowledgeBase  # noqa: E402
-
-
-@dataclass
-class Score:
-    total: int = 0
-    item_ok: int = 0
-    aspect_total: int = 0
-    aspect_ok: int = 0
-    misses: list[str] = field(default_factory=list)
-
-    def pct(self, a: int, b: int) -> str:
-        return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "  n/a"
-
-
-def item_correct(case: dict, ans: Answer) -> bool:
-    expected = case.get("item")
-    if expected is None:
-        return ans.abstained and not ans.clarify
-    if expected == "AMBIGUOUS":
-        return ans.clarify and {a.item_code for a in ans.alternatives[:2]} == set(case.get("alternatives", []))
-    return ans.item_code == expected and not ans.abstained
-
-
-def evaluate(engine: QAEngine, cases: list[dict]) -> dict[str, Score]:
-    scores: dict[str, Score] = {}
-    for case in cases:
-        ans = engine.answer(case["q"], context_item=case.get("context"))
-        s = scores.setdefault(case["kind"], Score())
-        s.total += 1
-        ok = item_correct(case, ans)
-        s.item_ok += ok
-        aspect_ok = True
-        if case.get("item") not in (None, "AMBIGUOUS") and ok:
-            s.aspect_total += 1
-            aspect_ok = ans.aspect == case["aspect"]
-            s.aspect_ok += aspect_ok
-        if not ok or not aspect_ok:
-            s.misses.append(f"  {case['q']} (ctx {case.get('context')}) want {case.get('item')}/{case['aspect']} "
-                            f"got {ans.item_code}/{ans.aspect} conf {ans.confidence:.2f} clarify {ans.clarify} "
-                            f"alts {[a.item_code for a in ans.alternatives]}")
-    return scores
 
 
 def synthetic_kb(base: KnowledgeBase, n_items: int) -> KnowledgeBase:

@@ -313,10 +313,10 @@ async def place_call(host: str, agi_port: int, audiosocket_port: int, *, questio
     start_vars = await agi_request(host, agi_port, "call-start", [call.uuid], call)
     peer = await AudioSocketPeer.connect(host, audiosocket_port, call.uuid)
     try:
-        if not barge_in or question is None:
-            await peer.wait_quiet(1.0, timeout_s)  # let the greeting play out
+        if barge_in and (question is not None or dtmf):
+            await asyncio.sleep(0.5)  # the greeting has started; talk (or press keys) over it
         else:
-            await asyncio.sleep(0.5)  # the greeting has started; talk over it
+            await peer.wait_quiet(1.0, timeout_s)  # let the greeting play out
         say("greeting heard")
         asked_at = time.monotonic()
         if question is not None:

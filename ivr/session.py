@@ -37,7 +37,8 @@ from ivr.audiosocket import (
 )
 from ivr.calllog import CallLog
 from kb.api import Answer
-from speech.api import Transcript
+from speech.api import FRAME_BYTES, Transcript
+from speech.vad import SpeechEnded, SpeechStarted
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class CallSession:
         self.caller_number: str | None = None
         self._inputs: asyncio.Queue[Any] = asyncio.Queue()
         self._speaking = False
+        self._frame_buf = bytearray()
         self._hung_up = False
         self._playing: F.Say | None = None
         self._listen: F.Listen | None = None
@@ -233,16 +235,26 @@ class CallSession:
             self._inputs.put_nowait(exc)
 
     def _audio(self, pcm: bytes) -> None:
+        # The endpointer takes exact 20 ms frames; Asterisk sends those, other peers may not.
+        self._frame_buf += pcm
+        while len(self._frame_buf) >= FRAME_BYTES:
+            frame = bytes(self._frame_buf[:FRAME_BYTES])
+            del self._frame_buf[:FRAME_BYTES]
+            self._frame(frame)
+
+    def _frame(self, frame: bytes) -> None:
         self.endpointer.playing = self.pacer.playing
-        for ev in self.endpointer.feed(pcm):
-            name = type(ev).__name__
-            if name == "SpeechStarted":
+        for ev in self.endpointer.feed(frame):
+            if isinstance(ev, SpeechStarted):
                 self._speaking = True
                 self._interrupt()
-            elif name == "SpeechEnded":
+            elif isinstance(ev, SpeechEnded):
                 self._speaking = False
-                endpoint_ms = getattr(ev, "endpoint_ms", None)
-                self._inputs.put_nowait(_Heard(ev.pcm, getattr(ev, "reason", ""), time.monotonic(), endpoint_ms))
+                if ev.reason == "too_short":
+                    continue  # a click or a cough: nothing to recognise
+                # The endpoint decision comes end_silence_ms after the last voiced frame.
+                endpoint_ms = float(getattr(self.endpointer, "end_silence_ms", 0)) or None
+                self._inputs.put_nowait(_Heard(ev.pcm, ev.reason, time.monotonic(), endpoint_ms))
 
     def _interrupt(self) -> None:
         if self._playing is not None and self._playing.barge_in and self.pacer.playing:

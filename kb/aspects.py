@@ -1,71 +1,93 @@
-"""Which part of an item the caller asks about (kb.api.ASPECTS), from cue phrases.
+"""Which part of an item the caller asks about (kb.api.ASPECTS), from weighted cue phrases.
 
-Cues are weighted and the longest cues win ties, so "几点" (hours) and "几天" (time limit) or "怎么收费" (fee)
-and "怎么办" (process) stay apart. Questions with no cue are "general".
+Specific cues (条件, 多少钱, 几天, 网上...) outweigh generic ones (需要什么, 怎么办), so "需要什么条件" is conditions
+and "网上怎么办" is online. "怎么 + verb" (怎么申请, 怎么领, 怎么换) asks for the process; "怎么办"/"要办哪些手续"
+with nothing more specific is "general" (tell me about it). The caller's item name is removed before classifying
+(the QA layer does that), so a cue inside a name ("复印材料") does not count.
 """
 
 from __future__ import annotations
 
+import re
+
 from kb.api import ASPECTS
 
-CUES: dict[str, tuple[str, ...]] = {
-    "materials": (
-        "材料", "带什么", "带啥", "拿什么", "带哪些", "准备什么", "准备哪些", "要什么东西", "需要什么", "要哪些",
-        "资料", "证件", "要带", "带上", "提交什么", "全部材料", "复印件", "原件", "照片", "手续",
-    ),
-    "location": (
-        "在哪", "哪里办", "哪儿", "什么地方", "哪个窗口", "几号窗口", "窗口", "地址", "几楼", "哪个区", "去哪",
-        "到哪", "怎么走", "位置", "在什么位置", "哪里",
-    ),
-    "hours": (
-        "几点", "上班时间", "办公时间", "开门", "关门", "下班", "上班", "周末", "周六", "星期六", "周日", "星期天",
-        "礼拜六", "礼拜天", "双休", "中午", "午休", "节假日", "晚上", "什么时候开", "营业时间",
-    ),
-    "time_limit": (
-        "多久", "多长时间", "几天", "多少天", "几个工作日", "什么时候能拿", "什么时候拿", "当场", "当天", "马上",
-        "办结", "时限", "要等", "等多久", "能拿到", "拿到", "出证", "快不快", "多快",
-    ),
-    "fee": (
-        "多少钱", "钱", "收费", "费用", "免费", "交费", "缴费", "花钱", "价格", "工本费", "要不要钱", "付费",
-    ),
-    "process": (
-        "流程", "步骤", "怎么办理", "如何办理", "程序", "怎么弄", "怎么申请", "怎么操作", "办理流程", "先干什么",
-        "怎么办", "怎么搞", "怎么做", "如何申请", "怎么补", "怎么取", "怎么提", "怎么开", "怎么注册",
-    ),
-    "conditions": (
-        "条件", "能不能办", "可以办吗", "能办吗", "符合", "资格", "要求", "外地人", "外地户口", "谁可以", "哪些人",
-        "能不能", "可不可以", "有没有限制", "限制", "能办",
-    ),
-    "online": (
-        "网上", "手机上", "手机", "浙里办", "线上", "网办", "app", "网站", "小程序", "不用跑", "不跑", "掌上",
-        "在家办", "电脑",
-    ),
-    "express": ("邮寄", "快递", "寄", "送到家", "ems", "包邮", "送上门", "邮到"),
-    "booking": ("预约", "约个时间", "排号", "提前约", "挂号", "约一下", "取号"),
+STRONG, MEDIUM, WEAK = 3.0, 2.0, 1.0
+
+CUES: dict[str, dict[str, float]] = {
+    "materials": {
+        "材料": STRONG, "带什么": STRONG, "带啥": STRONG, "拿什么": STRONG, "带哪些": STRONG, "要带": STRONG,
+        "准备什么": STRONG, "准备哪些": STRONG, "提交什么": STRONG, "全部材料": STRONG, "带上": MEDIUM,
+        "需要什么": MEDIUM, "要什么": MEDIUM, "资料": STRONG, "证件": MEDIUM, "复印件": MEDIUM, "原件": MEDIUM,
+        "照片": MEDIUM, "户口本": WEAK, "身份证": WEAK,
+    },
+    "location": {
+        "在哪": STRONG, "哪里": MEDIUM, "哪儿": MEDIUM, "什么地方": STRONG, "哪个窗口": STRONG, "几号窗口": STRONG,
+        "地址": STRONG, "几楼": STRONG, "去哪": STRONG, "到哪": MEDIUM, "怎么走": STRONG, "位置": MEDIUM,
+        "窗口": WEAK, "的地方": MEDIUM,
+    },
+    "hours": {
+        "几点": STRONG, "上班": STRONG, "下班": STRONG, "开门": STRONG, "关门": STRONG, "办公时间": STRONG,
+        "周末": STRONG, "周六": STRONG, "星期六": STRONG, "周日": STRONG, "星期天": STRONG, "礼拜六": STRONG,
+        "双休": STRONG, "中午": STRONG, "午休": STRONG, "节假日": STRONG, "放假": STRONG, "晚上": MEDIUM,
+    },
+    "time_limit": {
+        "多久": STRONG, "多长时间": STRONG, "几天": STRONG, "多少天": STRONG, "几个工作日": STRONG, "当场": STRONG,
+        "当天": STRONG, "马上": MEDIUM, "办结": STRONG, "时限": STRONG, "等多久": STRONG, "拿到": MEDIUM,
+        "办下来": STRONG, "办好": MEDIUM, "出证": STRONG, "多快": STRONG, "什么时候能": STRONG, "批下来": STRONG,
+    },
+    "fee": {
+        "多少钱": STRONG + 0.5, "钱": STRONG, "收费": STRONG, "费用": STRONG, "免费": STRONG, "交费": STRONG,
+        "缴费": STRONG, "花钱": STRONG, "价格": STRONG, "工本费": STRONG, "交多少": STRONG, "要多少": MEDIUM,
+        "付费": STRONG,
+    },
+    "process": {
+        "流程": STRONG, "步骤": STRONG, "程序": STRONG, "怎么办理": MEDIUM, "如何办理": MEDIUM, "先干什么": STRONG,
+        "怎么操作": STRONG, "怎么办": WEAK + 0.5, "怎么弄": WEAK + 0.5, "怎么搞": WEAK + 0.5,
+    },
+    "conditions": {
+        "条件": STRONG + 0.5, "资格": STRONG, "符合": STRONG, "要求": MEDIUM, "谁可以": STRONG, "哪些人": STRONG,
+        "几个人": STRONG, "哪些场所": STRONG, "什么情况": STRONG, "限制": MEDIUM, "外地人": MEDIUM,
+        "能不能": WEAK * 0.5, "可不可以": WEAK * 0.5, "能办吗": WEAK * 0.5, "能全部": MEDIUM,
+    },
+    "online": {
+        "网上": STRONG, "手机上": STRONG, "手机": MEDIUM, "浙里办": STRONG, "线上": STRONG, "网办": STRONG,
+        "app": STRONG, "网站": STRONG, "小程序": STRONG, "不用跑": STRONG, "去窗口吗": STRONG, "跑一趟": STRONG,
+        "在家": MEDIUM, "电脑": MEDIUM,
+    },
+    "express": {
+        "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
+        "送上门": STRONG,
+    },
+    "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG},
+    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK},
 }
 
-# Generic cues lose to any specific one: "网上怎么办" is online, "周六能办吗" is hours, "外地人能办吗" conditions.
-WEAK_CUES: dict[str, float] = {
-    "能办": 0.3, "能办吗": 0.3, "能不能办": 0.3, "可以办吗": 0.3, "能不能": 0.3, "可不可以": 0.3,
-    "怎么办": 0.5, "怎么弄": 0.5, "怎么搞": 0.5, "怎么做": 0.5, "窗口": 0.5, "哪里": 0.8,
-}
-WEIGHTS: dict[str, float] = {"process": 0.8}
+# "怎么/如何 + a verb other than 办/弄/搞" asks for the steps: 怎么申请, 怎么领, 怎么换, 怎么交, 怎么挂失.
+_HOW_VERB = re.compile(r"(怎么|如何|咋)(?!办|弄|搞|样|回事|走|去|过去)[\u4e00-\u9fff]")
 
 
 def classify(text: str) -> tuple[str, float]:
-    """(aspect, strength); strength 0 means no cue, aspect "general"."""
+    """(aspect, strength); strength 0 means no cue at all, aspect "general"."""
     scores: dict[str, float] = {}
     for aspect, cues in CUES.items():
-        best = max((len(c) * WEAK_CUES.get(c, 1.0) for c in cues if c in text), default=0)
+        best = max((w for c, w in cues.items() if c in text), default=0.0)
         if best:
-            scores[aspect] = best * WEIGHTS.get(aspect, 1.0)
+            scores[aspect] = best
+    if _HOW_VERB.search(text):
+        scores["process"] = max(scores.get("process", 0.0), MEDIUM)
     if not scores:
         return "general", 0.0
-    aspect = max(scores, key=lambda a: (scores[a], -list(CUES).index(a)))
+    order = list(CUES)
+    aspect = max(scores, key=lambda a: (scores[a], -order.index(a)))
     assert aspect in ASPECTS
     return aspect, scores[aspect]
 
 
-def cue_spans(text: str) -> list[str]:
-    """All cue phrases present (used to strip aspect words before item retrieval)."""
-    return [c for cues in CUES.values() for c in cues if c in text]
+def strip_cues(text: str) -> str:
+    """The text without aspect cue phrases (they say what is asked, not which item)."""
+    # Weak cues (身份证, 户口本, 怎么办) can also be item words; they stay.
+    cues = {c for group in CUES.values() for c, w in group.items() if len(c) >= 2 and w >= MEDIUM}
+    for cue in sorted(cues, key=len, reverse=True):
+        text = text.replace(cue, " ")
+    return text

@@ -73,7 +73,7 @@ class Index:
 
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
-        return "".join(w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS)
+        return "".join(w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace())
 
     def content_chars(self, content: str) -> list[str]:
         return [ch for ch in dict.fromkeys(content) if "\u4e00" <= ch <= "\u9fff" and ch not in STOP_CHARS]

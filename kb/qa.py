@@ -14,8 +14,8 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from kb.api import Alternative, Answer
-from kb.aspects import classify
-from kb.centre import CENTRE_WORDS, centre_answer, match_topic
+from kb.aspects import classify, strip_cues
+from kb.centre import centre_answer, centre_text, match_topic, says_centre
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.index import Index, build_index
 from kb.retrieval import Candidate, rank
@@ -32,7 +32,8 @@ class Thresholds:
     abstain: float = 0.45  # below: no item is chosen
     clarify_ratio: float = 0.8  # runner-up score / top score at or above which two items count as close
     faq_match: float = 82.0  # rapidfuzz ratio on sound keys for a FAQ question to answer verbatim
-    follow_up: float = 0.7  # a question naming no item below this confidence is taken as a follow-up
+    follow_up: float = 0.7
+    clarify_min: float = 0.2  # below even a clarifying question is a guess  # a question naming no item below this confidence is taken as a follow-up
 
 
 # Words that point back at the previous topic ("那要多少钱", "它在哪办", "还要带什么").
@@ -40,10 +41,20 @@ ANAPHORA = re.compile(r"^(那|那么|这个|那个|它|这|还|还有|另外|再
 FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪些", "完整材料")
 
 
+CONTENT_FULL = 6.0  # idf mass of about two distinctive characters: enough to name an item
+
+
 def confidence(top: Candidate, second: Candidate | None) -> float:
-    """0..1 from how much of the question the top target explains and how clearly it beats the runner-up."""
-    phrase = min(top.phrase_len / 3.0, 1.0)
-    raw = max(phrase * 0.75 + top.coverage * 0.25, top.coverage * 0.85)
+    """0..1 from how much of the question the top target explains and how clearly it beats the runner-up.
+
+    A named item (alias or name heard, by characters or sound) is strong evidence, but words it leaves
+    unexplained ("投诉出租车司机绕路") pull the confidence down; without a name, the explained share of a question
+    that says little ("要多久能拿到") is weak evidence.
+    """
+    # Hit quality: 1 for the exact characters of a name or alias, 0.9 by sound, about 0.5 one syllable off.
+    phrase = top.phrase_len / len(top.phrase) if len(top.phrase) >= 2 else 0.0
+    mass = min(top.content / CONTENT_FULL, 1.0)
+    raw = max(phrase * (0.6 + 0.4 * top.coverage), top.coverage * mass * 0.9)
     margin = 1.0 if second is None or top.score <= 0 else max(0.0, (top.score - second.score) / top.score)
     return round(max(0.0, min(1.0, raw * (0.75 + 0.25 * margin))), 4)
 
@@ -55,6 +66,7 @@ class QAEngine:
         self.thresholds = thresholds or Thresholds()
         self._items = {i.code: i for i in self.kb.items()}
         self._bundles = {b.code: b for b in self.kb.bundles}
+        self._centre_chars = frozenset(centre_text(self.kb))
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
@@ -92,12 +104,13 @@ class QAEngine:
         text = normalise(question)
         if not text:
             return self._abstain("none", 0.0, [])
-        aspect, aspect_strength = classify(text)
+        cands = [c for c in rank(self.index, text, strip_cues(text)) if c.score > 0]
+        top = cands[0] if cands else None
+        # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee.
+        aspect, aspect_strength = classify(text.replace(top.phrase, " ") if top and top.phrase else text)
         full = any(w in text for w in FULL_LIST)
         if full:
             aspect = "materials"
-        cands = [c for c in rank(self.index, text) if c.score > 0]
-        top = cands[0] if cands else None
         conf = confidence(top, cands[1] if len(cands) > 1 else None) if top else 0.0
         faq = self._faq(text, top.code if top else None)
         if faq is not None and top is not None:
@@ -107,30 +120,37 @@ class QAEngine:
         named = top is not None and top.phrase_len >= 2
         context = context_item if context_item in self._items or context_item in self._bundles else None
         topic, topic_strength = match_topic(text)
-        says_centre = any(w in text for w in CENTRE_WORDS)
+        centre = says_centre(text)
 
-        # A follow-up: the question names no item, asks about an aspect, and a previous item is known.
-        if context and not named and not says_centre and (aspect_strength > 0 or full) and (
-            conf < self.thresholds.follow_up or ANAPHORA.match(text)
+        # A follow-up: the question asks about an aspect and names no other item (or names something that is
+        # part of the previous item, like one of its materials: "那要带户口本吗").
+        if context and not centre and (aspect_strength > 0 or full) and (
+            (not named and (conf < self.thresholds.follow_up or ANAPHORA.match(text)))
+            or (ANAPHORA.match(text) and named and self._mentions(context, top.phrase))
         ):
             return self._target_answer(context, aspect, 0.8, [], full)
 
         # A centre-wide question: a centre topic and no item clearly named.
-        if topic is not None and (says_centre or not named) and (conf < self.thresholds.follow_up or says_centre):
+        if (topic is not None and (centre or not named) and (conf < self.thresholds.follow_up or centre)
+                and self._about_centre(text)):
             answer = centre_answer(self.kb, topic)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
                 return Answer(CENTRE_CODE, "区行政服务中心", None, topic.aspect, answer, conf_c, False, alternatives)
 
-        if top is None or conf < self.thresholds.abstain:
-            return self._abstain(aspect if aspect_strength else "none", conf, alternatives)
-
+        # Two close targets, both plausible: ask which one rather than guess (or give up).
         second = cands[1] if len(cands) > 1 else None
-        if (second is not None and second.score >= self.thresholds.clarify_ratio * top.score
-                and second.phrase_len >= top.phrase_len and faq is None):
+        if (top is not None and second is not None and faq is None
+                and second.score >= self.thresholds.clarify_ratio * top.score
+                and second.phrase_len >= top.phrase_len
+                and all(c.phrase_len >= 2 or c.coverage >= 0.6 for c in (top, second))
+                and conf >= self.thresholds.clarify_min):
             names = [self._spoken_name(c.code) for c in (top, second)]
             return Answer(None, None, None, aspect, clarify_question(names), conf, True, alternatives[:2],
                           clarify=True)
+
+        if top is None or conf < self.thresholds.abstain:
+            return self._abstain(aspect if aspect_strength else "none", conf, alternatives)
 
         if faq is not None:
             name = self.index.names[top.code]
@@ -138,6 +158,23 @@ class QAEngine:
         return self._target_answer(top.code, aspect, conf, alternatives, full)
 
     # ------------------------------------------------------------------------------------------------- helpers
+
+    def _about_centre(self, text: str) -> bool:
+        """Whatever the question says besides its cue words also appears in the centre facts (so "灵隐寺几点开门"
+        is not about the centre's hours)."""
+        rest = self.index.content_chars(self.index.content(strip_cues(text)))
+        if not rest:
+            return True
+        known = sum(ch in self._centre_chars for ch in rest)
+        return known / len(rest) >= 0.6
+
+    def _mentions(self, code: str, phrase: str) -> bool:
+        item = self._items.get(code)
+        if item is None:
+            return False
+        words = [m.name for m in item.materials] + item.conditions + item.process
+        key = sound_key(phrase)
+        return any(phrase in w or key in sound_key(w) for w in words)
 
     def _faq(self, text: str, code: str | None) -> str | None:
         """The FAQ answer of ``code`` whose question is (by sound) the caller's question."""

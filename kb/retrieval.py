@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 from kb.index import K1, TERM_WEIGHTS, B, Index
 from kb.text import sound_key
 
 SOUND_HIT = 0.9  # a homophone hit counts a little less than the exact characters
 NEAR_HIT = 0.7  # one syllable off
-PHRASE_BONUS = 1.6  # ranking points per matched phrase character
+PHRASE_BONUS = 2.5  # ranking points per matched phrase character
 NEAR_CANDIDATES = 12
+POOL = 30  # BM25 candidates re-scored with coverage
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,8 @@ class Candidate:
     score: float
     phrase: str  # the best name/alias found in the question ("" if none)
     phrase_len: float  # its length in characters, discounted for sound or near hits
-    coverage: float  # share of the question's term weight (idf) this target contains, 0..1
+    coverage: float  # share of the question's content characters (idf-weighted) this target contains, 0..1
+    content: float  # idf mass of the question's content characters: near 0 means the question names nothing
 
 
 def phrase_hits(index: Index, text: str, key: str) -> dict[str, tuple[float, str]]:
@@ -47,17 +47,22 @@ def phrase_hits(index: Index, text: str, key: str) -> dict[str, tuple[float, str
 
 
 def near_hits(index: Index, key: str, codes: set[str]) -> dict[str, tuple[float, str]]:
-    """Phrases of at least 3 syllables found in the question with one syllable wrong (ASR near-misses)."""
+    """Phrases of at least 3 syllables present in the question with exactly one syllable replaced (ASR slips
+    like 延须/延续, 驾造/驾照 that are not homophones). Substitution only: a shorter word inside a longer phrase
+    is not a near hit of it."""
     best: dict[str, tuple[float, str]] = {}
     for p in index.phrases:
-        if p.code not in codes or len(p.key) < 3 or len(p.key) > len(key) + 1:
+        n = len(p.key)
+        # Three-syllable phrases are too easy to hit by accident (业执照 ~ 补执照); four and up only.
+        if p.code not in codes or n < 4 or n > len(key):
             continue
-        al = fuzz.partial_ratio_alignment(p.key, key, score_cutoff=100 * (1 - 1.0 / len(p.key)) - 0.01)
-        if al is None:
-            continue
-        length = len(p.text) * NEAR_HIT * al.score / 100
-        if length > best.get(p.code, (0.0, ""))[0]:
-            best[p.code] = (length, p.text)
+        for start in range(len(key) - n + 1):
+            window = key[start : start + n]
+            if sum(a != b for a, b in zip(window, p.key, strict=True)) == 1:
+                length = n * NEAR_HIT * (n - 1) / n
+                if length > best.get(p.code, (0.0, ""))[0]:
+                    best[p.code] = (length, p.text)
+                break
     return best
 
 
@@ -74,8 +79,8 @@ def bm25(index: Index, terms: list[str]) -> dict[str, float]:
     return scores
 
 
-def coverage(index: Index, chars: list[str], code: str) -> float:
-    """Share of the question's content characters (idf-weighted) found in the target's phrases, 0..1.
+def coverage(index: Index, chars: list[str], code: str) -> tuple[float, float]:
+    """(share, total): share of the question's content characters (idf-weighted) found in the target, 0..1.
 
     A character missing from the whole KB weighs most: it is what makes "今天天气" out of scope. A homophone
     counts most of the way (ASR errors).
@@ -88,24 +93,28 @@ def coverage(index: Index, chars: list[str], code: str) -> float:
         if ch in own:
             got += weight
         elif sound_key(ch) in sounds:
-            got += weight * 0.5  # a lone homophone is weak evidence; phrases carry the strong sound matches
-    return got / total if total else 0.0
+            got += weight * 0.3  # a lone homophone is weak evidence (狗~购); phrases carry the sound matches
+    return (got / total if total else 0.0), total
 
 
-def rank(index: Index, text: str, limit: int = 5) -> list[Candidate]:
-    """Best targets first. ``text`` is normalised (kb.text.normalise)."""
+def rank(index: Index, text: str, content_text: str | None = None, limit: int = 5) -> list[Candidate]:
+    """Best targets first. ``text`` is normalised (kb.text.normalise); names and aliases are looked for in it.
+    BM25 and coverage use ``content_text`` (default ``text``): the QA layer passes it without aspect cues."""
     key = sound_key(text)
-    scores = bm25(index, index.terms(text))
-    chars = index.content_chars(index.content(text))
+    content_text = text if content_text is None else content_text
+    scores = bm25(index, index.terms(content_text))
+    chars = index.content_chars(index.content(content_text))
     hits = phrase_hits(index, text, key)
-    pool = sorted(scores, key=scores.get, reverse=True)[:NEAR_CANDIDATES]
-    for code, hit in near_hits(index, key, set(pool) - set(hits)).items():
+    ranked = sorted(scores, key=scores.get, reverse=True)
+    for code, hit in near_hits(index, key, set(ranked[:NEAR_CANDIDATES]) - set(hits)).items():
         hits[code] = hit
     out = []
-    for code in set(scores) | set(hits):
+    for code in set(ranked[:POOL]) | set(hits):
         length, phrase = hits.get(code, (0.0, ""))
-        score = scores.get(code, 0.0) + PHRASE_BONUS * length
-        out.append((code, score, phrase, length))
-    out.sort(key=lambda c: (-c[1], c[0]))
-    return [Candidate(code, score, phrase, length, coverage(index, chars, code))
-            for code, score, phrase, length in out[:limit]]
+        cov, mass = coverage(index, chars, code)
+        # A target that explains only part of the question ranks lower than one that explains all of it,
+        # however often it repeats the part it has.
+        score = (scores.get(code, 0.0) + PHRASE_BONUS * length) * (0.3 + 0.7 * cov)
+        out.append(Candidate(code, score, phrase, length, cov, mass))
+    out.sort(key=lambda c: (-c.score, c.code))
+    return out[:limit]

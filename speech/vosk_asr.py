@@ -73,15 +73,27 @@ class VoskRecognizer:
             self.load_s = time.perf_counter() - started
             log.info("vosk model %s loaded in %.2f s", path, self.load_s)
 
+    def _in_vocabulary(self, hints: Sequence[str]) -> list[str]:
+        """Grammar phrases whose every word the model knows (Vosk would drop the others with a warning)."""
+        phrases = []
+        for phrase in dict.fromkeys(h.strip() for h in hints if h and h.strip()):
+            if all(self._model.vosk_model_find_word(word) >= 0 for word in phrase.split()):
+                phrases.append(phrase)
+            else:
+                log.debug("vosk grammar: %r is not in the model vocabulary, skipped", phrase)
+        if phrases and self._model.vosk_model_find_word(UNKNOWN) >= 0:
+            phrases.append(UNKNOWN)  # lets "none of these" win instead of forcing the nearest phrase
+        return phrases
+
     def transcribe(self, pcm: bytes, hints: Sequence[str] = ()) -> Transcript:
         check_pcm(pcm)
         self.load()
         import vosk
 
         started = time.perf_counter()
-        phrases = [h.strip() for h in hints if h and h.strip()]
-        if phrases and self.hints_as_grammar:
-            rec = vosk.KaldiRecognizer(self._model, SAMPLE_RATE, json.dumps([*dict.fromkeys(phrases), UNKNOWN], ensure_ascii=False))
+        phrases = self._in_vocabulary(hints) if self.hints_as_grammar else []
+        if phrases:
+            rec = vosk.KaldiRecognizer(self._model, SAMPLE_RATE, json.dumps(phrases, ensure_ascii=False))
         else:
             rec = vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
         rec.SetWords(True)
@@ -92,7 +104,7 @@ class VoskRecognizer:
         except Exception as exc:
             raise RecognitionError(f"Vosk failed: {exc}") from exc
         words = [w for w in result.get("result", []) if w.get("word") != UNKNOWN]
-        text = "".join(w["word"] for w in words) if phrases and self.hints_as_grammar else result.get("text", "")
+        text = "".join(w["word"] for w in words) if phrases else result.get("text", "")
         text = text.replace(UNKNOWN, "").strip()
         confidence = sum(w.get("conf", 0.0) for w in words) / len(words) if words and text else 0.0
         elapsed = (time.perf_counter() - started) * 1000

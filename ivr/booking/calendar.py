@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import cache
 
 import chinese_calendar
 
@@ -49,6 +50,7 @@ class DayInfo:
     note: str = ""
 
 
+@cache
 def official_years() -> tuple[int, int]:
     """First and last year the installed chinesecalendar covers."""
     years = sorted({d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays})

@@ -99,6 +99,18 @@ def _cmd_rule(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_sync_kb(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.booking.kbsync import sync_rules_from_kb
+
+    result = sync_rules_from_kb(_store(settings), args.capacity)
+    print(f"booking rules from the KB: {len(result.added)} added, {len(result.updated)} updated, "
+          f"{len(result.deactivated)} deactivated")
+    for label, codes in (("added", result.added), ("updated", result.updated), ("deactivated", result.deactivated)):
+        if codes:
+            print(f"  {label}: {' '.join(codes)}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     booking = sub.add_parser("booking", help="appointments: slots, bookings, working-day calendar")
     bsub = booking.add_subparsers(dest="booking_command", required=True, metavar="ACTION")
@@ -140,6 +152,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weekend", action="store_true", help='also Saturday and Sunday ("5+2")')
     p.add_argument("--inactive", action="store_true")
     p.set_defaults(func=_cmd_rule)
+
+    p = bsub.add_parser("sync-kb", help="booking rules for every bookable KB item (window = location)")
+    p.add_argument("--capacity", type=int, default=3, help="seats per slot for new rules")
+    p.set_defaults(func=_cmd_sync_kb)
 
 
 def _default_today(args: argparse.Namespace) -> argparse.Namespace:

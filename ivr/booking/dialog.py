@@ -103,9 +103,9 @@ class BookingDialog:
         """``intent``: book / query / cancel. ``text`` is the sentence that led here (may already hold slots)."""
         self.intent = intent
         if intent in ("query", "cancel"):
-            return self._lookup(self.caller)
+            return self._remember(self._lookup(self.caller))
         self._absorb(text)
-        return self._next()
+        return self._remember(self._next())
 
     def handle_text(self, text: str) -> Reply:
         text = text.strip()
@@ -141,13 +141,14 @@ class BookingDialog:
         if code and code != self.item_code:
             self.item_code, self.slot, changed = code, None, True
         when = parse_when(text, self.clock(), self.store.calendar())
-        if not when.empty:
-            self.when, self.slot, changed = when.merged_over(self.when), None, True
+        merged = when.merged_over(self.when)
+        if not when.empty and merged != self.when:  # repeating what was already said changes nothing
+            self.when, self.slot, changed = merged, None, True
         number = phone_in(text)
-        if number:
+        if number and number != self.phone:
             self.phone, changed = number, True
         name = name_in(text)
-        if name:
+        if name and name != self.name:
             self.name, changed = name, True
         return changed
 
@@ -416,6 +417,8 @@ class BookingDialog:
         return self._next()
 
     def _back(self) -> Reply:
+        if self.step == Step.REPEAT:
+            return self._text_repeat("不用")
         if self.step in (Step.CONFIRM, Step.SLOT, Step.PHONE_OK, Step.PHONE_KEYS):
             return self._ask_change()
         if self.step in (Step.DAY, Step.PART, Step.CHANGE) and self.item_code:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from hotline.config import Settings
 from hotline.doctor import Check
 from ivr.booking.calendar import WorkCalendar
 from ivr.booking.slots import local_now
 
 
-def calendar_check(calendar: WorkCalendar, settings: Settings) -> Check:
-    today = local_now().date()
-    warnings = calendar.warnings(today)
+def calendar_check(calendar: WorkCalendar, settings: Settings, today: date | None = None) -> Check:
+    """Warn (never fail) when the coming weeks reach a year without official holiday data."""
+    warnings = calendar.warnings(today or local_now().date())
     if warnings:
         return Check("booking calendar", "warn", "；".join(warnings),
                      "hotline booking override DATE --holiday/--workday, or upgrade chinesecalendar")

@@ -119,10 +119,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(app, users):
 def test_secure_cookie_flag_is_configurable(settings, users):
     import dataclasses
 
-    class _Secure:  # Settings may not carry the field yet; the app reads it with getattr
-        pass
-
-    patched = dataclasses.replace(settings)
+    patched = dataclasses.replace(settings)  # the app reads admin_secure_cookies with getattr (not in Settings yet)
     object.__setattr__(patched, "admin_secure_cookies", True)
     client = create_app(patched).test_client()
     resp = login(client, "boss")

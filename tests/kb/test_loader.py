@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from kb.loader import KBValidationError, load_dir, validate_dir
-from tests.kb.conftest import BUNDLES, DEPT, write_tree
+from tests.kb.sources import BUNDLES, DEPT, write_tree
 
 
 def _problems(root: Path) -> list[str]:

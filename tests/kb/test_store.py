@@ -20,7 +20,7 @@ from kb.store import (
     load_kb,
     save_item,
 )
-from tests.kb.conftest import DEPT, write_tree
+from tests.kb.sources import DEPT, write_tree
 
 
 @pytest.fixture

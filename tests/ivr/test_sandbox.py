@@ -1,0 +1,73 @@
+"""Sandbox helpers that need no running Asterisk: config rendering, mirror discovery, failed builds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ivr.sandbox import REPO_DIALPLANS, Sandbox, SandboxError, apt_mirror, build, render
+
+
+def test_render_replaces_only_marked_values():
+    text = "port = 5038                 ; @install {AMI_PORT}\nbindaddr = 127.0.0.1\nx => a ; @install {A}:{B}\n"
+    assert render(text, {"AMI_PORT": "15038", "A": "h", "B": "1"}) == "port = 15038\nbindaddr = 127.0.0.1\nx => h:1\n"
+
+
+def test_render_unknown_parameter_is_an_error():
+    with pytest.raises(SandboxError, match="NOPE"):
+        render("a = 1 ; @install {NOPE}\n", {})
+
+
+def test_repo_dialplans_render_completely(tmp_path: Path):
+    sb = Sandbox(root=tmp_path, instance="t", sip_port=15070, ami_port=15038, agi_port=14573, audiosocket_port=19092)
+    params = sb.params("s3cret")
+    rendered = {p.name: render(p.read_text(encoding="utf-8"), params) for p in REPO_DIALPLANS.glob("*.conf")}
+    assert {"extensions.conf", "pjsip.conf", "queues.conf", "manager.conf", "modules.conf", "asterisk.conf",
+            "logger.conf", "rtp.conf"} <= set(rendered)
+    for name, text in rendered.items():
+        assert not re.search(r";\s*@install\s+\{", text), name
+    assert "bind = 127.0.0.1:15070" in rendered["pjsip.conf"]
+    assert "port = 15038" in rendered["manager.conf"]
+    assert re.search(r"^AGI_PORT = 14573$", rendered["extensions.conf"], re.M)
+    assert "astetcdir => /hotline/t/etc" in rendered["asterisk.conf"]
+    assert "[directories](!)" not in rendered["asterisk.conf"]
+
+
+def test_no_secret_is_committed():
+    manager = (REPO_DIALPLANS / "manager.conf").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*secret\s*=", manager, re.M)
+    pjsip = (REPO_DIALPLANS / "pjsip.conf").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*password\s*=", pjsip, re.M)
+
+
+def test_mirror_from_deb822_sources(tmp_path: Path):
+    d = tmp_path / "sources.list.d"
+    d.mkdir()
+    (d / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+    )
+    assert apt_mirror(tmp_path) == "http://mirror.example/debian"
+
+
+def test_mirror_from_legacy_sources_list(tmp_path: Path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text("# comment\ndeb [arch=amd64] http://legacy.example/debian bookworm main\n")
+    assert apt_mirror(tmp_path) == "http://legacy.example/debian"
+
+
+def test_no_mirror_is_an_error(tmp_path: Path):
+    (tmp_path / "sources.list.d").mkdir()
+    with pytest.raises(SandboxError):
+        apt_mirror(tmp_path)
+
+
+def test_failed_build_is_loud_and_leaves_nothing_behind(tmp_path: Path):
+    root = tmp_path / "asterisk-sid"
+    # Nothing listens on port 9: debootstrap fails at once. (Needs root and debootstrap, like the real build.)
+    with pytest.raises(SandboxError, match="debootstrap"):
+        build(root, mirror="http://127.0.0.1:9/debian", log=lambda _msg: None)
+    assert not root.exists()
+    assert list(tmp_path.iterdir()) == []
