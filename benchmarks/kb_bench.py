@@ -13,6 +13,7 @@ import copy
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from kb.evaluation import Score, evaluate  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine  # noqa: E402
 from kb.schema import Department, KnowledgeBase  # noqa: E402
+from kb.store import export_kb  # noqa: E402
 
 
 def synthetic_kb(base: KnowledgeBase, n_items: int) -> KnowledgeBase:
@@ -87,15 +89,17 @@ def main() -> int:
                 print(f"\nmisses [{kind}]:")
                 print("\n".join(s.misses))
 
-    # Scale: 500 items.
+    # Scale: 500 items, written as source files and read back the way `hotline kb import` / the IVR would.
     big = synthetic_kb(kb, args.items)
-    t3 = time.perf_counter()
-    exported = big  # load from files is measured above; here the index build dominates
-    big_engine = QAEngine.from_kb(exported)
-    t4 = time.perf_counter()
-    load_ms = 1000 * (t1 - t0) * len(big.items()) / max(len(kb.items()), 1)
-    print(f"\nscale: {len(big.items())} items; index rebuild {1000 * (t4 - t3):.0f} ms, "
-          f"estimated file load {load_ms:.0f} ms (target load + build <= 2000 ms)")
+    with tempfile.TemporaryDirectory() as tmp:
+        export_kb(big, tmp)
+        t3 = time.perf_counter()
+        big = load_dir(tmp)
+        t4 = time.perf_counter()
+        big_engine = QAEngine.from_kb(big)
+        t5 = time.perf_counter()
+    print(f"\nscale: {len(big.items())} items; file load {1000 * (t4 - t3):.0f} ms + index build "
+          f"{1000 * (t5 - t4):.0f} ms = {1000 * (t5 - t3):.0f} ms (target <= 2000 ms; jieba already loaded)")
     questions = [c["q"] for c in cases]
     lat = []
     for q in questions * 2:
@@ -106,7 +110,8 @@ def main() -> int:
     p95 = lat[int(0.95 * len(lat)) - 1]
     print(f"answer latency over {len(lat)} questions: median {statistics.median(lat):.2f} ms, p95 {p95:.2f} ms, "
           f"max {lat[-1]:.2f} ms (target p95 <= 20 ms)")
-    print(f"peak RSS {rss_mb():.0f} MB (process start {rss0:.0f} MB; target QA engine <= 200 MB)")
+    print(f"peak RSS {rss_mb():.0f} MB with two engines (164 and {len(big.items())} items) and the benchmark's own "
+          f"imports; {rss0:.0f} MB before any KB code ran (target QA engine <= 200 MB)")
     return 0
 
 

@@ -63,13 +63,18 @@ def _symbol(syllable: str) -> str:
     return sym
 
 
+@lru_cache(maxsize=16384)
+def _char_symbol(ch: str) -> str:
+    if not _HAN.match(ch):
+        return ch
+    return _symbol(_fold(lazy_pinyin(ch, style=Style.NORMAL)[0]))
+
+
 @lru_cache(maxsize=65536)
 def sound_key(text: str) -> str:
-    """One symbol per character: Han characters by folded pinyin, anything else as itself."""
-    syllables = lazy_pinyin(text, style=Style.NORMAL, errors=lambda s: list(s))
-    if len(syllables) != len(text):  # defensive: keep 1:1 alignment with the characters
-        syllables = [lazy_pinyin(ch, style=Style.NORMAL)[0] if _HAN.match(ch) else ch for ch in text]
-    return "".join(_symbol(_fold(s)) if _HAN.match(ch) else ch for s, ch in zip(syllables, text, strict=True))
+    """One symbol per character: Han characters by folded pinyin (each character's usual reading, so the same
+    character always gets the same key in questions and in the KB), anything else as itself."""
+    return "".join(map(_char_symbol, text))
 
 
 def syllable_bigrams(key: str) -> list[str]:

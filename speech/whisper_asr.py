@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
 FRAMES_PER_S = 100  # log-mel hop of 10 ms
-WINDOWS_S = (10, 20, 30)  # encoder windows; 30 is Whisper's native chunk
+WINDOWS_S = (10, 20, 30)
+MAX_POSITIONS = 448  # decoder positions in every Whisper model  # encoder windows; 30 is Whisper's native chunk
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class WhisperOptions:
     cpu_threads: int = 2
     compute_type: str = "int8"
     max_hint_chars: int = 150  # hotwords prompt; longer prompts slow decoding and invite echoing the hints
+    max_prompt_tokens: int = 200  # Whisper's decoder holds 448 positions; half is the most a prompt may use
+    style_prompt: str = ""  # text that precedes the hints, e.g. a sample sentence in the callers' register
     tokens_per_s: float = 7.0  # Mandarin speech is ~4-5 characters/s; the cap stops runaway repetition
     no_speech_threshold: float = 0.6
     min_dbfs: float = -50.0  # quieter than this is line silence: skip the model entirely
@@ -148,8 +151,9 @@ class WhisperRecognizer:
                 break
             words.append(hint)
             used += len(hint) + 1
-        if words:
-            prompt = [tok.sot_prev, *tok.encode(" " + " ".join(words))]
+        text = " ".join(([self.options.style_prompt] if self.options.style_prompt else []) + words)
+        if text:
+            prompt = [tok.sot_prev, *tok.encode(" " + text)[: self.options.max_prompt_tokens]]
         return prompt + [*tok.sot_sequence, tok.no_timestamps]
 
     def _decode_group(
@@ -175,7 +179,7 @@ class WhisperRecognizer:
                     ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)),
                     [prompt] * len(idx),
                     beam_size=self.options.beam_size,
-                    max_length=len(prompt) + max_new,
+                    max_length=min(MAX_POSITIONS, len(prompt) + max_new),
                     return_scores=True,
                     return_no_speech_prob=True,
                     suppress_blank=True,

@@ -38,7 +38,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def db_url(request: pytest.FixtureRequest) -> str:
     """The same test on both databases."""
     name = "sqlite_url" if request.param == "sqlite" else "pg_url"

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from kb.aspects import classify
+from kb.aspects import classify, strip_cues
 from kb.qa import QAEngine
 from kb.retrieval import rank
 from kb.text import normalise, sound_key
@@ -35,11 +35,13 @@ def test_aspect_classifier(question: str, aspect: str) -> None:
 
 @pytest.mark.parametrize(
     ("question", "code"),
-    [("公鸡金怎么取出来", "GJJ-001"), ("是民卡丢了怎么补办", "SMK-001"), ("居住正要带什么材料", "GA-006"),
-     ("我家狗要办证需要带什么", "GA-001")],
+    # The last one is what faster-whisper really returned for "我家狗要办证需要带什么" (docs: speech-stack notes).
+    [("公鸡金怎么取出来", "GJJ-001"), ("是民卡丢了怎么补办", "SMK-001"), ("身份正到期了怎么换", "GA-003"),
+     ("我家狗要办正需要带什么也", "GA-001")],
 )
 def test_soundalike_questions_find_the_item(engine: QAEngine, question: str, code: str) -> None:
-    assert rank(engine.index, normalise(question))[0].code == code
+    text = normalise(question)
+    assert rank(engine.index, text, strip_cues(text))[0].code == code
     answer = engine.answer(question)
     assert answer.item_code == code and not answer.abstained
     assert answer.item_name in answer.answer  # the official name is said back
