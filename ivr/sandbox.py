@@ -434,6 +434,34 @@ def status(sb: Sandbox) -> str:
             + (uptime[0] if uptime else ""))
 
 
+def env_lines(sb: Sandbox) -> str:
+    """Shell ``export`` lines that point `hotline serve` at this instance's AMI (creating the secret if needed)."""
+    import shlex
+
+    values = {"HOTLINE_AMI_HOST": "127.0.0.1", "HOTLINE_AMI_PORT": str(sb.ami_port), "HOTLINE_AMI_USER": sb.ami_user,
+              "HOTLINE_AMI_SECRET": _secret(sb)}
+    return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())
+
+
+def _with_prompts(sb: Sandbox, skip: bool) -> Sandbox:
+    """Render the prompts Asterisk plays (queue, callback, voicemail) with our TTS into the sounds dir
+    (``HOTLINE_SOUNDS_DIR`` or ``<var_dir>/asterisk-sounds``, cached by text hash) so install_config copies them.
+    A voice failure only costs a warning: Asterisk plays silence for missing prompts and the call goes on."""
+    if skip:
+        return sb
+    from hotline.config import load_settings
+    from ivr.asterisk_prompts import render_for_settings
+
+    try:
+        target, report = render_for_settings(load_settings(), sb.sounds_dir)
+    except Exception as exc:  # any voice failure: start without our prompts
+        print(f"asterisk-sandbox: warning: prompts not rendered ({exc}); Asterisk will play silence", file=sys.stderr)
+        return sb
+    print(f"prompts in {target}: {len(report.rendered) + len(report.fallback)} rendered, "
+          f"{len(report.unchanged)} unchanged")
+    return dataclasses.replace(sb, sounds_dir=target)
+
+
 # --- command line --------------------------------------------------------------------------------------------
 
 
@@ -441,11 +469,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asterisk-sandbox", description="a real Asterisk 22 in a Debian sid chroot")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("build", help="debootstrap the chroot once (cached)")
-    sub.add_parser("install-config", help="render dialplans/ into the instance config dir")
+    p = sub.add_parser("install-config", help="render dialplans/ (and our prompts) into the instance")
+    p.add_argument("--no-prompts", action="store_true", help="do not render/copy our prompts (Asterisk stays silent)")
     p = sub.add_parser("start", help="install config, start asterisk and wait until fully booted")
     p.add_argument("--record", action="store_true", help="MixMonitor every call into the instance recordings dir")
+    p.add_argument("--no-prompts", action="store_true", help="do not render/copy our prompts (Asterisk stays silent)")
     sub.add_parser("stop", help="core stop now")
     sub.add_parser("status", help="is it running, on which ports")
+    sub.add_parser("env", help="print HOTLINE_AMI_* lines for `hotline serve` (eval \"$(asterisk-sandbox env)\")")
     sub.add_parser("errors", help="ERROR lines of the instance log")
     p = sub.add_parser("rx", help="run one CLI command, e.g. 'dialplan show 86909000@from-test-phones'")
     p.add_argument("command", nargs="+")
@@ -455,18 +486,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "build":
             print(build(sb.root))
         elif args.cmd == "install-config":
+            sb = _with_prompts(sb, args.no_prompts)
             print(install_config(sb))
             if not sb.ami_secret:
                 print(f"AMI secret for {sb.ami_user}: export HOTLINE_AMI_SECRET=$(cat {sb.secret_file})")
         elif args.cmd == "start":
             build(sb.root)
-            sb = dataclasses.replace(sb, record_calls=args.record)
+            sb = dataclasses.replace(_with_prompts(sb, args.no_prompts), record_calls=args.record)
             install_config(sb)
             print(f"asterisk running, pid {start(sb)}; log {sb.log_file}")
         elif args.cmd == "stop":
             print("stopped" if stop(sb) else "not running")
         elif args.cmd == "status":
             print(status(sb))
+        elif args.cmd == "env":
+            print(env_lines(sb))
         elif args.cmd == "errors":
             problems = boot_problems(sb)
             print("\n".join(problems) or "no ERROR lines")
