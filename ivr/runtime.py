@@ -91,10 +91,17 @@ def load_speech(settings: Settings) -> Any:
     return SpeechEngine.from_settings(settings)
 
 
-def endpointer_factory(settings: Settings) -> Callable[[], Any]:
-    from speech.vad import Endpointer
+# Barge-in: AudioSocket carries the caller's direction only (no digital echo of our prompt), so 120 ms of speech is
+# enough evidence; the 200 ms default let the echo-tracking noise floor catch up with a soft-starting caller.
+BARGE_IN_MS = 120
 
-    return lambda: Endpointer(end_silence_ms=settings.end_silence_ms, max_utterance_s=settings.max_utterance_s)
+
+def endpointer_factory(settings: Settings) -> Callable[[], Any]:
+    from speech.vad import Endpointer, EndpointerOptions
+
+    options = EndpointerOptions(barge_in_ms=BARGE_IN_MS)
+    return lambda: Endpointer(end_silence_ms=settings.end_silence_ms, max_utterance_s=settings.max_utterance_s,
+                              options=options)
 
 
 def booking_factory(settings: Settings, knowledge: KnowledgeHolder) -> Callable[[str, str | None], BookingBridge]:

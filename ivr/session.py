@@ -229,7 +229,7 @@ class CallSession:
                     self.pacer.stop()
                     self._inputs.put_nowait(F.HungUp(interrupted))
                     return
-        except AudioSocketProtocolError as exc:
+        except Exception as exc:  # malformed bytes, or a bug: the dialog loop fails this call with it
             self._hung_up = True
             self.pacer.stop()
             self._inputs.put_nowait(exc)
@@ -282,7 +282,7 @@ class CallSession:
                     continue  # the caller is mid-sentence: wait for the endpointer
                 else:
                     item = F.Silence()
-            if isinstance(item, AudioSocketProtocolError):
+            if isinstance(item, Exception):
                 raise item
             if isinstance(item, F.HungUp) and self._unheard_answer:
                 item = F.HungUp("answer")

@@ -1,9 +1,11 @@
 """Which part of an item the caller asks about (kb.api.ASPECTS), from weighted cue phrases.
 
 Specific cues (条件, 多少钱, 几天, 网上...) outweigh generic ones (需要什么, 怎么办), so "需要什么条件" is conditions
-and "网上怎么办" is online. "怎么 + verb" (怎么申请, 怎么领, 怎么换) asks for the process; "怎么办"/"要办哪些手续"
-with nothing more specific is "general" (tell me about it). The caller's item name is removed before classifying
-(the QA layer does that), so a cue inside a name ("复印材料") does not count.
+and "网上怎么办" is online. One rule for "how" (the labelling rule in tests/kb/questions.yaml): any how-question
+(怎么办, 怎么弄, 怎么申请, 怎么补...) asks for the process; "要办哪些手续"/"要办什么证" with nothing more specific is
+"general" (what does it involve); "能办X吗"/"可以…吗" with nothing more specific asks about the conditions.
+The caller's item name is masked before classifying (the QA layer does that), so a cue inside a name ("复印材料")
+does not count, and in a story-like question the asking clause (the last one) decides.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ CUES: dict[str, dict[str, float]] = {
     },
     "process": {
         "流程": STRONG, "步骤": STRONG, "程序": STRONG, "怎么办理": MEDIUM, "如何办理": MEDIUM, "先干什么": STRONG,
-        "怎么操作": STRONG, "怎么办": WEAK + 0.5, "怎么弄": WEAK + 0.5, "怎么搞": WEAK + 0.5,
+        "怎么操作": STRONG, "怎么办": MEDIUM, "怎么弄": MEDIUM, "怎么搞": MEDIUM, "咋办": MEDIUM, "咋弄": MEDIUM,
     },
     "conditions": {
         "条件": STRONG + 0.5, "资格": STRONG, "符合": STRONG, "要求": MEDIUM, "谁可以": STRONG, "哪些人": STRONG,
@@ -59,12 +61,18 @@ CUES: dict[str, dict[str, float]] = {
         "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
         "送上门": STRONG,
     },
-    "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG},
-    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK},
+    "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
+    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK, "哪些证": WEAK, "哪些事": WEAK},
 }
+
+# What the QA layer puts where the caller's item name was: a Han character that is no cue, so "怎么+名" still reads
+# as "how to do it" (房贷还清了怎么解押 -> 房贷还清了怎么某).
+NAME_MASK = "某"
 
 # "怎么/如何 + a verb other than 办/弄/搞" asks for the steps: 怎么申请, 怎么领, 怎么换, 怎么交, 怎么挂失.
 _HOW_VERB = re.compile(r"(怎么|如何|咋)(?!办|弄|搞|样|回事|走|去|过去)[\u4e00-\u9fff]")
+# "能/可以 ... 吗" (may I, can it be done): asks about the conditions unless a more specific cue says otherwise.
+_MAY = re.compile(r"(能|可以|可不可以)[\u4e00-\u9fff]{0,10}吗")
 
 
 def classify(text: str) -> tuple[str, float]:
@@ -76,6 +84,8 @@ def classify(text: str) -> tuple[str, float]:
             scores[aspect] = best
     if _HOW_VERB.search(text):
         scores["process"] = max(scores.get("process", 0.0), MEDIUM)
+    if _MAY.search(text):
+        scores["conditions"] = max(scores.get("conditions", 0.0), WEAK)
     if not scores:
         return "general", 0.0
     order = list(CUES)
@@ -91,3 +101,13 @@ def strip_cues(text: str) -> str:
     for cue in sorted(cues, key=len, reverse=True):
         text = text.replace(cue, " ")
     return text
+
+
+def classify_question(text: str, last_clause: str) -> tuple[str, float]:
+    """Like `classify`, but a clear cue in the last clause (where callers put the question after the story) wins:
+    "我家里条件比较困难，低保要怎么申请" asks for the process, not the conditions."""
+    if last_clause and last_clause != text:
+        aspect, strength = classify(last_clause)
+        if strength >= MEDIUM:
+            return aspect, strength
+    return classify(text)

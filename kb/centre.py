@@ -55,13 +55,19 @@ def match_topic(text: str) -> tuple[Topic | None, float]:
     best: tuple[Topic | None, float] = (None, 0.0)
     centre = says_centre(text)
     for topic in TOPICS:
-        cues = topic.cues + topic.weak_cues if centre else topic.cues
-        length = max((len(c) for c in cues if c in text), default=0)
+        # A weak cue counts half: "大厅在哪里取号" is about the queue (取号), not the address (在哪里).
+        length = max((float(len(c)) for c in topic.cues if c in text), default=0.0)
+        if centre:
+            length = max([length] + [len(c) / 2 for c in topic.weak_cues if c in text])
         if length > best[1]:
-            best = (topic, float(length))
+            best = (topic, length)
     if best[0] is not None and centre:
         best = (best[0], best[1] + 2)
     return best
+
+
+def topic_cues(topic: Topic) -> tuple[str, ...]:
+    return topic.cues + topic.weak_cues
 
 
 def centre_text(kb: KnowledgeBase) -> str:

@@ -21,6 +21,16 @@ class Score:
         return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "  n/a"
 
 
+HELD_OUT_EVERY = 5  # every 5th labelled question (index % 5 == 4) is held out from any tuning
+
+
+def split(cases: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(tuning, held_out): deterministic, by position in the file, so every kind lands in both parts."""
+    tuning = [c for i, c in enumerate(cases) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
+    held_out = [c for i, c in enumerate(cases) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
+    return tuning, held_out
+
+
 def item_correct(case: dict, ans: Answer) -> bool:
     expected = case.get("item")
     if expected is None:

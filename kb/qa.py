@@ -14,9 +14,10 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from kb.api import Alternative, Answer
-from kb.aspects import classify, strip_cues
-from kb.centre import centre_answer, centre_text, match_topic, says_centre
+from kb.aspects import NAME_MASK, classify_question, strip_cues
+from kb.centre import Topic, centre_answer, centre_text, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
+from kb.confidence import Features, features, probability
 from kb.index import Index, build_index
 from kb.retrieval import Candidate, rank
 from kb.schema import Item, KnowledgeBase
@@ -41,22 +42,13 @@ ANAPHORA = re.compile(r"^(那|那么|这个|那个|它|这|还|还有|另外|再
 FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪些", "完整材料")
 
 
-CONTENT_FULL = 6.0  # idf mass of about two distinctive characters: enough to name an item
+# Clause boundaries as ASR punctuates them: in a story-like question the asking clause is usually the last one.
+_CLAUSE = re.compile(r"[，,。.？?！!；;]")
 
 
-def confidence(top: Candidate, second: Candidate | None) -> float:
-    """0..1 from how much of the question the top target explains and how clearly it beats the runner-up.
-
-    A named item (alias or name heard, by characters or sound) is strong evidence, but words it leaves
-    unexplained ("投诉出租车司机绕路") pull the confidence down; without a name, the explained share of a question
-    that says little ("要多久能拿到") is weak evidence.
-    """
-    # Hit quality: 1 for the exact characters of a name or alias, 0.9 by sound, about 0.5 one syllable off.
-    phrase = top.phrase_len / len(top.phrase) if len(top.phrase) >= 2 else 0.0
-    mass = min(top.content / CONTENT_FULL, 1.0)
-    raw = max(phrase * (0.6 + 0.4 * top.coverage), top.coverage * mass * 0.9)
-    margin = 1.0 if second is None or top.score <= 0 else max(0.0, (top.score - second.score) / top.score)
-    return round(max(0.0, min(1.0, raw * (0.75 + 0.25 * margin))), 4)
+def last_clause(question: str) -> str:
+    clauses = [c for c in (normalise(part) for part in _CLAUSE.split(question)) if c]
+    return clauses[-1] if clauses else ""
 
 
 class QAEngine:
@@ -67,6 +59,9 @@ class QAEngine:
         self._items = {i.code: i for i in self.kb.items()}
         self._bundles = {b.code: b for b in self.kb.bundles}
         self._centre_chars = frozenset(centre_text(self.kb))
+        self._phrase_keys: dict[str, list[str]] = {}
+        for p in index.phrases:
+            self._phrase_keys.setdefault(p.code, []).append(p.key)
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
@@ -104,14 +99,13 @@ class QAEngine:
         text = normalise(question)
         if not text:
             return self._abstain("none", 0.0, [])
-        cands = [c for c in rank(self.index, text, strip_cues(text)) if c.score > 0]
+        last = last_clause(question)
+        cands, feats, aspect, aspect_strength = self._assess(text, last)
         top = cands[0] if cands else None
-        # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee.
-        aspect, aspect_strength = classify(text.replace(top.phrase, " ") if top and top.phrase else text)
         full = any(w in text for w in FULL_LIST)
         if full:
             aspect = "materials"
-        conf = confidence(top, cands[1] if len(cands) > 1 else None) if top else 0.0
+        conf = probability(feats) if feats else 0.0
         faq = self._faq(text, top.code if top else None)
         if faq is not None and top is not None:
             conf = max(conf, 0.9)
@@ -119,7 +113,10 @@ class QAEngine:
 
         named = top is not None and top.phrase_len >= 2
         context = context_item if context_item in self._items or context_item in self._bundles else None
-        topic, topic_strength = match_topic(text)
+        # A centre word in the story ("坐公交的时候弄丢了") is not the question when the last clause asks something else.
+        topic, topic_strength = match_topic(last)
+        if topic is None and (last == text or classify_question(last, "")[1] == 0):
+            topic, topic_strength = match_topic(text)
         centre = says_centre(text)
 
         # A follow-up: the question asks about an aspect and names no other item (or names something that is
@@ -132,7 +129,7 @@ class QAEngine:
 
         # A centre-wide question: a centre topic and no item clearly named.
         if (topic is not None and (centre or not named) and (conf < self.thresholds.follow_up or centre)
-                and self._about_centre(text)):
+                and self._about_centre(text, topic)):
             answer = centre_answer(self.kb, topic)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
@@ -159,9 +156,33 @@ class QAEngine:
 
     # ------------------------------------------------------------------------------------------------- helpers
 
-    def _about_centre(self, text: str) -> bool:
+    def assess(self, question: str) -> tuple[list[Candidate], Features | None]:
+        """Ranked candidates and the confidence features of the top one (benchmarks/kb_fit.py fits on these)."""
+        text = normalise(question)
+        cands, feats, _, _ = self._assess(text, last_clause(question))
+        return cands, feats
+
+    def _assess(self, text: str, last: str) -> tuple[list[Candidate], Features | None, str, float]:
+        cands = [c for c in rank(self.index, text, strip_cues(text)) if c.score > 0]
+        if not cands:
+            aspect, strength = classify_question(text, last)
+            return cands, None, aspect, strength
+        top = cands[0]
+
+        def masked(s: str) -> str:
+            # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee.
+            return s.replace(top.phrase, NAME_MASK) if top.phrase else s
+
+        aspect, strength = classify_question(masked(text), masked(last))
+        feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),
+                         self._phrase_keys.get(top.code, []), strength, text)
+        return cands, feats, aspect, strength
+
+    def _about_centre(self, text: str, topic: Topic) -> bool:
         """Whatever the question says besides its cue words also appears in the centre facts (so "灵隐寺几点开门"
-        is not about the centre's hours)."""
+        is not about the centre's hours, "投诉邻居噪音" not about complaints on the centre's service)."""
+        for cue in topic_cues(topic):
+            text = text.replace(cue, " ")
         rest = self.index.content_chars(self.index.content(strip_cues(text)))
         if not rest:
             return True

@@ -48,7 +48,7 @@ def phrase_hits(index: Index, text: str, key: str) -> dict[str, tuple[float, str
 
 def near_hits(index: Index, key: str, codes: set[str]) -> dict[str, tuple[float, str]]:
     """Phrases of at least 3 syllables present in the question with exactly one syllable replaced (ASR slips
-    like 延须/延续, 驾造/驾照 that are not homophones). Substitution only: a shorter word inside a longer phrase
+    like 延须/延续, 驾造/驾照 that are not homophones), never the first one. Substitution only: a shorter word inside a longer phrase
     is not a near hit of it."""
     best: dict[str, tuple[float, str]] = {}
     for p in index.phrases:
@@ -58,7 +58,9 @@ def near_hits(index: Index, key: str, codes: set[str]) -> dict[str, tuple[float,
             continue
         for start in range(len(key) - n + 1):
             window = key[start : start + n]
-            if sum(a != b for a, b in zip(window, p.key, strict=True)) == 1:
+            diff = [i for i, (a, b) in enumerate(zip(window, p.key, strict=True)) if a != b]
+            # A different first syllable is usually a different verb, so a different item (换/补身份证, 带/补户口本).
+            if len(diff) == 1 and diff[0] > 0:
                 length = n * NEAR_HIT * (n - 1) / n
                 if length > best.get(p.code, (0.0, ""))[0]:
                     best[p.code] = (length, p.text)

@@ -19,6 +19,8 @@ FILLERS = (
     "喂喂", "嗯嗯", "我问一下", "打扰一下", "谢谢",
 )
 EDGE_FILLERS = "喂嗯啊呃哦唉哎呀吧呢嘛哈诶"
+# Ways of saying "lost" folded into the one the aliases use (身份证丢了, 营业执照丢了); applied to questions and KB alike.
+SYNONYMS = (("弄丢", "丢"), ("搞丢", "丢"), ("丢掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
 _PUNCT = re.compile(r"[\s\u3000,.!?;:'\"()\[\]{}<>，。！？；：、“”‘’（）【】《》…—\-~～·]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -29,6 +31,8 @@ def normalise(text: str) -> str:
     text = _PUNCT.sub("", text)
     for filler in FILLERS:
         text = text.replace(filler, "")
+    for said, canonical in SYNONYMS:
+        text = text.replace(said, canonical)
     return text.strip(EDGE_FILLERS) or text
 
 

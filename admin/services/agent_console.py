@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from admin.services import audit
@@ -64,7 +64,9 @@ def waiting_callers(
     """Callers waiting or ringing, the one ringing this agent's phone first, then longest wait first."""
     now = now or utcnow()
     calls = list(session.scalars(
-        select(Call).where(Call.queue_state.in_(WAITING_STATES), Call.ended_at.is_(None)).limit(200)
+        # Literal values, so the condition matches the partial index ix_calls_waiting (migration 0005_admin).
+        select(Call).where(Call.queue_state.in_(bindparam("states", WAITING_STATES, expanding=True, literal_execute=True)),
+                           Call.ended_at.is_(None)).limit(200)
     ))
     if not calls:
         return []

@@ -1,10 +1,10 @@
-"""Admin-panel tables: the review state of questions in the quality queue."""
+"""Admin-panel tables: the review state of quality-queue questions, and stored dashboard days."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.models.base import Base, utcnow
@@ -26,3 +26,17 @@ class QualityReview(Base):
     kind: Mapped[str | None] = mapped_column(String(8))  # alias / faq
     username: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DashboardDay(Base):
+    """Aggregates of one finished local day, computed once so dashboards over months stay fast.
+
+    Only days that ended more than an hour ago are stored (a call cannot last longer), so a stored day
+    never changes afterwards; today is always computed live.
+    """
+
+    __tablename__ = "dashboard_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -63,6 +63,27 @@ def test_dashboard_figures_on_both_databases(db_url):
     assert d.latency["total"]["p50"] == 700 and d.latency["total"]["p95"] == 900 and d.latency["total"]["n"] == 3
 
 
+def test_finished_days_are_stored_once_and_today_stays_live(session):
+    from admin.services.localtime import today
+    from hotline.models.admin import DashboardDay
+
+    _seed(session)
+    first = build_dashboard(session, DAY, DAY)
+    assert session.get(DashboardDay, DAY) is not None
+    # A stored day is not recomputed: a call slipped in afterwards does not show until the day is forgotten.
+    session.add(Call(call_uuid=str(uuid.uuid4()), started_at=datetime(2026, 3, 2, 12, 0, tzinfo=CST),
+                     outcome="answered_by_ivr"))
+    session.commit()
+    assert build_dashboard(session, DAY, DAY).total == first.total == 4
+    from admin.services.dashboard import forget_days
+
+    forget_days(session, DAY, DAY)
+    session.commit()
+    assert build_dashboard(session, DAY, DAY).total == 5
+    build_dashboard(session, today(), today())
+    assert session.get(DashboardDay, today()) is None
+
+
 def test_dashboard_page_renders_svg_and_rejects_bad_ranges(admin_client, make_call):
     make_call(outcome="escalated", item_code="GA-001")
     html = admin_client.get("/dashboard/").get_data(as_text=True)

