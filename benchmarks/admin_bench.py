@@ -43,11 +43,12 @@ def seed(url: str, n_calls: int, chunk: int = 5000) -> None:
         user.set_password("bench-password")
         conn.execute(insert(User.__table__), [{"username": "bench", "role": "admin", "password_hash": user.password_hash,
                                               "active": True, "created_at": now}])
+    # Oldest first, as the IVR writes them: rows of one day sit together on disk, like in production.
+    starts = sorted(now - timedelta(seconds=rng.randrange(60 * 86400)) for _ in range(n_calls))
     next_id = 1
     for start in range(0, n_calls, chunk):
         calls, turns = [], []
-        for _ in range(min(chunk, n_calls - start)):
-            started = now - timedelta(seconds=rng.randrange(60 * 86400))
+        for started in starts[start:start + chunk]:
             outcome = rng.choice(OUTCOMES)
             item = rng.choice(items) if outcome != "abandoned" else None
             conf = round(rng.uniform(0.2, 1.0), 3)
@@ -81,7 +82,7 @@ def seed(url: str, n_calls: int, chunk: int = 5000) -> None:
     engine.dispose()
 
 
-def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float]]:
+def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float, float]]:
     settings = load_settings(env={}, var_dir=str(var_dir), database_url=url)
     app = create_app(settings)
     client = app.test_client()
@@ -116,7 +117,7 @@ def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float]
     fmt = {"d0": t.isoformat(), "d7": (t - timedelta(days=6)).isoformat(), "d30": (t - timedelta(days=29)).isoformat()}
     results = {}
     for name, urls in pages.items():
-        times = []
+        times, first = [], 0.0
         for i in range(runs + 2):
             path = urls[i % len(urls)].format(**fmt)
             t0 = time.perf_counter()
@@ -124,20 +125,22 @@ def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float]
             elapsed = (time.perf_counter() - t0) * 1000
             if resp.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {resp.status_code}")
+            if i == 0:
+                first = elapsed
             if i >= 2:  # the first two warm caches and the template loader
                 times.append(elapsed)
         times.sort()
-        results[name] = (statistics.median(times), times[max(0, int(len(times) * 0.95 + 0.5) - 1)])
+        results[name] = (statistics.median(times), times[max(0, int(len(times) * 0.95 + 0.5) - 1)], first)
     return results
 
 
-def report(backend: str, results: dict[str, tuple[float, float]]) -> bool:
+def report(backend: str, results: dict[str, tuple[float, float, float]]) -> bool:
     ok = True
-    print(f"\n{backend}: p50 / p95 ms (target p95 <= {TARGET_MS:.0f})")
-    for name, (p50, p95) in results.items():
+    print(f"\n{backend}: p50 / p95 ms (target p95 <= {TARGET_MS:.0f}); first view (cold: dashboard days computed)")
+    for name, (p50, p95, first) in results.items():
         flag = "ok" if p95 <= TARGET_MS else "SLOW"
         ok &= p95 <= TARGET_MS
-        print(f"  {name:34s} {p50:7.1f} {p95:7.1f}  {flag}")
+        print(f"  {name:34s} {p50:7.1f} {p95:7.1f}  {flag:4s}  first {first:7.1f}")
     return ok
 
 

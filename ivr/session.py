@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +128,30 @@ class _Turn:
     latency: dict[str, float]
 
 
+_CLAUSE_END = re.compile(r"[，,、：:；;。！？!?]")
+
+
+def split_head(text: str, min_chars: int = 4, max_clause: int = 14, head_words: int = 8,
+               long_text: int = 20) -> list[str]:
+    """Cut a long text after its first short clause, else after the first few words (jieba), so the first
+    chunk synthesises fast: '市民卡补领换领在区行政服务中心…' -> ['市民卡补领换领', '在区行政服务中心…']."""
+    if len(text) <= long_text:
+        return [text]
+    for m in _CLAUSE_END.finditer(text):
+        if m.end() > max_clause:
+            break
+        if m.end() >= min_chars:
+            return [text[: m.end()], text[m.end():]]
+    import jieba
+
+    size = 0
+    for word in jieba.cut(text[: max_clause * 2]):
+        size += len(word)
+        if size >= head_words:
+            break
+    return [text[:size], text[size:]] if size < len(text) - min_chars else [text]
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -145,6 +170,8 @@ class CallSession:
         self._frame_buf = bytearray()
         self._hung_up = False
         self._playing: F.Say | None = None
+        self._barged = False  # the caller talked over the current Say
+        self._cut = asyncio.Event()  # set to abandon the current Say at once (barge-in, hang-up)
         self._listen: F.Listen | None = None
         self._turn: _Turn | None = None
         self._booking: Booking | None = None
@@ -226,11 +253,13 @@ class CallSession:
                 elif isinstance(event, HangupReceived | ErrorReceived):
                     self._hung_up = True
                     interrupted = self._playing.kind if self._playing else None
+                    self._cut.set()
                     self.pacer.stop()
                     self._inputs.put_nowait(F.HungUp(interrupted))
                     return
         except Exception as exc:  # malformed bytes, or a bug: the dialog loop fails this call with it
             self._hung_up = True
+            self._cut.set()
             self.pacer.stop()
             self._inputs.put_nowait(exc)
 
@@ -257,7 +286,10 @@ class CallSession:
                 self._inputs.put_nowait(_Heard(ev.pcm, ev.reason, time.monotonic(), endpoint_ms))
 
     def _interrupt(self) -> None:
-        if self._playing is not None and self._playing.barge_in and self.pacer.playing:
+        # Also between sentences, while the next one is still being synthesised.
+        if self._playing is not None and self._playing.barge_in and not self._barged:
+            self._barged = True
+            self._cut.set()
             self.pacer.stop()
             self.barge_ins.append(time.monotonic())
 
@@ -419,35 +451,52 @@ class CallSession:
     async def _say(self, cmd: F.Say) -> bool:
         """Speak one sentence; False when the caller barged in (or hung up)."""
         self._playing = cmd
-        t0 = time.monotonic()
-        first = True
+        self._barged = False
+        self._cut.clear()
+        playing = asyncio.create_task(self._play(cmd))
+        cut = asyncio.create_task(self._cut.wait())
         try:
-            async for pcm in self._audio_for(cmd.text):
-                if first:
-                    first = False
-                    await self._first_frame(cmd, t0)
-                if not await self.pacer.play(pcm):
-                    return False
-                if self._hung_up:
-                    return False
-            return not self._hung_up
+            # Racing the cut matters while the next sentence is still being synthesised: do not wait for it.
+            await asyncio.wait({playing, cut}, return_when=asyncio.FIRST_COMPLETED)
+            if not playing.done():
+                playing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await playing
+                return False
+            playing.result()
+            return not (self._hung_up or self._barged)
         except Exception as exc:
             metrics.ERRORS.labels("tts").inc()
             log.warning("speaking failed: %s", exc)
             if not self._tts_failed:
                 self._tts_failed = True
+                self._playing = None
                 await self._execute(self.flow.handle(F.SpeechFailed("tts", str(exc))))
             return True
         finally:
+            cut.cancel()
             self._playing = None
+
+    async def _play(self, cmd: F.Say) -> None:
+        t0 = time.monotonic()
+        first = True
+        async for pcm in self._audio_for(cmd.text):
+            if first:
+                first = False
+                await self._first_frame(cmd, t0)
+            if not await self.pacer.play(pcm):
+                return
 
     async def _audio_for(self, text: str) -> AsyncIterator[bytes]:
         cached = self.deps.prompt_cache.get(text)
         if cached:
             yield cached
             return
-        async for pcm in self.deps.speech.synthesize(text):
-            yield pcm
+        # Render a short first clause on its own: the caller hears something after one clause's synthesis time
+        # instead of a whole long sentence's.
+        for part in split_head(text):
+            async for pcm in self.deps.speech.synthesize(part):
+                yield pcm
 
     async def _first_frame(self, cmd: F.Say, t0: float) -> None:
         assert self.uuid

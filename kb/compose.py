@@ -6,12 +6,30 @@ Long lists are summarised with a way to hear everything ("全部材料") or reac
 
 from __future__ import annotations
 
+import re
+
 from kb.schema import Bundle, Item, KnowledgeBase, Material
 
 CENTRE = "区行政服务中心"
 LIST_LIMIT = 3  # list at most this many materials or steps before summarising
 ABSTAIN = "抱歉，这个问题我暂时回答不了。您可以换个说法再问，或者按0转人工。"
 FULL_LIST_HINT = "要听全部请说“全部材料”，或按0转人工。"
+_RANGE = re.compile(r"(?<![\d-])(\d{1,3})\s*[-~～]\s*(\d{1,3})(?![\d-])")  # windows 27-29, not phone numbers
+_BRACKETED = re.compile(r"[（(]([^）)]*)[）)]")
+_DROP = re.compile(r"[【】《》\[\]*#`]")
+_SPACE_NEAR_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff\d])")
+
+
+def spoken(text: str) -> str:
+    """Data text as it should be heard: "27-29号" as 27到29号, "市民卡（社保卡）" as 市民卡，社保卡, no brackets,
+    no stray spaces between words."""
+    text = _RANGE.sub(r"\1到\2", text)
+    text = _BRACKETED.sub(r"，\1，", text)
+    text = _DROP.sub("", text)
+    text = _SPACE_NEAR_HAN.sub("", text)
+    return re.sub(r"，([，。；？！])", r"\1", text)
+
+
 _FORM = {"原件": "原件", "复印件": "复印件", "原件和复印件": "原件和复印件", "电子证照": "电子版"}
 
 
@@ -40,15 +58,16 @@ def materials_sentence(name: str, materials: list[Material], full: bool = False)
             text += f"有的情况还要{'、'.join(m.name for m in optional)}。"
         return text
     head = "、".join(m.name for m in required[:2])
-    return f"办理{name}主要带{head}等{len(materials)}样材料，{FULL_LIST_HINT}"
+    return f"办理{name}，主要带{head}等{len(materials)}样材料。{FULL_LIST_HINT}"
 
 
 def _steps(steps: list[str]) -> str:
     shown = steps[:LIST_LIMIT + 1] if len(steps) <= LIST_LIMIT + 1 else steps[:LIST_LIMIT]
-    text = "；".join(f"第{i}步，{s}" for i, s in enumerate(shown, 1))
+    # One step per sentence: a listener holds one step at a time.
+    text = "".join(f"第{i}步，{s.rstrip('。')}。" for i, s in enumerate(shown, 1))
     if len(shown) < len(steps):
-        text += f"；后面还有{len(steps) - len(shown)}步，窗口会告诉您"
-    return text + "。"
+        text += f"后面还有{len(steps) - len(shown)}步，窗口会告诉您。"
+    return text
 
 
 def _days(item: Item) -> str:
@@ -67,6 +86,10 @@ def _fact(kb: KnowledgeBase, key: str) -> str:
 
 def item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool = False) -> str:
     """The spoken answer about ``aspect`` of ``item``."""
+    return spoken(_item_answer(kb, item, aspect, full))
+
+
+def _item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool) -> str:
     name = item.name
     dept = kb.department(item.department)
     phone = item.phone or (dept.phone if dept else "")
@@ -89,11 +112,12 @@ def item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool = False) 
             return f"{name}要收费，{item.fee.standard.rstrip('。')}。"
         return f"{name}不收费。"
     if aspect == "process":
-        return f"{name}的流程是：{_steps(item.process)}" if item.process else f"{name}直接到{item.location}窗口办理。"
+        return f"{name}的办理流程如下。{_steps(item.process)}" if item.process else f"{name}直接到{item.location}窗口办理。"
     if aspect == "conditions":
-        shown = item.conditions[:2]
-        more = "等" if len(item.conditions) > 2 else ""
-        return f"办理{name}的条件是：{'；'.join(shown)}{more}。" if shown else f"{name}没有特别的办理条件。"
+        if not item.conditions:
+            return f"{name}没有特别的办理条件。"
+        text = f"办理{name}的条件是：" + "".join(f"{c.rstrip('。；')}。" for c in item.conditions[:2])
+        return text + ("还有其他条件，可以按0转人工详细了解。" if len(item.conditions) > 2 else "")
     if aspect == "online":
         if item.online.web or item.online.mobile:
             ways = "、".join(w for w, ok in (("网上", item.online.web), ("手机浙里办", item.online.mobile)) if ok)
@@ -112,7 +136,7 @@ def item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool = False) 
         return f"{name}不用预约，直接到一楼取号机取号就行。"
     # general: what it is, where, what to bring, how long
     text = f"{name}在{CENTRE}{item.location}办理。"
-    text += materials_sentence(name, item.materials).replace(f"办理{name}", "", 1)
+    text += materials_sentence(name, item.materials).replace(f"办理{name}", "", 1).lstrip("，")
     text += _days(item).replace(item.name, "", 1)
     if phone:
         text += f"详细情况可以打{phone}咨询。"
@@ -121,6 +145,10 @@ def item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool = False) 
 
 def bundle_answer(kb: KnowledgeBase, bundle: Bundle, aspect: str, full: bool = False) -> str:
     """A "一件事" bundle: one window, the member items in order, their materials merged without repeats."""
+    return spoken(_bundle_answer(kb, bundle, aspect, full))
+
+
+def _bundle_answer(kb: KnowledgeBase, bundle: Bundle, aspect: str, full: bool) -> str:
     items = [i for i in (kb.item(c) for c in bundle.items) if i is not None]
     seen: dict[str, Material] = {}
     for item in items:
@@ -132,13 +160,15 @@ def bundle_answer(kb: KnowledgeBase, bundle: Bundle, aspect: str, full: bool = F
     if aspect == "location":
         return f"{bundle.name}在{CENTRE}{bundle.window}一个窗口就能办。"
     if aspect == "process":
-        return f"{bundle.name}一次提交，按顺序办：{_steps([i.name for i in items])}"
+        return f"{bundle.name}一次提交，按下面的顺序办。{_steps([i.name for i in items])}"
     if aspect == "time_limit" and bundle.note:
         return f"{bundle.name}{bundle.note}"
-    text = f"{bundle.name}在{bundle.window}一个窗口办理，包括{'、'.join(i.name for i in items)}。"
+    names = [i.name for i in items]
+    listed = "、".join(names) if len(names) <= LIST_LIMIT else f"{'、'.join(names[:2])}等{len(names)}项"
+    text = f"{bundle.name}在{bundle.window}一个窗口办理。包括{listed}。"
     if bundle.note:
         text += bundle.note
-    text += materials_sentence(bundle.name, materials).replace(f"办理{bundle.name}", "", 1)
+    text += materials_sentence(bundle.name, materials).replace(f"办理{bundle.name}", "", 1).lstrip("，")
     return text
 
 

@@ -24,6 +24,7 @@ _STOP_TEXT = """
 一般 大概 多长 时间 多少钱 钱 材料 带 准备 流程 手续 条件 地方 窗口 网上 手机 预约 邮寄 快递 费用 收费 免费
 上班 下班 周末 几点 天 几天 东西 然后 今天 明天 已经 如果 因为 所以 但是 或者 还是 再 又 才 只 很 太
 事 事情 业务 咨询 办证 办卡 办事 一下子 没 不 别 呗 哦 嗯 喂 好 谢谢 那要 那么 这样 那样 我家 我们家 家里 自己 个 些 么
+重新 一张 一本 一份 一次 的话 那种 这边 那边 昨天 前天 最近 刚才 刚刚 下个月 上个月 这个月 听得到 听到 具体
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 # Characters of question words that jieba may leave single; never content.
@@ -70,6 +71,7 @@ class Index:
     max_idf: float = 1.0
     doc_chars: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> Han characters of its phrases
     doc_sounds: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> their sound symbols
+    phrase_starts: dict[str, list[Phrase]] = field(default_factory=dict)  # first two sound symbols -> 4+ phrases
 
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
@@ -137,6 +139,8 @@ def build_index(kb: KnowledgeBase) -> Index:
         index.names[bundle.code] = bundle.name
         fields_by_code[bundle.code] = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]
 
+    # Material names and FAQ texts repeat across items: segment each distinct text once.
+    terms_of: dict[str, list[str]] = {}
     for code, fields in fields_by_code.items():
         tf: dict[str, float] = defaultdict(float)
         chars: set[str] = set()
@@ -145,7 +149,10 @@ def build_index(kb: KnowledgeBase) -> Index:
             chars.update(norm)
             if kind in ("name", "alias"):
                 index.phrases.append(Phrase(norm, sound_key(norm), code, kind == "name"))
-            for term in index.terms(norm):
+            terms = terms_of.get(norm)
+            if terms is None:
+                terms = terms_of[norm] = index.terms(norm)
+            for term in terms:
                 tf[term] += FIELD_WEIGHTS[kind]
         index.doc_len[code] = sum(tf.values())
         index.doc_chars[code] = frozenset(chars)
@@ -153,6 +160,9 @@ def build_index(kb: KnowledgeBase) -> Index:
         for term, weight in tf.items():
             index.postings.setdefault(term, {})[code] = weight
 
+    for p in index.phrases:
+        if len(p.key) >= 4:
+            index.phrase_starts.setdefault(p.key[:2], []).append(p)
     n = max(len(fields_by_code), 1)
     index.avg_len = sum(index.doc_len.values()) / n if index.doc_len else 1.0
     index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in index.postings.items()}

@@ -8,6 +8,7 @@ import can never be partial.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -84,8 +85,8 @@ class _Reader:
         pairs = self.mapping(node, path)
         if pairs is None:
             return None
-        hints = typing.get_type_hints(cls)
-        known = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+        hints, fields = _schema(cls)
+        known = {name: f for name, f in fields.items() if name not in skip}
         before = len(self.problems)
         values: dict[str, Any] = {}
         for key, (key_node, _) in pairs.items():
@@ -132,6 +133,12 @@ class _Reader:
 
 
 _KIND_WORDS = {str: "text", int: "a whole number", bool: "true or false"}
+
+
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    # get_type_hints re-evaluates every annotation string on each call: half the load time of 500 items.
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
 
 
 def _describe(node: yaml.Node) -> str:

@@ -15,6 +15,8 @@ from kb.text import sound_key
 SOUND_HIT = 0.9  # a homophone hit counts a little less than the exact characters
 NEAR_HIT = 0.7  # one syllable off
 PHRASE_BONUS = 2.5  # ranking points per matched phrase character
+SCATTER_HIT = 0.75  # all of a phrase, in order, in at most 3 pieces ("身份证下个月就到期" ~ 身份证到期)
+SCATTER_SLACK = 10  # at most this many other characters between the pieces
 NEAR_CANDIDATES = 12
 POOL = 30  # BM25 candidates re-scored with coverage
 
@@ -43,6 +45,36 @@ def phrase_hits(index: Index, text: str, key: str) -> dict[str, tuple[float, str
             continue
         if length > best.get(p.code, (0.0, ""))[0]:
             best[p.code] = (length, p.text)
+    return best
+
+
+def scattered(phrase_key: str, key: str) -> bool:
+    """Is the phrase in the question in order, in at most 3 pieces of 2+ syllables, with little in between?
+    Story-like questions put words between the parts of an alias (市民卡昨天坐公交的时候丢了 ~ 市民卡丢了)."""
+    rest, pos, start, pieces = phrase_key, 0, -1, 0
+    while rest:
+        for length in range(len(rest), 1, -1):
+            idx = key.find(rest[:length], pos)
+            if idx >= 0:
+                start = idx if start < 0 else start
+                pos, rest, pieces = idx + length, rest[length:], pieces + 1
+                break
+        else:
+            return False
+        if len(rest) == 1 or pieces > 3:
+            return False
+    return pos - start <= len(phrase_key) + SCATTER_SLACK
+
+
+def scattered_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
+    best: dict[str, tuple[float, str]] = {}
+    # Only phrases whose first piece can be there: they start with one of the question's syllable pairs.
+    starts = {key[i : i + 2] for i in range(len(key) - 1)}
+    for p in (p for s in starts for p in index.phrase_starts.get(s, ())):
+        if scattered(p.key, key):
+            length = len(p.key) * SCATTER_HIT
+            if length > best.get(p.code, (0.0, ""))[0]:
+                best[p.code] = (length, p.text)
     return best
 
 
@@ -107,6 +139,9 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
     scores = bm25(index, index.terms(content_text))
     chars = index.content_chars(index.content(content_text))
     hits = phrase_hits(index, text, key)
+    for code, hit in scattered_hits(index, key).items():
+        if hit[0] > hits.get(code, (0.0, ""))[0]:
+            hits[code] = hit
     ranked = sorted(scores, key=scores.get, reverse=True)
     for code, hit in near_hits(index, key, set(ranked[:NEAR_CANDIDATES]) - set(hits)).items():
         hits[code] = hit

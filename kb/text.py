@@ -25,6 +25,7 @@ _PUNCT = re.compile(r"[\s\u3000,.!?;:'\"()\[\]{}<>，。！？；：、“”‘
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
+@lru_cache(maxsize=32768)  # pure; the index build normalises the same material names hundreds of times
 def normalise(text: str) -> str:
     """NFKC, lower case, no punctuation or spaces, fillers removed."""
     text = unicodedata.normalize("NFKC", text).lower()

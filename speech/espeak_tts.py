@@ -17,6 +17,7 @@ from speech.textnorm import split_sentences, to_spoken
 
 ESPEAK_RATE = 22050
 PAUSE_MS = 120
+PEAK = 0.9
 INSTALL_HINT = "apt-get install espeak-ng"
 
 
@@ -75,6 +76,9 @@ class EspeakSynthesizer:
         except (subprocess.SubprocessError, OSError) as exc:
             raise SynthesisError(f"espeak-ng failed on {sentence!r}: {exc}") from exc
         audio = pcm_to_float(_wav_payload(proc.stdout))
+        peak = float(abs(audio).max()) if audio.size else 0.0
+        if peak > 0:
+            audio = audio * (PEAK / peak)  # same loudness as the primary voice, so a fallback is not quieter
         return float_to_pcm(resample(audio, ESPEAK_RATE, SAMPLE_RATE)) + silence(PAUSE_MS)
 
     def synthesize(self, text: str) -> Iterator[bytes]:

@@ -104,7 +104,8 @@ def _time_range(m: re.Match[str]) -> str:
 
 
 def _full_date(m: re.Match[str]) -> str:
-    return f"{digits(m.group(1), one_as_yao=False)}年{cardinal(m.group(2))}月{cardinal(m.group(3))}日"
+    month, day = (cardinal(str(int(g))) for g in (m.group(2), m.group(3)))  # "01" is 一, not 零一
+    return f"{digits(m.group(1), one_as_yao=False)}年{month}月{day}日"
 
 
 def _number_with_unit(m: re.Match[str]) -> str:

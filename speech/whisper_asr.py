@@ -2,7 +2,8 @@
 
 faster-whisper loads the model; decoding calls its CTranslate2 model directly so the encoder window can be
 shorter than Whisper's fixed 30 s. Encoding 30 s costs ~0.7 s on two cores whatever the utterance length;
-a 10 s window costs ~0.09 s with a similar error rate once KB hotwords are in the prompt (see speech/README.md).
+a 10 s window costs ~0.09 s with a similar error rate (see speech/README.md). Long hotword lists (the whole KB)
+are not stuffed into the prompt: a second pass uses the few that sound like the first pass (speech.hints).
 Utterances with the same window and hints are decoded as one batch.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from speech.api import SAMPLE_RATE, ModelUnavailableError, RecognitionError, Transcript
 from speech.audio import check_pcm, dbfs, pcm_to_float, resample
+from speech.hints import select_hints
 from speech.whisper_model import ensure_model
 
 log = logging.getLogger(__name__)
@@ -39,19 +41,15 @@ class WhisperOptions:
     beam_size: int = 1
     cpu_threads: int = 2
     compute_type: str = "int8"
-    max_hint_chars: int = 150  # hotwords prompt; longer prompts slow decoding and invite echoing the hints
+    max_hint_chars: int = 60  # hints this short go straight into the prompt; longer lists are selected from
+    refine_with_hints: bool = True  # second pass with the hints that sound like the first pass (see speech.hints)
+    refine_hints: int = 8
     max_prompt_tokens: int = 200  # Whisper's decoder holds 448 positions; half is the most a prompt may use
-    style_prompt: str = ""  # text that precedes the hints, e.g. a sample sentence in the callers' register
+    # Precedes the hints: puts the decoder in the callers' register (and in Simplified Chinese).
+    style_prompt: str = "以下是政务服务热线来电的普通话咨询。"
     tokens_per_s: float = 7.0  # Mandarin speech is ~4-5 characters/s; the cap stops runaway repetition
     no_speech_threshold: float = 0.6
     min_dbfs: float = -50.0  # quieter than this is line silence: skip the model entirely
-
-
-@dataclass(frozen=True)
-class _Job:
-    audio: np.ndarray  # 16 kHz float
-    window_s: int
-    prompt_key: str
 
 
 def window_for(duration_s: float) -> int:
@@ -126,7 +124,6 @@ class WhisperRecognizer:
             check_pcm(pcm)
         self.load()
         started = time.perf_counter()
-        prompt = self._prompt(hints)
         results: list[Transcript | None] = [None] * len(utterances)
         groups: dict[int, list[tuple[int, np.ndarray]]] = {}
         for i, pcm in enumerate(utterances):
@@ -136,62 +133,89 @@ class WhisperRecognizer:
             audio = resample(pcm_to_float(pcm), SAMPLE_RATE, WHISPER_RATE)
             groups.setdefault(window_for(len(audio) / WHISPER_RATE), []).append((i, audio))
         for window, members in groups.items():
-            texts = self._decode_group(window, [a for _, a in members], prompt)
+            decoded = self._decode_group(window, [a for _, a in members], hints)
             elapsed_ms = (time.perf_counter() - started) * 1000
-            for (i, _), (text, conf, timings) in zip(members, texts, strict=True):
+            for (i, _), (text, conf, timings) in zip(members, decoded, strict=True):
                 results[i] = Transcript(text, conf, latency_ms=elapsed_ms, engine=self.name, timings=timings)
         return [r for r in results if r is not None]
 
     def _prompt(self, hints: Sequence[str]) -> list[int]:
         tok = self._tokenizer
-        prompt: list[int] = []
-        words, used = [], 0
-        for hint in dict.fromkeys(h.strip() for h in hints if h and h.strip()):
-            if used + len(hint) + 1 > self.options.max_hint_chars:
-                break
-            words.append(hint)
-            used += len(hint) + 1
+        words = list(dict.fromkeys(h.strip() for h in hints if h and h.strip()))
         text = " ".join(([self.options.style_prompt] if self.options.style_prompt else []) + words)
-        if text:
-            prompt = [tok.sot_prev, *tok.encode(" " + text)[: self.options.max_prompt_tokens]]
+        prompt = [tok.sot_prev, *tok.encode(" " + text)[: self.options.max_prompt_tokens]] if text else []
         return prompt + [*tok.sot_sequence, tok.no_timestamps]
 
-    def _decode_group(
-        self, window_s: int, audios: list[np.ndarray], prompt: list[int]
-    ) -> list[tuple[str, float, dict[str, float]]]:
+    def _fits(self, hints: Sequence[str]) -> bool:
+        return sum(len(h) + 1 for h in hints) <= self.options.max_hint_chars
+
+    def _generate(self, encoded: Any, prompts: list[list[int]], max_new: int) -> list[tuple[str, float, float]]:
+        try:
+            res = self._model.model.generate(
+                encoded,
+                prompts,
+                beam_size=self.options.beam_size,
+                max_length=min(MAX_POSITIONS, max(len(p) for p in prompts) + max_new),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=[-1],
+            )
+        except RuntimeError as exc:
+            raise RecognitionError(f"Whisper decoding failed: {exc}") from exc
+        out = []
+        for r in res:
+            ids = [t for t in r.sequences_ids[0] if t < self._tokenizer.eot]
+            out.append((self._tokenizer.decode(ids), float(r.scores[0]), float(r.no_speech_prob)))
+        return out
+
+    def _decode_chunk(
+        self, window_s: int, audios: list[np.ndarray], hints: Sequence[str], timings: dict[str, float]
+    ) -> list[tuple[str, float, float]]:
         import ctranslate2
 
-        out: list[tuple[str, float, dict[str, float]]] = []
-        # Longer than the widest window (a monologue): decode consecutive 30 s chunks and join them.
+        t0 = time.perf_counter()
+        feats = np.stack([self._features(a, window_s) for a in audios])
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)))
+        t1 = time.perf_counter()
+        max_new = max(8, math.ceil(self.options.tokens_per_s * max(len(a) for a in audios) / WHISPER_RATE))
+        if self._fits(hints):  # few hints (a closed question, a test): one pass with all of them
+            first = self._generate(encoded, [self._prompt(hints)] * len(audios), max_new)
+            refined = False
+        else:
+            first = self._generate(encoded, [self._prompt(())] * len(audios), max_new)
+            refined = self.options.refine_with_hints and bool(hints)
+        t2 = time.perf_counter()
+        if refined:
+            # Second pass per utterance, reusing its encoder output, with the hints that sound like pass one.
+            enc = np.asarray(encoded)
+            for k, (text, _, _) in enumerate(first):
+                heard = self._converter.convert(text)
+                chosen = select_hints(heard, hints, self.options.refine_hints)
+                if chosen and chosen[0] not in heard:  # best match already heard verbatim: nothing to fix
+                    one = ctranslate2.StorageView.from_array(np.ascontiguousarray(enc[k : k + 1]))
+                    first[k] = self._generate(one, [self._prompt(chosen)], max_new)[0]
+        t3 = time.perf_counter()
+        timings["encode_ms"] = timings.get("encode_ms", 0.0) + (t1 - t0) * 1000
+        timings["decode_ms"] = timings.get("decode_ms", 0.0) + (t2 - t1) * 1000
+        if refined:
+            timings["refine_ms"] = timings.get("refine_ms", 0.0) + (t3 - t2) * 1000
+        return first
+
+    def _decode_group(
+        self, window_s: int, audios: list[np.ndarray], hints: Sequence[str]
+    ) -> list[tuple[str, float, dict[str, float]]]:
+        # Longer than the widest window (a monologue): decode consecutive chunks and join them.
         chunk = window_s * WHISPER_RATE
         pieces = [[a[s : s + chunk] for s in range(0, max(len(a), 1), chunk)] for a in audios]
-        n_chunks = max(len(p) for p in pieces)
         partial: list[list[tuple[str, float, float]]] = [[] for _ in audios]
-        t_feat = t_gen = 0.0
-        for c in range(n_chunks):
+        timings: dict[str, float] = {"window_s": float(window_s)}
+        for c in range(max(len(p) for p in pieces)):
             idx = [k for k, p in enumerate(pieces) if c < len(p)]
-            t0 = time.perf_counter()
-            feats = np.stack([self._features(pieces[k][c], window_s) for k in idx])
-            t1 = time.perf_counter()
-            max_new = max(8, math.ceil(self.options.tokens_per_s * max(len(pieces[k][c]) for k in idx) / WHISPER_RATE))
-            try:
-                res = self._model.model.generate(
-                    ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)),
-                    [prompt] * len(idx),
-                    beam_size=self.options.beam_size,
-                    max_length=min(MAX_POSITIONS, len(prompt) + max_new),
-                    return_scores=True,
-                    return_no_speech_prob=True,
-                    suppress_blank=True,
-                    suppress_tokens=[-1],
-                )
-            except RuntimeError as exc:
-                raise RecognitionError(f"Whisper decoding failed: {exc}") from exc
-            t_gen += time.perf_counter() - t1
-            t_feat += t1 - t0
-            for k, r in zip(idx, res, strict=True):
-                ids = [t for t in r.sequences_ids[0] if t < self._tokenizer.eot]
-                partial[k].append((self._tokenizer.decode(ids), float(r.scores[0]), float(r.no_speech_prob)))
+            decoded = self._decode_chunk(window_s, [pieces[k][c] for k in idx], hints, timings)
+            for k, result in zip(idx, decoded, strict=True):
+                partial[k].append(result)
+        out: list[tuple[str, float, dict[str, float]]] = []
         for parts in partial:
             texts, confs = [], []
             for text, score, no_speech in parts:
@@ -201,8 +225,7 @@ class WhisperRecognizer:
                 confs.append(math.exp(min(score, 0.0)) * (1.0 - no_speech))
             text = _clean("".join(texts), self._converter)
             conf = float(np.mean(confs)) if text and confs else 0.0
-            timings = {"features_ms": t_feat * 1000, "decode_ms": t_gen * 1000, "window_s": float(window_s)}
-            out.append((text, round(conf, 4), timings))
+            out.append((text, round(conf, 4), dict(timings)))
         return out
 
     def _features(self, audio: np.ndarray, window_s: int) -> np.ndarray:

@@ -8,6 +8,8 @@ instead of scanning every call again. Latency percentiles come from 10 ms histog
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -25,6 +27,10 @@ LATENCY_BIN_MS = 10
 CONFIDENCE_BUCKETS = 10
 UNANSWERED_KEPT = 200  # per day; the range's top 10 are picked from these
 SETTLED = timedelta(hours=1)  # a call never lasts longer (max_call_s is minutes), so an older day is final
+LIVE_TTL_S = 30.0  # today's (and a just-ended day's) figures are recomputed at most this often
+
+_live_lock = threading.Lock()
+_live: dict[tuple[str, date], tuple[float, dict]] = {}
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,11 @@ def _days(session: Session, first: date, last: date, now: datetime) -> dict[date
         if day in stored:
             out[day] = stored[day]
             continue
-        out[day] = day_stats(session, day)
         if day_bounds(day, day)[1] + SETTLED < now:
+            out[day] = day_stats(session, day)
             new_rows.append(DashboardDay(day=day, data=out[day]))
+        else:
+            out[day] = _live_stats(session, day)
     if new_rows:
         try:
             session.add_all(new_rows)
@@ -124,8 +132,25 @@ def _days(session: Session, first: date, last: date, now: datetime) -> dict[date
     return out
 
 
+def _live_stats(session: Session, day: date) -> dict:
+    """A day still receiving calls: computed at most every LIVE_TTL_S seconds per database."""
+    key = (str(session.get_bind().url), day)
+    with _live_lock:
+        hit = _live.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    stats = day_stats(session, day)
+    with _live_lock:
+        _live[key] = (time.monotonic() + LIVE_TTL_S, stats)
+        for stale in [k for k, (expires, _) in _live.items() if expires < time.monotonic()]:
+            del _live[stale]
+    return stats
+
+
 def forget_days(session: Session, first: date, last: date) -> None:
     """Drop stored days (after importing old calls, for instance); they are recomputed on the next view."""
+    with _live_lock:
+        _live.clear()
     session.query(DashboardDay).filter(DashboardDay.day >= first, DashboardDay.day <= last).delete()
 
 

