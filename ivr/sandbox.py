@@ -12,7 +12,7 @@ a developer's sandbox and a test run can share one chroot without touching each 
 ``HOTLINE_AMI_SECRET`` or is generated into ``<instance>/ami_secret`` (mode 0600); agent SIP passwords are
 generated into ``pjsip_agents_auth.conf``.
 
-Used by ``scripts/asterisk-sandbox build|install-config|start|stop|status|rx`` and by the integration tests.
+Used by ``scripts/asterisk-sandbox build|install-config|start|stop|status|env|errors|rx`` and by the integration tests.
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ def install_config(sb: Sandbox) -> Path:
         # Layout as under <astdatadir>/sounds: custom/hotline-*.wav, zh/digits/N.wav (see dialplans/sounds/).
         (sb.root / "usr" / "local" / "share" / "asterisk" / "sounds").mkdir(parents=True, exist_ok=True)  # custom/
         shutil.copytree(sb.sounds_dir, sb.root / "usr" / "share" / "asterisk" / "sounds", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.md", "*.tsv"))
+                        ignore=shutil.ignore_patterns("*.md", "*.tsv", ".*"))
     return etc
 
 

@@ -479,13 +479,31 @@ class CallSession:
 
     async def _play(self, cmd: F.Say) -> None:
         t0 = time.monotonic()
-        first = True
-        async for pcm in self._audio_for(cmd.text):
-            if first:
-                first = False
-                await self._first_frame(cmd, t0)
-            if not await self.pacer.play(pcm):
-                return
+        # Render the next sentence while this one plays (one ahead), so long answers have no gaps.
+        ready: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
+        failure: list[BaseException] = []
+
+        async def produce() -> None:
+            try:
+                async for chunk in self._audio_for(cmd.text):
+                    await ready.put(chunk)
+            except Exception as exc:
+                failure.append(exc)
+            await ready.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            first = True
+            while (pcm := await ready.get()) is not None:
+                if first:
+                    first = False
+                    await self._first_frame(cmd, t0)
+                if not await self.pacer.play(pcm):
+                    return
+            if failure:
+                raise failure[0]
+        finally:
+            producer.cancel()
 
     async def _audio_for(self, text: str) -> AsyncIterator[bytes]:
         cached = self.deps.prompt_cache.get(text)

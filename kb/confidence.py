@@ -49,8 +49,8 @@ class Features:
 
 
 # Fitted by benchmarks/kb_fit.py on the tuning split (see module docstring); order = Features fields, then bias.
-WEIGHTS = (2.44, 1.843, 0.827, -0.181, -1.336, 0.744, 1.438, -1.868)
-BIAS = -0.95
+WEIGHTS = (2.573, 1.993, 0.746, -0.194, -1.318, 0.429, 1.333, -1.733)
+BIAS = -0.996
 
 
 MIN_RUN = 3  # two shared syllables (申请, 证明) are common to too many phrases to say anything

@@ -17,7 +17,7 @@ from kb.api import Alternative, Answer
 from kb.aspects import NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
-from kb.confidence import Features, features, probability
+from kb.confidence import Features, features, off_topic, probability
 from kb.index import Index, build_index
 from kb.retrieval import Candidate, rank
 from kb.schema import Item, KnowledgeBase
@@ -31,7 +31,7 @@ class Thresholds:
     """Decision thresholds on the calibrated confidence (kb.confidence); chosen on the tuning split of the labelled
     questions (benchmarks/kb_fit.py sweeps ``abstain``; benchmarks/kb_bench.py prints the held-out effect)."""
 
-    abstain: float = 0.7  # below: no item is chosen (kb_fit.py sweep: lowest tuning cost at 0.70-0.75)
+    abstain: float = 0.7  # below: no item is chosen (kb_fit.py sweep: lowest tuning cost on 0.65-0.70)
     clarify_ratio: float = 0.8  # runner-up score / top score at or above which two items count as close
     faq_match: float = 82.0  # rapidfuzz ratio on sound keys for a FAQ question to answer verbatim
     centre_item: float = 0.7  # a centre topic wins over an item the question does not name below this confidence
@@ -40,6 +40,8 @@ class Thresholds:
 
 # Words that point back at the previous topic ("那要多少钱", "它在哪办", "还要带什么").
 ANAPHORA = re.compile(r"^(那|那么|这个|那个|它|这|还|还有|另外|再问|然后)")
+# Question words: a centre answer needs a question, not a remark that happens to contain a cue.
+_ASKS = re.compile(r"吗|么|哪|几|什么|啥|怎|多少|多久|有没有|能不能|可不可以|是不是|要不要|如何|请问|？|\?")
 FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪些", "完整材料")
 
 
@@ -130,9 +132,10 @@ class QAEngine:
         ):
             return self._target_answer(context, aspect, 0.8, [], full)
 
-        # A centre-wide question: a centre topic and no item clearly named.
+        # A centre-wide question: a centre topic, no item clearly named, and a question rather than a remark
+        # ("楼下停车位被人占了" mentions parking but asks nothing) or a private matter (off-topic cue).
         if (topic is not None and (centre or not named) and (conf < self.thresholds.centre_item or centre)
-                and self._about_centre(text, topic)):
+                and (centre or _ASKS.search(text)) and not off_topic(text) and self._about_centre(text, topic)):
             answer = centre_answer(self.kb, topic)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
@@ -173,8 +176,14 @@ class QAEngine:
         top = cands[0]
 
         def masked(s: str) -> str:
-            # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee.
-            return s.replace(top.phrase, NAME_MASK) if top.phrase else s
+            # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee. Heard by sound, they
+            # are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there); sound keys are one per character.
+            if not top.phrase:
+                return s
+            if top.phrase in s:
+                return s.replace(top.phrase, NAME_MASK)
+            at = sound_key(s).find(sound_key(top.phrase))
+            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
 
         aspect, strength = classify_question(masked(text), masked(last))
         feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),

@@ -21,6 +21,8 @@ FILLERS = (
 EDGE_FILLERS = "喂嗯啊呃哦唉哎呀吧呢嘛哈诶"
 # Ways of saying "lost" folded into the one the aliases use (身份证丢了, 营业执照丢了); applied to questions and KB alike.
 SYNONYMS = (("弄丢", "丢"), ("搞丢", "丢"), ("丢掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
+# "办个狗证", "开个饭店", "挂个招牌": the measure word splits the alias (办狗证, 开饭店, 挂招牌); 个体户/个人 stay.
+_VERB_GE = re.compile(r"(?<=[开办挂刻考领补换搞弄做])个(?![体人税])")
 _PUNCT = re.compile(r"[\s\u3000,.!?;:'\"()\[\]{}<>，。！？；：、“”‘’（）【】《》…—\-~～·]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -34,6 +36,7 @@ def normalise(text: str) -> str:
         text = text.replace(filler, "")
     for said, canonical in SYNONYMS:
         text = text.replace(said, canonical)
+    text = _VERB_GE.sub("", text)
     return text.strip(EDGE_FILLERS) or text
 
 

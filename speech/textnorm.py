@@ -142,6 +142,8 @@ RULES: list[Callable[[str], str]] = [
     _sub(rf"({NUM})%", lambda m: "百分之" + cardinal(m.group(1))),
     _sub(r"(\d+)\+(\d+)", lambda m: f"{cardinal(m.group(1))}加{cardinal(m.group(2))}"),
     _sub(rf"(?<![\d.])({NUM}){RANGE_DASH}({NUM})(?![\d.])", _range),
+    # Digits written spaced out ("3 8 2 9 1 0", a code dictated back) are read one by one.
+    _sub(r"(?<![\d.])\d(?: \d){3,}(?![\d.])", lambda m: digits(m.group(0))),
     # Long digit runs with no unit are identifiers (mobile numbers, the hotline number): digit by digit.
     _sub(r"(?<![\d.])(\d{7,})(?![\d.]|元|万|亿|人|个|份)", lambda m: digits(m.group(1))),
     # Quantities: a number and what follows it.

@@ -29,7 +29,7 @@ from hotline.models import Call
 from hotline.models.calls import CallbackTask, CallEvent, CallTurn
 from ivr import prompts as P
 from ivr.asterisk_prompts import read_prompt_list
-from ivr.sandbox import Sandbox, rx
+from ivr.sandbox import Sandbox, boot_problems, rx
 from speech.audio import silence, write_wav
 from tests.integration.sipagent import SipAgent, agent_password
 
@@ -196,6 +196,17 @@ def _recording(asterisk: Sandbox, call_uuid: str) -> bytes:
     return done() or first
 
 
+def sounds_like(expected: str, heard: str) -> float:
+    """0-100: how well ``expected`` is found in ``heard``, compared as toneless pinyin so whisper's sound-alike
+    characters (养犬 → 养潜) still count. Heard answers score 85-96 here, an unrelated prompt about 50, silence 0."""
+    from pypinyin import lazy_pinyin
+
+    def spoken(text: str) -> str:
+        return " ".join(s for s in lazy_pinyin(text) if s.isalpha())
+
+    return fuzz.partial_ratio(spoken(expected), spoken(heard)) if heard.strip() else 0.0
+
+
 def _hear(recognizer, pcm: bytes) -> str:  # noqa: ANN001
     # Whisper sees 30 s at most: recognise in 25 s pieces.
     step = 25 * 16000
@@ -217,7 +228,7 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
     greeting_s = len(_speak(voice, P.GREETING_STAFFED)) / 16000
     question = _speak(voice, QUESTION)
     lead_s = greeting_s + 1.0  # the caller waits for the greeting to finish, then asks
-    listen_s = 16.0  # ... and listens to the answer before hanging up
+    listen_s = 14.0  # ... and listens to the answer (about 10 s) before hanging up
     spoken_at = len(silence(int(lead_s * 1000))) + len(question)
     _caller_wav(tmp_path / "caller.wav",
                 silence(int(lead_s * 1000)) + question + silence(int((listen_s + 5) * 1000)))
@@ -245,12 +256,10 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
     pcm = _recording(asterisk, call["call_uuid"])
     assert len(pcm) / 16000 >= call_s - 3
     heard = _hear(recognizer, pcm[spoken_at:])
-    score = fuzz.partial_ratio(answers[0]["text"], heard)
+    score = sounds_like(answers[0]["text"], heard)
     print(f"\ncall {call_s:.1f} s, greeting {greeting_s:.1f} s, turn latency {asked[0]['latency_ms']}\n"
           f"answer: {answers[0]['text']}\nheard:  {heard}\nmatch {score:.0f}")
-    # whisper hears 养犬 as 养潜 on this path; the answer's plainer words come through.
-    assert score >= 50, heard
-    assert "身份" in heard and "材料" in heard, heard
+    assert score >= 70, heard
 
 
 def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline: Hotline, recognizer,  # noqa: ANN001
@@ -298,4 +307,10 @@ def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline
     prompt = next(p.text for p in read_prompt_list() if p.path == "custom/hotline-callback-registered")
     heard = _hear(recognizer, pcm[-9 * 16000:])
     print(f"\nAsterisk played: {heard}")
-    assert fuzz.partial_ratio(prompt, heard) >= 50, heard
+    assert sounds_like(prompt, heard) >= 70, heard
+
+
+def test_asterisk_logged_no_errors_for_these_calls(asterisk: Sandbox, hotline: Hotline):
+    # Runs last: queueing, ringing an agent, timing out, callback and our prompts must not log ERRORs.
+    assert boot_problems(asterisk) == []
+    assert "Traceback" not in hotline.log.read_text(errors="replace")

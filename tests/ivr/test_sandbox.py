@@ -71,3 +71,43 @@ def test_failed_build_is_loud_and_leaves_nothing_behind(tmp_path: Path):
         build(root, mirror="http://127.0.0.1:9/debian", log=lambda _msg: None)
     assert not root.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def _fake_chroot(root: Path) -> None:
+    (root / "usr" / "sbin").mkdir(parents=True)
+    (root / "usr" / "sbin" / "asterisk").touch()
+    (root / "etc").mkdir()
+
+
+def test_env_lines_hand_the_generated_ami_secret_to_hotline_serve(tmp_path: Path):
+    import subprocess
+
+    from hotline.config import load_settings
+    from ivr.sandbox import env_lines
+
+    sb = Sandbox(root=tmp_path, instance="t", ami_port=15038)
+    lines = env_lines(sb)
+    secret = sb.secret_file.read_text().strip()
+    assert len(secret) >= 24 and oct(sb.secret_file.stat().st_mode & 0o777) == "0o600"
+    assert env_lines(sb) == lines  # generated once, then reused
+    # What scripts/run does: eval the lines in bash, then hotline reads HOTLINE_* from the environment.
+    out = subprocess.run(["bash", "-c", 'eval "$1"; env | grep ^HOTLINE_AMI_', "_", lines],
+                         capture_output=True, text=True, check=True).stdout
+    env = dict(line.split("=", 1) for line in out.splitlines())
+    settings = load_settings(env=env)
+    assert (settings.ami_port, settings.ami_user, settings.ami_secret) == (15038, "hotline", secret)
+
+
+def test_install_config_copies_our_rendered_prompts_into_the_chroot(tmp_path: Path):
+    from ivr.sandbox import install_config
+
+    root, sounds = tmp_path / "root", tmp_path / "sounds"
+    _fake_chroot(root)
+    (sounds / "custom").mkdir(parents=True)
+    (sounds / "custom" / "hotline-queue-periodic.wav").write_bytes(b"RIFF")
+    (sounds / "README.md").write_text("not a sound")
+    (sounds / ".rendered.json").write_text("{}")
+    install_config(Sandbox(root=root, instance="t", sounds_dir=sounds))
+    target = root / "usr" / "share" / "asterisk" / "sounds"
+    assert (target / "custom" / "hotline-queue-periodic.wav").read_bytes() == b"RIFF"
+    assert not (target / "README.md").exists() and not (target / ".rendered.json").exists()

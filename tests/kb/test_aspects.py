@@ -25,3 +25,8 @@ def test_the_asking_clause_decides() -> None:
 
 def test_item_words_are_not_cues(engine: QAEngine) -> None:
     assert engine.answer("复印材料要钱吗").aspect == "fee"
+
+
+def test_item_heard_by_sound_is_masked_by_sound(engine: QAEngine) -> None:
+    answer = engine.answer("港澳钱注怎么办")  # 钱 belongs to the misheard 签注, it asks no fee
+    assert (answer.item_code, answer.aspect) == ("GA-011", "process")

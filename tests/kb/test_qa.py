@@ -137,3 +137,15 @@ def test_every_answer_reads_well(real_kb) -> None:
         assert not re.search(r"[\[\]()（）【】*#`《》]", text), text
         assert "。，" not in text and "  " not in text, text
         assert all(len(s) <= 80 for s in re.split(r"[。？！]", text)), text
+
+
+def test_normalise_folds_lost_and_measure_word() -> None:
+    assert normalise("营业执照找不到了") == "营业执照丢了"
+    assert normalise("我市民卡弄丢了") == "我市民卡丢了"
+    assert normalise("开个饭店") == "开饭店" and normalise("办个狗证") == "办狗证"
+    assert normalise("办个体户执照") == "办个体户执照" and normalise("开个人证明") == "开个人证明"
+
+
+def test_centre_needs_a_question(engine: QAEngine) -> None:
+    assert engine.answer("有没有停车场").item_code == "CENTRE"
+    assert engine.answer("楼下停车位被人占了").abstained

