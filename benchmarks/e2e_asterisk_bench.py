@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -137,6 +138,8 @@ def main() -> int:
             serve.send_signal(signal.SIGINT)
             serve.wait(30)
         stop(sb)
+        shutil.rmtree(sb.home, ignore_errors=True)
+        print(f"\ncall records and serve.log kept in {work}")
     return 0
 
 

@@ -14,7 +14,14 @@ from hotline.logsetup import setup_logging
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 # Areas that contribute subcommands; each module exposes register(subparsers).
-AREAS = ("kb.commands", "speech.commands", "ivr.commands", "ivr.booking.commands", "admin.commands")
+AREAS = (
+    "kb.commands",
+    "speech.commands",
+    "ivr.commands",
+    "ivr.asterisk_commands",
+    "ivr.booking.commands",
+    "admin.commands",
+)
 
 
 def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -188,7 +188,7 @@ class AudioSocketPeer:
         self._parser = AudioSocketParser()
         self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
         self.received = bytearray()
-        self.frames: list[tuple[float, int]] = []  # (arrival time, byte offset in received)
+        self.frames: list[tuple[float, int]] = []  # (arrival time, byte offset in received) of non-silent frames
         self.hung_up_by_ivr = asyncio.Event()
         self.closed = False
         self._sent_speech = asyncio.Event()
@@ -228,7 +228,8 @@ class AudioSocketPeer:
                     break
                 for ev in self._parser.feed(data):
                     if isinstance(ev, AudioReceived):
-                        self.frames.append((time.monotonic(), len(self.received)))
+                        if any(ev.pcm):  # all-zero frames are the IVR's keepalive while it thinks, not speech
+                            self.frames.append((time.monotonic(), len(self.received)))
                         self.received += ev.pcm
                     elif isinstance(ev, HangupReceived):
                         self.hung_up_by_ivr.set()

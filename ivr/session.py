@@ -166,6 +166,7 @@ class CallSession:
         self.uuid: str | None = str(conn.uuid) if conn.uuid else None
         self.caller_number: str | None = None
         self._inputs: asyncio.Queue[Any] = asyncio.Queue()
+        self._got_uuid = asyncio.Event()
         self._speaking = False
         self._frame_buf = bytearray()
         self._hung_up = False
@@ -189,11 +190,11 @@ class CallSession:
         reader: asyncio.Task[None] | None = None
         metrics.ACTIVE_CALLS.inc()
         try:
+            reader = asyncio.create_task(self._read(), name="call-reader")
             if self.uuid is None:
-                self.uuid = await self._first_uuid()
+                await self._wait_uuid(reader)
             call_uuid_var.set(self.uuid)
             await self.deps.calllog.start_call(self.uuid)
-            reader = asyncio.create_task(self._read(), name=f"call-reader-{self.uuid}")
             await self._dialog()
             outcome = self.flow.outcome
         except AudioSocketProtocolError as exc:
@@ -232,13 +233,15 @@ class CallSession:
             await self.deps.calllog.event(self.uuid, "error", {"error": error})
         await self.deps.calllog.finish(self.uuid, outcome, error)
 
-    async def _first_uuid(self) -> str:
-        async for event in self.conn.events():
-            if isinstance(event, UuidReceived):
-                return str(event.uuid)
-            if isinstance(event, HangupReceived):
-                break
-        raise _NoUuid
+    async def _wait_uuid(self, reader: asyncio.Task[None], timeout_s: float = 5.0) -> None:
+        """Asterisk sends the UUID first; a peer that closes or stays silent instead is not a call."""
+        got = asyncio.create_task(self._got_uuid.wait())
+        try:
+            await asyncio.wait({got, reader}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            got.cancel()
+        if self.uuid is None:
+            raise _NoUuid
 
     # ---- reader task: real-time duties ----
 
@@ -247,6 +250,10 @@ class CallSession:
             async for event in self.conn.events():
                 if isinstance(event, AudioReceived):
                     self._audio(event.pcm)
+                elif isinstance(event, UuidReceived):
+                    if self.uuid is None:
+                        self.uuid = str(event.uuid)
+                        self._got_uuid.set()
                 elif isinstance(event, DtmfReceived):
                     self._interrupt()
                     self._inputs.put_nowait(F.Dtmf(event.digit))

@@ -98,7 +98,7 @@ def run_bench(settings: Settings, n: int = 100, questions_file: str | None = Non
     engine.warm_up()
 
     first_frame_ms, latencies, three_s, cers, audio_s = [], [], [], [], 0.0
-    right = right_text = total_items = 0
+    right = right_text = right_top = total_items = 0
     errors_by_kind: dict[str, list[float]] = {}
     for case in cases:
         started = time.perf_counter()
@@ -116,7 +116,11 @@ def run_bench(settings: Settings, n: int = 100, questions_file: str | None = Non
         errors_by_kind.setdefault(case.kind, []).append(error)
         if qa is not None and case.item:
             total_items += 1
-            right += qa.answer(transcript.text).item_code == case.item
+            answer = qa.answer(transcript.text)
+            right += answer.item_code == case.item
+            # Abstained or clarifying, but the right item ranked first: a confirm-question could recover it.
+            top = answer.item_code or (answer.alternatives[0].item_code if answer.alternatives else None)
+            right_top += top == case.item
             right_text += qa.answer(case.text).item_code == case.item
 
     cache = PromptCache(settings.prompt_cache_dir / "bench", voice)
@@ -135,7 +139,8 @@ def run_bench(settings: Settings, n: int = 100, questions_file: str | None = Non
     print(f"CER (mean): {statistics.mean(cers):.3f}  by kind: {kinds}")
     if total_items:
         print(f"item accuracy through speech: {right / total_items:.1%} ({right}/{total_items}); "
-              f"same questions as text: {right_text / total_items:.1%}")
+              f"same questions as text: {right_text / total_items:.1%}; "
+              f"right item ranked first (answer or first alternative): {right_top / total_items:.1%}")
     else:
         print("item accuracy through speech: n/a (kb.qa not available)")
     print(f"RTF (recognition time / audio time): {sum(latencies) / 1000 / max(audio_s, 1e-9):.3f}")

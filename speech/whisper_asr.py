@@ -60,6 +60,16 @@ def window_for(duration_s: float) -> int:
     return WINDOWS_S[-1]
 
 
+def echoes_hints(text: str, hints: Sequence[str]) -> bool:
+    """True when the text runs from one hint straight into the next, as listed in the prompt.
+
+    That is Whisper reciting its prompt (a known failure on short or unclear audio), not a caller speaking.
+    """
+    squeezed = re.sub(r"\s+", "", text)
+    words = [h.strip() for h in hints if h and len(h.strip()) >= 2]
+    return any(a[-2:] + b[:2] in squeezed for a, b in zip(words, words[1:], strict=False))
+
+
 def _clean(text: str, converter: Any) -> str:
     text = converter.convert(text.strip())
     # Hotword prompts make Whisper space-separate words; Chinese does not use spaces.
@@ -182,19 +192,24 @@ class WhisperRecognizer:
         if self._fits(hints):  # few hints (a closed question, a test): one pass with all of them
             first = self._generate(encoded, [self._prompt(hints)] * len(audios), max_new)
             refined = False
+            echoed = [k for k, (text, _, _) in enumerate(first) if echoes_hints(text, hints)]
+            if echoed:  # the decoder recited the prompt instead of listening: decode those again without hints
+                again = self._generate(self._rows(encoded, echoed), [self._prompt(())] * len(echoed), max_new)
+                for k, result in zip(echoed, again, strict=True):
+                    first[k] = result
         else:
             first = self._generate(encoded, [self._prompt(())] * len(audios), max_new)
             refined = self.options.refine_with_hints and bool(hints)
         t2 = time.perf_counter()
         if refined:
             # Second pass per utterance, reusing its encoder output, with the hints that sound like pass one.
-            enc = np.asarray(encoded)
             for k, (text, _, _) in enumerate(first):
                 heard = self._converter.convert(text)
                 chosen = select_hints(heard, hints, self.options.refine_hints)
                 if chosen and chosen[0] not in heard:  # best match already heard verbatim: nothing to fix
-                    one = ctranslate2.StorageView.from_array(np.ascontiguousarray(enc[k : k + 1]))
-                    first[k] = self._generate(one, [self._prompt(chosen)], max_new)[0]
+                    second = self._generate(self._rows(encoded, [k]), [self._prompt(chosen)], max_new)[0]
+                    if not echoes_hints(second[0], chosen):
+                        first[k] = second
         t3 = time.perf_counter()
         timings["encode_ms"] = timings.get("encode_ms", 0.0) + (t1 - t0) * 1000
         timings["decode_ms"] = timings.get("decode_ms", 0.0) + (t2 - t1) * 1000
@@ -227,6 +242,15 @@ class WhisperRecognizer:
             conf = float(np.mean(confs)) if text and confs else 0.0
             out.append((text, round(conf, 4), dict(timings)))
         return out
+
+    @staticmethod
+    def _rows(encoded: Any, rows: list[int]) -> Any:
+        """Some utterances' encoder output, to decode them again without encoding again."""
+        import ctranslate2
+
+        if len(rows) == encoded.shape[0]:
+            return encoded
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[rows]))
 
     def _features(self, audio: np.ndarray, window_s: int) -> np.ndarray:
         # Pad the audio (not the features) with silence so the window looks like Whisper's training padding.

