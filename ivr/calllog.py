@@ -87,7 +87,7 @@ def apply(session: Session, op: dict[str, Any]) -> None:
     elif kind == "callback":
         session.add(CallbackTask(call_id=call.id, number=op.get("number") or call.caller_number or "unknown",
                                  question=op.get("question"), item_code=op.get("item_code"),
-                                 created_at=_revive(op)["at"]))
+                                 created_at=_revive(op)["at"], note=op.get("note")))
     elif kind == "finish":
         # A finished call is not reopened by a late duplicate (e.g. spool replay after a later success).
         if call.outcome == Outcome.IN_PROGRESS.value or op.get("force"):
@@ -148,10 +148,10 @@ class CallLog:
         return self.submit({"op": "ami_event", "uniqueid": uniqueid, "name": name, "data": data,
                             "call_fields": _jsonable(call_fields or {})})
 
-    def callback(self, call_uuid: str, number: str | None, question: str | None,
-                 item_code: str | None) -> asyncio.Future[None]:
+    def callback(self, call_uuid: str, number: str | None, question: str | None, item_code: str | None,
+                 note: str | None = None) -> asyncio.Future[None]:
         return self.submit({"op": "callback", "uuid": call_uuid, "number": number, "question": question,
-                            "item_code": item_code})
+                            "item_code": item_code, "note": note})
 
     def finish(self, call_uuid: str, outcome: Outcome | str, error: str | None = None) -> asyncio.Future[None]:
         self._seq.pop(call_uuid, None)

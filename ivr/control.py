@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.config import Settings
-from hotline.models.calls import Call, CallbackTask
+from hotline.models.calls import Call, CallbackTask, Outcome
 from ivr.agi import AgiSession, SetCallerIdName
 from ivr.calllog import CallLog
 from ivr.escalation import AgentMonitor, decide_route, is_staffed
@@ -53,7 +53,8 @@ class CallControl:
 
     @property
     def routes(self) -> dict:
-        return {"call-start": self.call_start, "call-route": self.call_route}
+        return {"call-start": self.call_start, "call-route": self.call_route,
+                "call-voicemail": self.call_voicemail, "call-end": self.call_end}
 
     async def call_start(self, agi: AgiSession) -> None:
         if not agi.args:
@@ -87,9 +88,36 @@ class CallControl:
         await self.calllog.update(call_uuid, route=route.route, context_summary=route.context)
         await self.calllog.event(call_uuid, "call-route", {"route": route.route, "after_queue": after_queue},
                                  source="agi")
+        # The IVR already told the caller a callback was registered; the dialplan need not say it again.
+        announced = bool(call) and call["outcome"] == Outcome.CALLBACK_REQUESTED.value
+        await agi.set_variable("HOTLINE_ANNOUNCED", "1" if announced else "0")
         await agi.set_variable("HOTLINE_ROUTE", route.route)
         await agi.set_variable("HOTLINE_CONTEXT", route.context)
         await agi.set_variable("HOTLINE_QUEUE", self.settings.queue_name)
         await agi.set_variable("HOTLINE_WAIT", str(route.wait_s))
         await agi.run(SetCallerIdName(route.callerid_name))
         log.info("call %s routed to %s (%s)", call_uuid, route.route, route.context)
+
+    async def call_voicemail(self, agi: AgiSession) -> None:
+        """``call-voicemail,UUID,FILE``: the caller left a message; file it as a callback task."""
+        if not agi.args:
+            return
+        call_uuid = agi.args[0]
+        recording = agi.args[1] if len(agi.args) > 1 else ""
+        call = await self.calllog.read(_call_dict, call_uuid)
+        number = call["caller_number"] if call else _clean_number(agi.env.get("agi_callerid"))
+        question = (call or {}).get("first_question") or "语音留言"
+        self.calllog.callback(call_uuid, number, question, (call or {}).get("item_code"), note=recording or None)
+        self.calllog.update(call_uuid, outcome=Outcome.CALLBACK_REQUESTED.value)
+        await self.calllog.event(call_uuid, "voicemail", {"file": recording}, source="agi")
+
+    async def call_end(self, agi: AgiSession) -> None:
+        """``call-end,UUID,CAUSE`` from the h extension: the hang-up cause, and a row no IVR step closed."""
+        if not agi.args:
+            return
+        call_uuid = agi.args[0]
+        cause = agi.args[1] if len(agi.args) > 1 else ""
+        if cause:
+            self.calllog.update(call_uuid, keep=True, hangup_cause=cause[:64])
+        self.calllog.event(call_uuid, "call-end", {"cause": cause}, source="agi")
+        await self.calllog.finish(call_uuid, Outcome.ABANDONED)  # no-op when the call already has an outcome

@@ -155,6 +155,9 @@ class AgentMonitor:
                     return None
         return None
 
+    def staffed(self, now: datetime | None = None) -> bool:
+        return is_staffed(self.settings, now)
+
     async def status(self, now: datetime | None = None) -> AgentStatus:
         staffed = is_staffed(self.settings, now)
         return AgentStatus(staffed=staffed, free=await self.agents_free() if staffed else False)

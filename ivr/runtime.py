@@ -175,8 +175,11 @@ class IvrRuntime:
             self.speech = await loop.run_in_executor(None, load_speech, s)
             log.info("speech engine ready in %.1f s", time.monotonic() - t0)
         if hasattr(self.speech, "warm_up"):  # load the models now, not during the first caller's question
-            took = await loop.run_in_executor(None, self.speech.warm_up)
-            log.info("speech warm-up: %s", {k: round(v, 2) for k, v in took.items()})
+            try:
+                took = await loop.run_in_executor(None, self.speech.warm_up)
+                log.info("speech warm-up: %s", {k: round(v, 2) for k, v in took.items()})
+            except Exception as exc:  # still answer the phone: each call apologises and goes to an agent
+                log.error("speech engine not usable, calls will be handed to agents: %s", exc)
         cache = await prerender_prompts(self.speech) if self._prerender else {}
         self.monitor = AgentMonitor.from_settings(s, self.calllog)
         await self.monitor.start()

@@ -65,6 +65,8 @@ class Booking(Protocol):
 
 
 class Agents(Protocol):
+    def staffed(self) -> bool: ...
+
     async def status(self) -> F.AgentStatus: ...
 
 
@@ -221,7 +223,12 @@ class CallSession:
             metrics.ACTIVE_CALLS.dec()
             metrics.CALLS.labels(outcome.value).inc()
             if self.uuid is not None:
-                await asyncio.shield(self._close_record(outcome, error))
+                record = asyncio.ensure_future(self._close_record(outcome, error))
+                try:
+                    await asyncio.shield(record)
+                except asyncio.CancelledError:  # shutdown arrived while closing: finish the row, then go
+                    await record
+                    raise
             if not self.conn.closed:
                 with contextlib.suppress(Exception):
                     await self.conn.hangup()
@@ -305,8 +312,8 @@ class CallSession:
     async def _dialog(self) -> None:
         started = time.monotonic()
         deadline = started + self.deps.max_call_s
-        status = await self.deps.agents.status()
-        await self._execute(self.flow.handle(F.CallStarted(staffed=status.staffed)))
+        # Only the clock here: asking AMI about free agents would delay the greeting.
+        await self._execute(self.flow.handle(F.CallStarted(staffed=self.deps.agents.staffed())))
         listen_since = time.monotonic()
         while self.flow.state is not F.State.ENDED:
             timeout = deadline - time.monotonic()

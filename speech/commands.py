@@ -18,6 +18,9 @@ def _cmd_say(args: argparse.Namespace, settings: Settings) -> int:
     if args.engine:
         settings = dataclasses.replace(settings, tts_engine=args.engine)
     engine = SpeechEngine.from_settings(settings)
+    primary = engine.synthesizer.engines[0]
+    if hasattr(primary, "load"):
+        primary.load()  # the figure printed below is synthesis time, not model start-up
 
     async def render() -> tuple[bytes, float]:
         started, first = time.perf_counter(), 0.0

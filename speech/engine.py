@@ -100,7 +100,7 @@ def make_synthesizer(settings: Settings) -> FallbackSynthesizer:
 # ---- recognition worker ---------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # jobs are compared by identity, never by their audio
 class _Job:
     pcm: bytes
     hints: tuple[str, ...]

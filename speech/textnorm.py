@@ -169,13 +169,16 @@ CLAUSE_END = "，,：:、"
 def split_sentences(text: str, max_chars: int = 40) -> list[str]:
     """Split at sentence ends (and at commas when a sentence runs long), keeping the punctuation.
 
-    Short first pieces let playback start early; very short pieces are merged so the voice keeps its prosody.
+    The first clause is its own piece so playback starts early; very short pieces are merged so the voice keeps
+    its prosody.
     """
     out: list[str] = []
     current = ""
     for ch in text.strip():
         current += ch
-        if ch in SENTENCE_END or (ch in CLAUSE_END and len(current) >= max_chars // 2):
+        # The first clause goes alone when it is long enough: the caller hears audio sooner.
+        long_clause = len(current) >= (6 if not out else max_chars // 2)
+        if ch in SENTENCE_END or (ch in CLAUSE_END and long_clause):
             if current.strip():
                 out.append(current.strip())
             current = ""

@@ -256,3 +256,58 @@ def test_barge_in_stops_playback_quickly(settings, zh_speech, qa, ivr_settings, 
     row, turns, _ = load_call(s.effective_database_url, call.uuid)
     asked = [t for t in turns if t.speaker == "caller" and t.kind == "speech"]
     assert asked and "公积金" in asked[0].text  # the words spoken over the prompt were kept (pre-roll)
+
+
+def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    """Out of hours and the IVR step skipped: call-route sends the caller to voicemail, call-voicemail files the
+    message as a callback task, call-end records the hang-up cause; a call that just hangs up closes abandoned."""
+    s = ivr_settings(settings, staffed_hours="00:00-00:01", staffed_days="mon")
+    left, gone = CallIdentity(caller="13600001111"), CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
+            host, agi, _ = ports(rt)
+            await agi_request(host, agi, "call-start", [left.uuid], left)
+            route = await agi_request(host, agi, "call-route", [left.uuid], left)
+            await agi_request(host, agi, "call-voicemail", [left.uuid, "/var/rec/voicemail-x.wav"], left)
+            await agi_request(host, agi, "call-end", [left.uuid, "16"], left)
+            await agi_request(host, agi, "call-start", [gone.uuid], gone)
+            await agi_request(host, agi, "call-end", [gone.uuid, "17"], gone)
+            return route
+
+    route = asyncio.run(scenario())
+    assert route["HOTLINE_ROUTE"] == "voicemail" and route["HOTLINE_ANNOUNCED"] == "0"
+    row, _, events = load_call(s.effective_database_url, left.uuid)
+    assert row.outcome == Outcome.CALLBACK_REQUESTED.value and row.hangup_cause == "16"
+    assert [e.name for e in events] == ["call-start", "call-route", "voicemail", "call-end"]
+    engine = make_engine(s.effective_database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        from hotline.models.calls import CallbackTask
+
+        task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == row.id))
+        assert task.number == "13600001111" and task.note == "/var/rec/voicemail-x.wav"
+        assert task.question == "语音留言"
+    engine.dispose()
+    row, *_ = load_call(s.effective_database_url, gone.uuid)
+    assert row.outcome == Outcome.ABANDONED.value and row.hangup_cause == "17"
+
+
+def test_maximum_call_length_ends_the_call_politely(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    from hotline import metrics
+
+    s = ivr_settings(settings, max_call_s=3)
+    call = CallIdentity()
+    before = metrics.CALLS.labels(Outcome.ABANDONED.value)._value.get()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            # "*" cuts the long greeting short; then the caller says nothing until the limit.
+            return await place_call(host, agi, audio, dtmf="*", call=call, timeout_s=30)
+
+    result = asyncio.run(scenario())
+    assert result.ivr_hung_up
+    row, turns, _ = load_call(s.effective_database_url, call.uuid)
+    assert turns[-1].speaker == "ivr" and turns[-1].text == P.MAX_CALL
+    assert row.outcome == Outcome.ABANDONED.value
+    assert metrics.CALLS.labels(Outcome.ABANDONED.value)._value.get() == before + 1

@@ -117,3 +117,12 @@ def test_warm_up_loads_everything(speech_settings):
     engine = SpeechEngine.from_settings(speech_settings)
     took = engine.warm_up()
     assert set(took) == {"asr", "tts"} and engine.recognizer.loaded
+
+
+def test_doctor_checks_mark_the_selected_engines_required(speech_settings):
+    from speech.doctor import doctor_checks
+
+    checks = {c.name: c for c in doctor_checks(speech_settings)}
+    assert checks["speech whisper"].status == "ok"
+    broken = dataclasses.replace(speech_settings, asr_engine="vosk", vosk_model_dir="")
+    assert {c.name: c for c in doctor_checks(broken)}["speech vosk"].status == "missing"

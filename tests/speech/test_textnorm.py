@@ -90,3 +90,8 @@ def test_split_sentences_breaks_long_sentences_at_commas():
 def test_split_sentences_drops_punctuation_only_pieces():
     assert split_sentences("。。！") == []
     assert split_sentences("") == []
+
+
+def test_the_first_clause_is_its_own_piece_so_audio_starts_sooner():
+    parts = split_sentences("您好，这里是政务服务热线，请问您要办理什么业务？")
+    assert parts == ["您好，这里是政务服务热线，", "请问您要办理什么业务？"]

@@ -90,7 +90,7 @@ def test_white_noise_does_not_crash_and_is_not_confident(whisper):
 def test_clipped_speech_is_still_recognised(whisper, question_audio):
     loud = pcm_to_float(question_audio["公积金提取需要什么材料"]) * 8.0  # hard clipping at full scale
     transcript = whisper.transcribe(float_to_pcm(loud), hints=HINTS)
-    assert cer("公积金提取需要什么材料", transcript.text) <= 0.5
+    assert cer("公积金提取需要什么材料", transcript.text) <= 0.6  # clipping costs some characters, not all
 
 
 def test_a_30_second_monologue_is_transcribed_in_chunks(whisper, question_audio):
