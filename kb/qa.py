@@ -83,8 +83,10 @@ class QAEngine:
     def item(self, code: str) -> Item | None:
         return self._items.get(code)
 
-    def hotwords(self, limit: int = 100) -> list[str]:
-        """Item and bundle names, then aliases, for ASR biasing; most useful first, no repeats."""
+    def hotwords(self, limit: int | None = None) -> list[str]:
+        """Item and bundle names, then aliases, for ASR biasing; most useful first, no repeats. All of them by
+        default: the recogniser picks the few that sound like what it heard (speech.hints), and the aliases
+        (狗证, 市民卡) are the words callers actually say."""
         words: list[str] = []
         for item in self._items.values():
             words.append(item.name)
@@ -94,7 +96,8 @@ class QAEngine:
             words += item.aliases
         for bundle in self._bundles.values():
             words += bundle.aliases
-        return list(dict.fromkeys(words))[:limit]
+        words = list(dict.fromkeys(words))
+        return words if limit is None else words[:limit]
 
     # ------------------------------------------------------------------------------------------------- answering
 

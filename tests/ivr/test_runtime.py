@@ -64,3 +64,25 @@ def test_recogniser_failure_apologises_and_hands_the_call_to_an_agent(settings, 
     assert route["HOTLINE_ROUTE"] == "queue"
     _, turns, _ = load_call(s.effective_database_url, row.call_uuid)
     assert [t.text for t in turns if t.speaker == "ivr"][-2:] == [P.SPEECH_FAILED, P.TRANSFERRING]
+
+
+def test_synthesiser_failure_still_hands_the_call_to_an_agent(settings, qa, ivr_settings, running_ivr, tmp_path):
+    """No voice at all (espeak-ng binary missing): nothing can be said, but the call is not dropped."""
+    s = ivr_settings(settings, prompt_cache_dir=tmp_path / "prompts")
+    mute = FallbackSynthesizer([EspeakSynthesizer(binary=str(tmp_path / "no-espeak"))])
+    speech = SpeechEngine(s, VoskRecognizer(tmp_path / "no-model"), mute)
+    call = CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            await agi_request(host, agi, "call-start", [call.uuid], call)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            await asyncio.wait_for(peer.hung_up_by_ivr.wait(), 20)
+            await peer.close()
+            route = await agi_request(host, agi, "call-route", [call.uuid], call)
+            return route, await wait_closed(s.effective_database_url, call.uuid)
+
+    route, row = asyncio.run(scenario())
+    assert row.outcome == Outcome.ESCALATED.value and row.escalation_reason == "tts_error"
+    assert route["HOTLINE_ROUTE"] == "queue"
