@@ -10,14 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from kb.index import K1, TERM_WEIGHTS, B, Index
-from kb.text import sound_key
+from kb.text import sound_key, symbol_similarity
 
 SOUND_HIT = 0.9  # a homophone hit counts a little less than the exact characters
-NEAR_HIT = 0.7  # one syllable off
+NEAR_PENALTY = 1.5  # a near hit loses this many characters of length per unit of sound deficit
 PHRASE_BONUS = 2.5  # ranking points per matched phrase character
 SCATTER_HIT = 0.75  # all of a phrase, in order, in at most 3 pieces ("身份证下个月就到期" ~ 身份证到期)
 SCATTER_SLACK = 10  # at most this many other characters between the pieces
-NEAR_CANDIDATES = 12
 POOL = 30  # BM25 candidates re-scored with coverage
 
 
@@ -78,25 +77,43 @@ def scattered_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
     return best
 
 
-def near_hits(index: Index, key: str, codes: set[str]) -> dict[str, tuple[float, str]]:
-    """Phrases of at least 3 syllables present in the question with exactly one syllable replaced (ASR slips
-    like 延须/延续, 驾造/驾照 that are not homophones), never the first one. Substitution only: a shorter word inside a longer phrase
-    is not a near hit of it."""
+def _max_deficit(n: int) -> float:
+    """How far from the phrase's sound a stretch of the question may be (sum of 1 - syllable similarity):
+    a two-syllable alias only one mild confusion (口证 ~ 狗证), longer phrases about one wrong syllable."""
+    return 0.3 if n == 2 else 0.55 if n == 3 else 1.05 if n < 6 else 1.6
+
+
+def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
+    """Names and aliases present in the question with syllables slightly off by sound (ASR slips on 8 kHz audio:
+    挂虚/挂失, 序民卡/市民卡, 驾造/驾照), graded by kb.text.symbol_similarity. Substitution only: a shorter word
+    inside a longer phrase is not a near hit of it. A wholly different first syllable is usually a different verb,
+    so a different item (换/补身份证, 带/补户口本): it must at least sound alike."""
     best: dict[str, tuple[float, str]] = {}
+    present = set(key)
     for p in index.phrases:
         n = len(p.key)
-        # Three-syllable phrases are too easy to hit by accident (业执照 ~ 补执照); four and up only.
-        if p.code not in codes or n < 4 or n > len(key):
+        if n < 2 or n > len(key) or p.key in key:
             continue
+        limit = _max_deficit(n)
+        if sum(sym not in present for sym in set(p.key)) > limit / 0.25:  # cheap: too many unheard syllables
+            continue
+        found = None
         for start in range(len(key) - n + 1):
             window = key[start : start + n]
-            diff = [i for i, (a, b) in enumerate(zip(window, p.key, strict=True)) if a != b]
-            # A different first syllable is usually a different verb, so a different item (换/补身份证, 带/补户口本).
-            if len(diff) == 1 and diff[0] > 0:
-                length = n * NEAR_HIT * (n - 1) / n
-                if length > best.get(p.code, (0.0, ""))[0]:
-                    best[p.code] = (length, p.text)
-                break
+            first = symbol_similarity(window[0], p.key[0])
+            if first < 0.5:
+                continue
+            deficit = 1.0 - first
+            for a, b in zip(window[1:], p.key[1:], strict=True):
+                deficit += 1.0 - symbol_similarity(a, b)
+                if deficit > limit:
+                    break
+            if deficit <= limit and (found is None or deficit < found):
+                found = deficit
+        if found is not None:
+            length = SOUND_HIT * (n - NEAR_PENALTY * found)
+            if length > best.get(p.code, (0.0, ""))[0]:
+                best[p.code] = (length, p.text)
     return best
 
 
@@ -143,8 +160,9 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
         if hit[0] > hits.get(code, (0.0, ""))[0]:
             hits[code] = hit
     ranked = sorted(scores, key=scores.get, reverse=True)
-    for code, hit in near_hits(index, key, set(ranked[:NEAR_CANDIDATES]) - set(hits)).items():
-        hits[code] = hit
+    for code, hit in near_hits(index, key).items():
+        if hit[0] > hits.get(code, (0.0, ""))[0]:
+            hits[code] = hit
     out = []
     for code in set(ranked[:POOL]) | set(hits):
         length, phrase = hits.get(code, (0.0, ""))

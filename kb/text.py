@@ -68,6 +68,7 @@ def _symbol(syllable: str) -> str:
     sym = _SYMBOLS.get(syllable)
     if sym is None:
         sym = _SYMBOLS[syllable] = chr(0xE000 + len(_SYMBOLS))
+        _SYLLABLES[sym] = syllable
     return sym
 
 
@@ -83,6 +84,47 @@ def sound_key(text: str) -> str:
     """One symbol per character: Han characters by folded pinyin (each character's usual reading, so the same
     character always gets the same key in questions and in the KB), anything else as itself."""
     return "".join(map(_char_symbol, text))
+
+
+_SYLLABLES: dict[str, str] = {}  # symbol -> folded syllable (the inverse of _SYMBOLS)
+# Folded initials, longest first so "zh" would win over "z" (folding has already merged them).
+_INITIAL_LIST = ("b", "p", "m", "f", "d", "t", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c", "s", "y", "w")
+# What Whisper mixes up on 8 kHz telephone audio besides the folded pairs: aspirated/unaspirated (狗/口, 办/盼),
+# the palatal and dental sibilants (市/序, 证/进), h/f, l/r, y/w/none. 1 = same, these = partly the same.
+_NEAR_INITIALS = {
+    frozenset(pair): 0.75
+    for pair in ("bp", "dt", "gk", "kh", "gh", "jq", "qx", "jx", "jz", "qc", "xs", "zc", "cs", "zs", "fh", "lr", "yw")
+}
+_NEAR_FINALS = {
+    frozenset(pair): 0.7
+    for pair in (("i", "u"), ("i", "v"), ("u", "v"), ("en", "in"), ("an", "ian"), ("ou", "u"), ("uo", "o"),
+                 ("e", "o"), ("e", "ei"), ("ai", "ei"), ("ui", "ei"), ("un", "en"), ("ie", "ue"), ("iu", "ou"),
+                 ("ao", "ou"), ("on", "en"), ("ion", "on"), ("in", "ian"), ("u", "uo"), ("i", "ie"), ("i", "ei"))
+}
+
+
+def _split(syllable: str) -> tuple[str, str]:
+    for ini in _INITIAL_LIST:
+        if syllable.startswith(ini) and len(syllable) > len(ini):
+            return ini, syllable[len(ini):]
+    return "", syllable
+
+
+@lru_cache(maxsize=65536)
+def symbol_similarity(a: str, b: str) -> float:
+    """How alike two sound-key symbols sound, 0..1: 1 the same folded syllable, ~0.75 one confusable initial or
+    final, ~0.5 both, 0 unrelated (or not Han characters)."""
+    if a == b:
+        return 1.0
+    sa, sb = _SYLLABLES.get(a), _SYLLABLES.get(b)
+    if sa is None or sb is None:
+        return 0.0
+    (ia, fa), (ib, fb) = _split(sa), _split(sb)
+    ini = 1.0 if ia == ib else _NEAR_INITIALS.get(frozenset((ia, ib)), 0.0) if ia and ib else 0.0
+    if ia != ib and not ini and {ia, ib} <= {"", "y", "w"}:
+        ini = 0.75  # 一/衣/乌: the glides are spelling, not sound
+    fin = 1.0 if fa == fb else _NEAR_FINALS.get(frozenset((fa, fb)), 0.0)
+    return ini * fin
 
 
 def syllable_bigrams(key: str) -> list[str]:

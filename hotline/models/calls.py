@@ -5,10 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.models.base import Base, utcnow
+
+
+WAITING_SQL = "queue_state IN ('waiting', 'ringing')"
 
 
 class Outcome(enum.StrEnum):
@@ -61,7 +64,16 @@ class Call(Base):
         back_populates="call", cascade="all, delete-orphan", order_by="CallEvent.id"
     )
 
-    __table_args__ = (Index("ix_calls_outcome_started", "outcome", "started_at"),)
+    # Call-list keyset paging orders by (started_at, id); filtered lists walk the same order inside one value.
+    # The partial index serves the agent console: the few waiting/ringing calls among 100,000s.
+    __table_args__ = (
+        Index("ix_calls_outcome_started", "outcome", "started_at"),
+        Index("ix_calls_started_id", "started_at", "id"),
+        Index("ix_calls_item_started", "item_code", "started_at"),
+        Index("ix_calls_department_started", "department", "started_at"),
+        Index("ix_calls_caller_started", "caller_number", "started_at"),
+        Index("ix_calls_waiting", "queue_state", sqlite_where=text(WAITING_SQL), postgresql_where=text(WAITING_SQL)),
+    )
 
 
 class CallTurn(Base):
@@ -70,7 +82,7 @@ class CallTurn(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int]
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # dashboard and quality queue by date
     speaker: Mapped[str] = mapped_column(String(8))  # caller / ivr
     kind: Mapped[str] = mapped_column(String(16), default="speech")  # speech / dtmf / prompt / system
     text: Mapped[str | None] = mapped_column(Text)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from tests.ivr.booking.conftest import DOG, make_store
 
 from hotline.cli import main
 from ivr.booking.doctor import calendar_check
 from ivr.booking.slots import local_now
 from ivr.booking.store import BookingRequest
+from tests.ivr.booking.conftest import DOG, make_store
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import threading
 from datetime import datetime
 
 import pytest
-from tests.ivr.booking.conftest import DOG, NOW, make_store
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -14,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from hotline.models.bookings import Booking, BookingSeat
 from ivr.booking.errors import SlotFull
 from ivr.booking.store import BookingRequest, BookingStore
+from tests.ivr.booking.conftest import DOG, NOW, make_store
 
 SLOT = datetime(2026, 12, 1, 9, 0)
 CALLERS = 50

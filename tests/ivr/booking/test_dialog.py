@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from tests.ivr.booking.conftest import CARD, DOG, NOW, make_store
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.models.bookings import Booking
 from ivr.booking.dialog import BookingDialog, Reply
 from ivr.booking.store import BookingRequest, BookingStore
+from tests.ivr.booking.conftest import CARD, DOG, NOW, make_store
 
 CALLER = "13912345678"
 MATERIALS = {DOG: ["居民身份证原件", "犬只狂犬病免疫证明"], CARD: ["居民身份证原件"]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from tests.ivr.booking.conftest import CARD, DOG, NOW
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from hotline.models.bookings import Booking, BookingSeat
 from ivr.booking.errors import AlreadyBooked, BookingNotFound, NotBookable, SlotFull, TooManyBookings
 from ivr.booking.store import BookingRequest, BookingStore
+from tests.ivr.booking.conftest import CARD, DOG, NOW
 
 TUE9 = datetime(2026, 12, 1, 9, 0)
 
