@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.models.base import Base, utcnow
 
-
 WAITING_SQL = "queue_state IN ('waiting', 'ringing')"
 
 
