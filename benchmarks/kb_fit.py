@@ -2,7 +2,9 @@
 
     .venv/bin/python benchmarks/kb_fit.py [--write]
 
-Uses the tuning part of tests/kb/questions.yaml only (kb.evaluation.split; the held-out fifth is never seen here).
+Uses the tuning part of tests/kb/questions.yaml and of its recorded ASR transcripts (tests/kb/asr_transcripts.yaml,
+benchmarks/asr_transcripts.py) only (kb.evaluation.split, transcript_cases: the held-out fifth is never seen here),
+so the confidence is calibrated for what the recogniser really returns as well as for typed text.
 One example per non-follow-up question: the features of its top-ranked target, label 1 when that target is the
 labelled answer (for AMBIGUOUS questions: one of the two alternatives), 0 otherwise (out of scope, centre-wide,
 or a wrong item). L2-regularised logistic regression; then a sweep of the abstention threshold over the tuning
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import kb.confidence as confidence_module  # noqa: E402
 from kb.confidence import Features  # noqa: E402
-from kb.evaluation import evaluate, split  # noqa: E402
+from kb.evaluation import evaluate, split, transcript_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
 
@@ -82,10 +84,14 @@ def sweep(engine: QAEngine, cases: list[dict]) -> list[tuple[float, float, str]]
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", default=str(ROOT / "tests/kb/questions.yaml"))
+    parser.add_argument("--transcripts", default=str(ROOT / "tests/kb/asr_transcripts.yaml"))
     parser.add_argument("--write", action="store_true", help="write the coefficients into kb/confidence.py")
     args = parser.parse_args()
     cases = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
     tuning, _ = split(cases)
+    transcripts = Path(args.transcripts)
+    if transcripts.is_file():
+        tuning += transcript_cases(yaml.safe_load(transcripts.read_text(encoding="utf-8")))[0]
     engine = QAEngine.from_kb(load_dir(default_data_dir()))
     x, y = examples(engine, tuning)
     w, b = fit(x, y)

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 _DT_FIELDS = {"started_at", "answered_at", "ended_at", "queue_joined_at", "at", "created_at"}
 _CALL_FIELDS = {c.key for c in Call.__table__.columns} - {"id", "call_uuid"}
 _TURN_FIELDS = {c.key for c in CallTurn.__table__.columns} - {"id", "call_id"}
+# Queue states AMI events imply (ivr.escalation.QUEUE_STATES); anything else was reported by the dialplan.
+AMI_QUEUE_STATES = frozenset({"waiting", "ringing", "connected", "completed", "abandoned"})
 
 
 def _jsonable(op: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +54,15 @@ def _call(session: Session, call_uuid: str, create: bool = True) -> Call | None:
     return row
 
 
+def _adopt_events(session: Session, call: Call, uniqueid: str) -> None:
+    """AMI events (Newchannel...) come before call-start names the channel: attach them to the call now."""
+    session.execute(
+        update(CallEvent)
+        .where(CallEvent.asterisk_uniqueid == uniqueid, CallEvent.call_id.is_(None))
+        .values(call_id=call.id)
+    )
+
+
 def apply(session: Session, op: dict[str, Any]) -> None:
     """Apply one operation inside a transaction (also used when replaying the spool)."""
     kind = op["op"]
@@ -61,6 +72,8 @@ def apply(session: Session, op: dict[str, Any]) -> None:
                               data=op.get("data"), at=_revive(op)["at"]))
         if call is not None:
             for key, value in _revive(op.get("call_fields") or {}).items():
+                if key == "queue_state" and call.queue_state not in (None, *AMI_QUEUE_STATES):
+                    continue  # the dialplan's verdict (timeout...) outranks the QueueCallerAbandon it causes
                 if key in _CALL_FIELDS:
                     setattr(call, key, value)
         return
@@ -73,6 +86,8 @@ def apply(session: Session, op: dict[str, Any]) -> None:
                 raise ValueError(f"unknown call field {key}")
             if op.get("keep") and getattr(call, key) is not None:
                 continue  # first value wins (first_question, item_code...)
+            if key == "asterisk_uniqueid" and value and value != call.asterisk_uniqueid:
+                _adopt_events(session, call, value)
             setattr(call, key, value)
     elif kind == "turn":
         fields = _revive(op["fields"])

@@ -3,7 +3,8 @@
     same => n,AGI(agi://127.0.0.1:4573/call-start,${CALL_UUID})   ; register the call
     same => n,AudioSocket(${CALL_UUID},127.0.0.1:9092)              ; the IVR dialog
     same => n,AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID})   ; sets HOTLINE_ROUTE etc.
-    ...  after Queue() times out:  AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID},timeout)
+    ...  after Queue() returns:  AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID},timeout,${QUEUESTATUS})
+    exten => h,1,AGI(agi://127.0.0.1:4573/call-end,${CALL_UUID},${HANGUPCAUSE})
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hotline.config import Settings
 from hotline.models.calls import Call, CallbackTask, Outcome
 from ivr.agi import AgiSession, SetCallerIdName
 from ivr.calllog import CallLog
-from ivr.escalation import AgentMonitor, decide_route, is_staffed
+from ivr.escalation import QUEUE_EXITS, AgentMonitor, decide_route, hangup_cause, is_staffed
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,15 @@ class CallControl:
         route = decide_route(call, is_staffed(self.settings), self.settings, after_queue=after_queue)
         if route.create_callback and call and not call["has_callback"]:
             await self.calllog.callback(call_uuid, call["caller_number"], call["first_question"], call["item_code"])
-        await self.calllog.update(call_uuid, route=route.route, context_summary=route.context)
-        await self.calllog.event(call_uuid, "call-route", {"route": route.route, "after_queue": after_queue},
-                                 source="agi")
+        fields: dict[str, Any] = {"route": route.route, "context_summary": route.context}
+        data: dict[str, Any] = {"route": route.route, "after_queue": after_queue}
+        if after_queue:
+            # Queue() came back, so the caller did not hang up: record why (TIMEOUT...), not "abandoned".
+            status = (agi.args[2] if len(agi.args) > 2 else "").strip().lower() or "timeout"
+            fields["queue_state"] = status if status in QUEUE_EXITS else "timeout"
+            data["queue_status"] = status
+        await self.calllog.update(call_uuid, **fields)
+        await self.calllog.event(call_uuid, "call-route", data, source="agi")
         # The IVR already told the caller a callback was registered; the dialplan need not say it again.
         announced = bool(call) and call["outcome"] == Outcome.CALLBACK_REQUESTED.value
         await agi.set_variable("HOTLINE_ANNOUNCED", "1" if announced else "0")
@@ -116,8 +123,10 @@ class CallControl:
         if not agi.args:
             return
         call_uuid = agi.args[0]
-        cause = agi.args[1] if len(agi.args) > 1 else ""
-        if cause:
-            self.calllog.update(call_uuid, keep=True, hangup_cause=cause[:64])
-        self.calllog.event(call_uuid, "call-end", {"cause": cause}, source="agi")
+        raw = agi.args[1] if len(agi.args) > 1 else ""
+        # ${HANGUPCAUSE} may be empty on a dead channel; the AGI environment can still carry it.
+        cause = hangup_cause(raw) or hangup_cause(agi.env.get("agi_hangupcause"))
+        if cause:  # "0"/empty says nothing: keep whatever AMI's Hangup event reported
+            self.calllog.update(call_uuid, hangup_cause=cause)
+        self.calllog.event(call_uuid, "call-end", {"cause": raw}, source="agi")
         await self.calllog.finish(call_uuid, Outcome.ABANDONED)  # no-op when the call already has an outcome

@@ -38,6 +38,29 @@ QUEUE_STATES = {
     "QueueCallerAbandon": "abandoned",
 }
 RECORDED_EVENTS = frozenset({"Newchannel", "Hangup", "QueueCallerLeave", "AgentRingNoAnswer", *QUEUE_STATES})
+# Why Queue() returned without an agent (${QUEUESTATUS}, passed by the dialplan to call-route): Asterisk 22 also
+# sends QueueCallerAbandon on a timeout, so these verdicts outrank "abandoned" (see calllog.apply).
+QUEUE_EXITS = frozenset({"timeout", "full", "joinempty", "leaveempty", "joinunavail", "leaveunavail", "continue"})
+
+# Q.850 causes a hotline sees, so a dialplan's bare ${HANGUPCAUSE} reads like AMI's "Cause Cause-txt".
+_CAUSES = {
+    1: "Unallocated (unassigned) number", 3: "No route to destination", 16: "Normal Clearing",
+    17: "User busy", 18: "No user responding", 19: "User alerting, no answer", 21: "Call Rejected",
+    27: "Destination out of order", 31: "Normal, unspecified", 34: "Circuit/channel congestion",
+    38: "Network out of order", 41: "Temporary failure", 42: "Switching equipment congestion",
+    127: "Interworking, unspecified",
+}
+
+
+def hangup_cause(code: str | None, text: str | None = None) -> str | None:
+    """'16' -> '16 Normal Clearing'; None when the cause says nothing (empty, 0, "Unknown")."""
+    code = (code or "").strip()
+    text = (text or "").strip()
+    if not code.isdigit() or int(code) == 0:
+        return None
+    if not text or text.lower() == "unknown":
+        text = _CAUSES.get(int(code), "")
+    return f"{int(code)} {text}".strip()[:64]
 
 
 def staffed_days(spec: str) -> set[int]:
@@ -105,9 +128,9 @@ def queue_fields(msg: AmiMessage) -> dict[str, Any]:
     if name == "AgentConnect":
         fields["agent"] = (msg.get("MemberName") or msg.get("Interface") or msg.get("DestChannel") or "")[:64]
     if name == "Hangup":
-        cause = msg.get("Cause") or ""
-        text = msg.get("Cause-txt") or ""
-        fields["hangup_cause"] = f"{cause} {text}".strip()[:64]
+        cause = hangup_cause(msg.get("Cause"), msg.get("Cause-txt"))
+        if cause:  # "0 Unknown" carries nothing; never let it replace the dialplan's HANGUPCAUSE
+            fields["hangup_cause"] = cause
     return fields
 
 

@@ -29,6 +29,7 @@ from kb.api import Answer
 log = logging.getLogger(__name__)
 
 KB_POLL_S = 5.0
+PRERENDER_ANSWERS = 60  # answers rendered ahead in the background: the most asked first, then item overviews
 
 
 class KnowledgeHolder:
@@ -139,6 +140,35 @@ async def prerender_prompts(speech: Any, texts: tuple[str, ...] = P.FIXED) -> di
     return out
 
 
+def frequent_answers(session: Any, limit: int) -> list[str]:
+    """The answers the IVR spoke most often (call log), most frequent first."""
+    from sqlalchemy import func, select
+
+    from hotline.models.calls import CallTurn
+
+    count = func.count(CallTurn.id)
+    rows = session.execute(
+        select(CallTurn.text, count)
+        .where(CallTurn.speaker == "ivr", CallTurn.kind == "answer", CallTurn.text.is_not(None))
+        .group_by(CallTurn.text)
+        .order_by(count.desc())
+        .limit(limit)
+    )
+    return [text for text, _ in rows]
+
+
+def overview_answers(knowledge: Any, limit: int) -> list[str]:
+    """What the IVR says when a caller names an item, for the first ``limit`` items of the knowledge base."""
+    engine = getattr(knowledge, "engine", knowledge)
+    items = getattr(getattr(engine, "kb", None), "items", None)
+    out: list[str] = []
+    for item in (items() if callable(items) else [])[:limit]:
+        a = knowledge.answer(item.name)
+        if not a.abstained and a.answer:
+            out.append(a.answer)
+    return out
+
+
 class IvrRuntime:
     """The IVR side of one `hotline serve` process. Components may be passed in (tests pass light ones)."""
 
@@ -158,6 +188,7 @@ class IvrRuntime:
         self.agi: FastAgiServer | None = None
         self.deps: SessionDeps | None = None
         self.sessions: set[CallSession] = set()
+        self.prerendered: list[str] = []  # answers the background task put in the prompt cache
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -201,6 +232,9 @@ class IvrRuntime:
         self.agi = FastAgiServer(s.bind_host, s.agi_port, CallControl(s, self.calllog, self.monitor).routes)
         await self.audiosocket.start()
         await self.agi.start()
+        if self._prerender and hasattr(self.speech, "render_for_cache"):
+            # After the listeners: readiness never waits for it.
+            self._tasks.append(asyncio.create_task(self._prerender_answers(), name="answer-prerender"))
         log.info("IVR ready: AudioSocket %s:%d, FastAGI %s:%d", s.bind_host, self.audiosocket.port, s.bind_host,
                  self.agi.port)
 
@@ -212,6 +246,35 @@ class IvrRuntime:
             await session.run()
         finally:
             self.sessions.discard(session)
+
+    async def _prerender_answers(self, limit: int = PRERENDER_ANSWERS) -> None:
+        """Render the likeliest answers into the prompt cache while no call is in progress (synthesis has one
+        thread; live calls come first), so a frequent answer starts playing without synthesis time."""
+        loop = asyncio.get_running_loop()
+        try:
+            texts = await self.calllog.read(frequent_answers, limit)
+            texts += await loop.run_in_executor(None, overview_answers, self.knowledge, limit)
+        except Exception as exc:
+            log.warning("answer pre-rendering skipped: %s", exc)
+            return
+        todo = list(dict.fromkeys(texts))[:limit]
+        t0 = time.monotonic()
+        for text in todo:
+            done = False
+            while not done:
+                while self.sessions:  # yield to callers; resume when the lines are quiet
+                    await asyncio.sleep(1.0)
+                try:
+                    done = await loop.run_in_executor(None, self.speech.render_for_cache, text,
+                                                      lambda: not self.sessions)
+                except Exception as exc:
+                    log.warning("could not pre-render an answer: %s", exc)
+                    break
+                if not done and not self.sessions:
+                    break  # not interrupted by a call: the primary voice failed, leave it to live synthesis
+            if done:
+                self.prerendered.append(text)
+        log.info("pre-rendered %d answers in %.1f s", len(self.prerendered), time.monotonic() - t0)
 
     async def _watch_kb(self) -> None:
         loop = asyncio.get_running_loop()

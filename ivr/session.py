@@ -98,6 +98,44 @@ class BookingBridge:
         return await asyncio.get_running_loop().run_in_executor(None, self.handle_sync, cmd)
 
 
+class KbHints:
+    """The knowledge base's terms (names and aliases) as recogniser hints, built once per KB revision.
+
+    The whole list goes to the recogniser, which keeps the few that sound like what it heard (speech.hints):
+    cutting it here dropped the aliases callers say (狗证). Calls share one tuple, so the recognition worker can
+    batch their utterances together.
+    """
+
+    def __init__(self, qa: Knowledge) -> None:
+        self.qa = qa
+        self._key: tuple[int, Any] | None = None
+        self._terms: tuple[str, ...] = ()
+        self._with_listen: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.builds = 0  # how many times the list was computed (tests check it is not per turn)
+
+    def _revision_key(self) -> tuple[int, Any]:
+        engine = getattr(self.qa, "engine", self.qa)  # KnowledgeHolder swaps engines on reload
+        return id(engine), getattr(engine, "revision", None)
+
+    def terms(self, listen: Sequence[str] = ()) -> tuple[str, ...]:
+        key = self._revision_key()
+        if key != self._key:
+            try:
+                self._terms = tuple(dict.fromkeys(self.qa.hotwords()))
+            except Exception as exc:  # recognition still works without hints
+                log.warning("no recogniser hints from the knowledge base: %s", exc)
+                self._terms = ()
+            self._with_listen = {}
+            self._key = key
+            self.builds += 1
+        if not listen:
+            return self._terms
+        listen = tuple(listen)
+        if listen not in self._with_listen:
+            self._with_listen[listen] = tuple(dict.fromkeys((*listen, *self._terms)))
+        return self._with_listen[listen]
+
+
 @dataclass
 class SessionDeps:
     """Shared, long-lived parts every call uses (loaded once by the runtime)."""
@@ -111,6 +149,11 @@ class SessionDeps:
     flow_options: F.FlowOptions = field(default_factory=F.FlowOptions)
     max_call_s: float = 600.0
     prompt_cache: dict[str, bytes] = field(default_factory=dict)  # fixed prompts, rendered at start-up
+    kb_hints: KbHints | None = None
+
+    def __post_init__(self) -> None:
+        if self.kb_hints is None:
+            self.kb_hints = KbHints(self.qa)
 
 
 @dataclass
@@ -181,6 +224,8 @@ class CallSession:
         self._tts_failed = False
         self._released = False  # transferred or hung up by us: nothing more to say
         self._unheard_answer = False  # an answer was due when the caller hung up
+        self._overtime = False  # max_call_s reached: only the goodbye may still be said
+        self._saying_goodbye = False
         self.barge_ins: list[float] = []  # monotonic times playback was cut (tests measure the stop latency)
         self.turn_latencies: list[dict[str, float]] = []
 
@@ -310,26 +355,40 @@ class CallSession:
     # ---- dialog loop ----
 
     async def _dialog(self) -> None:
-        started = time.monotonic()
-        deadline = started + self.deps.max_call_s
+        clock = asyncio.create_task(self._limit_call(self.deps.max_call_s), name="call-clock")
+        try:
+            await self._converse()
+        finally:
+            clock.cancel()
+
+    async def _limit_call(self, max_s: float) -> None:
+        """The call-length limit holds during playback too: cut whatever is playing and queue the goodbye."""
+        await asyncio.sleep(max_s)
+        self._overtime = True
+        self._cut.set()
+        self.pacer.stop()
+        self._inputs.put_nowait(F.Timer("max_call"))
+
+    async def _converse(self) -> None:
         # Only the clock here: asking AMI about free agents would delay the greeting.
         await self._execute(self.flow.handle(F.CallStarted(staffed=self.deps.agents.staffed())))
         listen_since = time.monotonic()
         while self.flow.state is not F.State.ENDED:
-            timeout = deadline - time.monotonic()
+            timeout: float | None = None
             if self._listen is not None and not self._speaking:
-                timeout = min(timeout, listen_since + self._listen.timeout_s - time.monotonic())
+                timeout = max(0.0, listen_since + self._listen.timeout_s - time.monotonic())
             try:
-                item = await asyncio.wait_for(self._inputs.get(), timeout=max(0.0, timeout))
+                item = await asyncio.wait_for(self._inputs.get(), timeout=timeout)
             except TimeoutError:
-                if time.monotonic() >= deadline:
-                    item = F.Timer("max_call")
-                elif self._speaking:
+                if self._speaking:
                     continue  # the caller is mid-sentence: wait for the endpointer
-                else:
-                    item = F.Silence()
+                item = F.Silence()
             if isinstance(item, Exception):
                 raise item
+            if self._overtime and not isinstance(item, F.Timer | F.HungUp):
+                continue  # input that raced the limit: the goodbye comes first
+            if isinstance(item, F.Timer):
+                self._saying_goodbye = True
             if isinstance(item, F.HungUp) and self._unheard_answer:
                 item = F.HungUp("answer")
             event = await self._to_event(item)
@@ -343,7 +402,8 @@ class CallSession:
             if isinstance(item, F.Dtmf) and self.uuid:
                 self.deps.calllog.turn(self.uuid, speaker="caller", kind="dtmf", dtmf=item.digit)
             return item
-        hints = [*self._hotwords(), *(self._listen.hints if self._listen else ())]
+        assert self.deps.kb_hints is not None
+        hints = self.deps.kb_hints.terms(self._listen.hints if self._listen else ())
         t0 = time.monotonic()
         try:
             transcript = await self.deps.speech.recognize(item.pcm, hints)
@@ -364,16 +424,12 @@ class CallSession:
             return F.RecognitionFailed(item.reason or "empty")
         return F.Utterance(text, transcript.confidence)
 
-    def _hotwords(self) -> list[str]:
-        try:
-            return list(self.deps.qa.hotwords())[:50]
-        except Exception:
-            return []
-
     async def _execute(self, commands: list[F.Command]) -> None:
         pending = list(commands)
         while pending:
             cmd = pending.pop(0)
+            if self._overtime and not self._saying_goodbye and isinstance(cmd, F.Say | F.Listen):
+                continue  # time is up: what this batch still had to say gives way to the goodbye
             if (self._hung_up or self._released) and isinstance(cmd, F.Say | F.Listen):
                 if isinstance(cmd, F.Say) and cmd.kind == "answer" and self._hung_up:
                     self._unheard_answer = True
@@ -521,6 +577,8 @@ class CallSession:
 
     async def _audio_for(self, text: str) -> AsyncIterator[bytes]:
         cached = self.deps.prompt_cache.get(text)
+        if cached is None and hasattr(self.deps.speech, "cached_audio"):
+            cached = self.deps.speech.cached_audio(text)  # an answer pre-rendered in the background
         if cached:
             yield cached
             return

@@ -1,7 +1,8 @@
 """How sure the engine is that the top-ranked target is what the caller means: a few features, one logistic.
 
 The coefficients below were fitted by ``benchmarks/kb_fit.py`` (L2-regularised logistic regression, scipy) on the
-tuning four fifths of tests/kb/questions.yaml (kb.evaluation.split); label 1 = the top-ranked target is the
+tuning four fifths of tests/kb/questions.yaml and of the recorded ASR transcripts of those questions
+(tests/kb/asr_transcripts.yaml; kb.evaluation.split / transcript_cases); label 1 = the top-ranked target is the
 labelled answer. Re-run that script after changing features or the question set, and paste its output here.
 """
 
@@ -46,11 +47,12 @@ class Features:
     margin: float  # (top - runner-up) / top score
     service: float  # 1 when the question asks something about a service (an aspect cue)
     off_topic: float  # 1 when it carries a non-service intent (OFF_TOPIC)
+    by_sound: float  # share of the matched phrase's characters not in the question verbatim (heard by sound)
 
 
 # Fitted by benchmarks/kb_fit.py on the tuning split (see module docstring); order = Features fields, then bias.
-WEIGHTS = (2.573, 1.993, 0.746, -0.194, -1.318, 0.429, 1.333, -1.733)
-BIAS = -0.996
+WEIGHTS = (3.015, 2.472, 0.933, -0.121, -0.951, 0.65, 0.799, -1.874, 0.375)
+BIAS = -1.413
 
 
 MIN_RUN = 3  # two shared syllables (申请, 证明) are common to too many phrases to say anything
@@ -88,6 +90,7 @@ def features(top: Candidate, second: Candidate | None, question_key: str, phrase
         margin=margin,
         service=1.0 if aspect_strength > 0 else 0.0,
         off_topic=1.0 if off_topic(text) else 0.0,
+        by_sound=sum(ch not in text for ch in top.phrase) / len(top.phrase) if top.phrase else 0.0,
     )
 
 

@@ -31,6 +31,17 @@ def split(cases: list[dict]) -> tuple[list[dict], list[dict]]:
     return tuning, held_out
 
 
+def transcript_cases(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(tuning, held_out) question cases from recorded ASR transcripts (tests/kb/asr_transcripts.yaml): the heard
+    text is the question, kind "asr"; a transcript is held out when its source question is (its ``index`` in
+    tests/kb/questions.yaml), so tuning on text and on transcripts never sees the held-out fifth."""
+    tuning, held_out = [], []
+    for r in rows:
+        case = {"q": r["heard"], "item": r["item"], "aspect": r.get("aspect"), "kind": "asr", "source": r["q"]}
+        (held_out if r["index"] % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else tuning).append(case)
+    return tuning, held_out
+
+
 def item_correct(case: dict, ans: Answer) -> bool:
     expected = case.get("item")
     if expected is None:

@@ -31,7 +31,7 @@ class Thresholds:
     """Decision thresholds on the calibrated confidence (kb.confidence); chosen on the tuning split of the labelled
     questions (benchmarks/kb_fit.py sweeps ``abstain``; benchmarks/kb_bench.py prints the held-out effect)."""
 
-    abstain: float = 0.7  # below: no item is chosen (kb_fit.py sweep: lowest tuning cost on 0.65-0.70)
+    abstain: float = 0.55  # below: no item is chosen (kb_fit.py sweep, text + ASR transcripts: lowest on 0.50-0.55)
     clarify_ratio: float = 0.8  # runner-up score / top score at or above which two items count as close
     faq_match: float = 82.0  # rapidfuzz ratio on sound keys for a FAQ question to answer verbatim
     centre_item: float = 0.7  # a centre topic wins over an item the question does not name below this confidence

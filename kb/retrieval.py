@@ -80,7 +80,7 @@ def scattered_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
 def _max_deficit(n: int) -> float:
     """How far from the phrase's sound a stretch of the question may be (sum of 1 - syllable similarity):
     a two-syllable alias only one mild confusion (口证 ~ 狗证), longer phrases about one wrong syllable."""
-    return 0.3 if n == 2 else 0.55 if n == 3 else 1.05 if n < 6 else 1.6
+    return 0.3 if n == 2 else 0.6 if n == 3 else 1.05 if n < 6 else 1.6
 
 
 def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
@@ -95,6 +95,7 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
         if n < 2 or n > len(key) or p.key in key:
             continue
         limit = _max_deficit(n)
+        max_wrong = 1 if n <= 4 else 2  # two blurred syllables in a short phrase match too many other words
         if sum(sym not in present for sym in set(p.key)) > limit / 0.25:  # cheap: too many unheard syllables
             continue
         found = None
@@ -103,12 +104,13 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
             first = symbol_similarity(window[0], p.key[0])
             if first < 0.5:
                 continue
-            deficit = 1.0 - first
+            deficit, wrong = 1.0 - first, int(first < 1.0)
             for a, b in zip(window[1:], p.key[1:], strict=True):
-                deficit += 1.0 - symbol_similarity(a, b)
-                if deficit > limit:
+                sim = symbol_similarity(a, b)
+                deficit, wrong = deficit + 1.0 - sim, wrong + (sim < 1.0)
+                if deficit > limit or wrong > max_wrong:
                     break
-            if deficit <= limit and (found is None or deficit < found):
+            if deficit <= limit and wrong <= max_wrong and (found is None or deficit < found):
                 found = deficit
         if found is not None:
             length = SOUND_HIT * (n - NEAR_PENALTY * found)

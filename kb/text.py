@@ -99,7 +99,8 @@ _NEAR_FINALS = {
     frozenset(pair): 0.7
     for pair in (("i", "u"), ("i", "v"), ("u", "v"), ("en", "in"), ("an", "ian"), ("ou", "u"), ("uo", "o"),
                  ("e", "o"), ("e", "ei"), ("ai", "ei"), ("ui", "ei"), ("un", "en"), ("ie", "ue"), ("iu", "ou"),
-                 ("ao", "ou"), ("on", "en"), ("ion", "on"), ("in", "ian"), ("u", "uo"), ("i", "ie"), ("i", "ei"))
+                 ("ao", "ou"), ("on", "en"), ("ion", "on"), ("in", "ian"), ("u", "uo"), ("i", "ie"), ("i", "ei"),
+                 ("uan", "ian"), ("uan", "an"), ("van", "ian"))
 }
 
 

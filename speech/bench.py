@@ -23,6 +23,8 @@ from speech.audio import duration_s
 from speech.cache import PromptCache
 from speech.engine import SpeechEngine, make_voice
 
+HELD_OUT_EVERY = 5  # = kb.evaluation.HELD_OUT_EVERY (kept here so the bench runs without kb)
+
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "kb" / "questions.yaml"
 FALLBACK_QUESTIONS = [
     "我家狗要办证需要带什么", "市民卡丢了怎么补办", "营业执照办理需要多长时间", "公积金提取需要什么材料",
@@ -36,6 +38,7 @@ class Case:
     text: str
     item: str | None
     kind: str
+    held_out: bool = False  # its question is in the held-out fifth of questions.yaml (kb.evaluation.split)
 
 
 def cer(reference: str, hypothesis: str) -> float:
@@ -51,8 +54,8 @@ def load_cases(path: Path | None, n: int) -> list[Case]:
         return (base * (n // len(base) + 1))[:n]
     rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     usable = [
-        Case(str(r["q"]), r.get("item"), r.get("kind", ""))
-        for r in rows
+        Case(str(r["q"]), r.get("item"), r.get("kind", ""), i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1)
+        for i, r in enumerate(rows)
         if r.get("kind") in ("clean", "soundalike") and r.get("item") not in (None, "AMBIGUOUS")
     ]
     if len(usable) <= n:
@@ -99,6 +102,7 @@ def run_bench(settings: Settings, n: int = 100, questions_file: str | None = Non
 
     first_frame_ms, latencies, three_s, cers, audio_s = [], [], [], [], 0.0
     right = right_text = right_top = total_items = 0
+    held = {"total": 0, "right": 0, "top": 0}
     errors_by_kind: dict[str, list[float]] = {}
     for case in cases:
         started = time.perf_counter()
@@ -122,6 +126,10 @@ def run_bench(settings: Settings, n: int = 100, questions_file: str | None = Non
             top = answer.item_code or (answer.alternatives[0].item_code if answer.alternatives else None)
             right_top += top == case.item
             right_text += qa.answer(case.text).item_code == case.item
+            if case.held_out:
+                held["total"] += 1
+                held["right"] += answer.item_code == case.item
+                held["top"] += top == case.item
 
     cache = PromptCache(settings.prompt_cache_dir / "bench", voice)
     probe = "您好，这里是政务服务热线，请问您要办理什么业务？"
@@ -141,6 +149,9 @@ def run_bench(settings: Settings, n: int = 100, questions_file: str | None = Non
         print(f"item accuracy through speech: {right / total_items:.1%} ({right}/{total_items}); "
               f"same questions as text: {right_text / total_items:.1%}; "
               f"right item ranked first (answer or first alternative): {right_top / total_items:.1%}")
+        if held["total"]:
+            print(f"  held-out fifth (never tuned on, n={held['total']}): answered with the right item "
+                  f"{held['right'] / held['total']:.1%}, right item ranked first {held['top'] / held['total']:.1%}")
     else:
         print("item accuracy through speech: n/a (kb.qa not available)")
     print(f"RTF (recognition time / audio time): {sum(latencies) / 1000 / max(audio_s, 1e-9):.3f}")

@@ -241,6 +241,28 @@ class SpeechEngine:
             self.cache.put(text, pcm)
         return pcm
 
+    def cached_audio(self, text: str) -> bytes | None:
+        """The whole text's audio when it was rendered before (fixed prompts, pre-rendered answers)."""
+        return self.cache.get(text)
+
+    def render_for_cache(self, text: str, go_on: Callable[[], bool] = lambda: True) -> bool:
+        """Render ``text`` into the cache one sentence at a time, stopping (False) as soon as ``go_on()`` is
+        false: background pre-rendering shares the one synthesis thread with live calls and must yield to them."""
+        if self.cache.get(text) is not None:
+            return True
+        parts: list[bytes] = []
+        for sentence in split_sentences(to_spoken(text)):
+            if not go_on():
+                return False
+            pcm, engine = self._tts_pool.submit(self._render, sentence).result()
+            if engine != self.synthesizer.engines[0].name:
+                return False  # never cache a fallback voice under the primary voice's key
+            parts.append(pcm)
+        if not parts:
+            return False
+        self.cache.put(text, b"".join(parts))
+        return True
+
     def prerender(self, texts: Sequence[str]) -> int:
         """Render fixed prompts into the cache ahead of the first call; returns how many were new."""
         count = 0

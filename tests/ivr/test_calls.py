@@ -278,7 +278,7 @@ def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings
     route = asyncio.run(scenario())
     assert route["HOTLINE_ROUTE"] == "voicemail" and route["HOTLINE_ANNOUNCED"] == "0"
     row, _, events = load_call(s.effective_database_url, left.uuid)
-    assert row.outcome == Outcome.CALLBACK_REQUESTED.value and row.hangup_cause == "16"
+    assert row.outcome == Outcome.CALLBACK_REQUESTED.value and row.hangup_cause == "16 Normal Clearing"
     assert [e.name for e in events] == ["call-start", "call-route", "voicemail", "call-end"]
     engine = make_engine(s.effective_database_url)
     with session_scope(make_sessionmaker(engine)) as session:
@@ -289,7 +289,7 @@ def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings
         assert task.question == "语音留言"
     engine.dispose()
     row, *_ = load_call(s.effective_database_url, gone.uuid)
-    assert row.outcome == Outcome.ABANDONED.value and row.hangup_cause == "17"
+    assert row.outcome == Outcome.ABANDONED.value and row.hangup_cause == "17 User busy"
 
 
 def test_maximum_call_length_ends_the_call_politely(settings, espeak_speech, qa, ivr_settings, running_ivr):
@@ -311,3 +311,74 @@ def test_maximum_call_length_ends_the_call_politely(settings, espeak_speech, qa,
     assert turns[-1].speaker == "ivr" and turns[-1].text == P.MAX_CALL
     assert row.outcome == Outcome.ABANDONED.value
     assert metrics.CALLS.labels(Outcome.ABANDONED.value)._value.get() == before + 1
+
+
+def test_maximum_call_length_holds_during_playback(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    """The limit cuts a prompt that is still playing (it used to wait for the next listening pause)."""
+    s = ivr_settings(settings, max_call_s=2)
+    call = CallIdentity()
+    greeting_s = duration_s(espeak_speech.prompt_audio(P.GREETING_STAFFED))
+    assert greeting_s > 4  # otherwise this test proves nothing
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa) as rt:
+            host, agi, audio = ports(rt)
+            await agi_request(host, agi, "call-start", [call.uuid], call)
+            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+            t0 = time.monotonic()
+            try:
+                await asyncio.wait_for(peer.hung_up_by_ivr.wait(), 30)
+            finally:
+                await peer.close()
+            return time.monotonic() - t0
+
+    took = asyncio.run(scenario())
+    row, turns, _ = load_call(s.effective_database_url, call.uuid)
+    said = [t.text for t in turns if t.speaker == "ivr"]
+    assert said == [P.GREETING_STAFFED, P.MAX_CALL]
+    goodbye_s = duration_s(espeak_speech.prompt_audio(P.MAX_CALL))
+    assert took < 2 + goodbye_s + 1.5 < greeting_s + goodbye_s  # the greeting was cut at the limit
+    assert row.outcome == Outcome.ABANDONED.value
+
+
+def test_recogniser_gets_every_kb_term_computed_once(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    """Aliases such as 狗证 reach the recogniser (it picks the few that sound right), built once per KB revision."""
+    from ivr.session import KbHints
+
+    hints = KbHints(qa)
+    terms = hints.terms()
+    assert "狗证" in terms and set(qa.hotwords()) == set(terms)
+    assert hints.terms() is terms and hints.builds == 1  # no per-turn recomputation
+    closed = hints.terms(("是", "不是"))
+    assert closed[:2] == ("是", "不是") and "狗证" in closed and hints.terms(("是", "不是")) is closed
+
+    seen: list[tuple[str, ...]] = []
+    s = ivr_settings(settings)
+    call = CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
+            real = rt.deps.speech.recognize
+
+            async def spy(pcm, hints=()):  # the real recogniser runs; we only look at what it was given
+                seen.append(tuple(hints))
+                return await real(pcm, hints)
+
+            rt.deps.speech = _Spy(rt.deps.speech, spy)
+            host, agi, audio = ports(rt)
+            question = espeak_speech.prompt_audio("我家狗要办证")
+            await place_call(host, agi, audio, question=question, call=call, timeout_s=40)
+            return rt.deps.kb_hints.terms()
+
+    shared = asyncio.run(scenario())
+    assert seen and all("狗证" in h for h in seen)
+    assert seen[0] is shared  # one tuple shared by all calls: the recognition worker can batch them
+
+
+class _Spy:
+    def __init__(self, inner, recognize) -> None:
+        self._inner = inner
+        self.recognize = recognize
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)

@@ -126,6 +126,7 @@ def test_queue_fields_from_ami_events():
     assert queue_fields(msg(("Event", "Hangup"), ("Cause", "16"), ("Cause-txt", "Normal Clearing"))) == {
         "hangup_cause": "16 Normal Clearing"}
     assert queue_fields(msg(("Event", "Newchannel"))) == {}
+    assert queue_fields(msg(("Event", "Hangup"), ("Cause", "0"), ("Cause-txt", "Unknown"))) == {}
 
 
 # ---- over a real AMI socket ----
@@ -210,3 +211,89 @@ def test_queue_events_are_recorded_on_the_call(settings):
         assert call.queue_state == "connected" and call.agent == "agent1"
         assert call.queue_joined_at is not None and call.hangup_cause == "16 Normal Clearing"
     engine.dispose()
+
+
+# ---- AMI and the dialplan together (findings from real-Asterisk calls) ----
+
+
+def _ivr_with_ami(settings, port: int):
+    return dataclasses.replace(settings, audiosocket_port=0, agi_port=0, staffed_hours="00:00-24:00",
+                               ami_port=port, ami_secret="x")
+
+
+def _call_and_events(url: str, call_uuid: str) -> tuple[Call, list[str]]:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            call = session.scalar(select(Call).where(Call.call_uuid == call_uuid))
+            names = list(session.scalars(select(CallEvent.name).where(CallEvent.call_id == call.id)
+                                         .order_by(CallEvent.id)))
+            session.expunge(call)
+            return call, names
+    finally:
+        engine.dispose()
+
+
+def test_queue_timeout_is_not_an_abandon_and_early_events_join_the_call(settings, espeak_speech, qa, running_ivr):
+    """Asterisk 22 sends Newchannel before call-start, and QueueCallerAbandon on a queue *timeout*; a caller who
+    really hangs up in the queue is the only "abandoned" one. Hang-up causes: "0 Unknown" never wins."""
+    from ivr.harness import CallIdentity, agi_request
+
+    timed_out, gave_up = CallIdentity(caller="13700001111"), CallIdentity(caller="13700002222")
+
+    async def scenario():
+        peer = AmiPeer(0)
+        port = await peer.start()
+        s = _ivr_with_ami(settings, port)
+        try:
+            async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
+                await rt.monitor.ami.wait_connected(5)
+                host, agi = s.bind_host, rt.agi.port
+
+                async def ami(name, call, *items):
+                    await peer.event(("Event", name), ("Uniqueid", call.uniqueid), *items)
+                    await asyncio.sleep(0.05)
+
+                for c in (timed_out, gave_up):  # the channel exists before the dialplan's first AGI
+                    await ami("Newchannel", c, ("Channel", c.channel))
+                await asyncio.sleep(0.3)
+                for c in (timed_out, gave_up):
+                    await agi_request(host, agi, "call-start", [c.uuid], c)
+                    await ami("QueueCallerJoin", c, ("Queue", "hotline-agents"), ("Position", "1"))
+                # Queue() timed out: AMI says "abandon" first, then the dialplan asks for a route.
+                await ami("QueueCallerAbandon", timed_out, ("Queue", "hotline-agents"))
+                route = await agi_request(host, agi, "call-route", [timed_out.uuid, "timeout", "TIMEOUT"], timed_out)
+                await ami("QueueCallerLeave", timed_out, ("Queue", "hotline-agents"))
+                await ami("QueueCallerAbandon", timed_out)  # a late duplicate must not undo the verdict
+                await ami("Hangup", timed_out, ("Cause", "0"), ("Cause-txt", "Unknown"))
+                await agi_request(host, agi, "call-end", [timed_out.uuid, "16"], timed_out)
+                # The other caller hangs up while waiting: a real abandon; AMI's cause arrives after call-end.
+                await ami("QueueCallerAbandon", gave_up, ("Queue", "hotline-agents"))
+                await agi_request(host, agi, "call-end", [gave_up.uuid, ""], gave_up)
+                await ami("Hangup", gave_up, ("Cause", "16"), ("Cause-txt", "Normal Clearing"))
+                await asyncio.sleep(0.5)
+                return s, route
+        finally:
+            await peer.stop()
+
+    s, route = asyncio.run(scenario())
+    assert route["HOTLINE_ROUTE"] == "callback"
+    call, names = _call_and_events(s.effective_database_url, timed_out.uuid)
+    assert call.queue_state == "timeout"
+    assert call.hangup_cause == "16 Normal Clearing"
+    assert names[0] == "Newchannel", names  # stored before call-start, attached once the uniqueid was known
+    assert {"call-start", "QueueCallerJoin", "QueueCallerAbandon", "call-route", "Hangup", "call-end"} <= set(names)
+    call, names = _call_and_events(s.effective_database_url, gave_up.uuid)
+    assert call.queue_state == "abandoned" and call.outcome == Outcome.ABANDONED.value
+    assert call.hangup_cause == "16 Normal Clearing"
+    assert names[:2] == ["Newchannel", "call-start"]
+
+
+@pytest.mark.parametrize(("code", "text", "expected"), [
+    ("16", "Normal Clearing", "16 Normal Clearing"), ("16", "", "16 Normal Clearing"), ("17", None, "17 User busy"),
+    ("0", "Unknown", None), ("", "", None), ("abc", "", None), ("99", "", "99"),
+])
+def test_hangup_cause_text(code, text, expected):
+    from ivr.escalation import hangup_cause
+
+    assert hangup_cause(code, text) == expected

@@ -27,8 +27,11 @@ def test_off_topic_cues(text: str, expected: bool) -> None:
 def test_model_is_fitted_and_monotone() -> None:
     assert any(WEIGHTS), "run benchmarks/kb_fit.py --write"
     base = Features(phrase=0.0, partial=0.0, coverage=0.6, mass=1.0, unexplained=0.5, margin=0.3, service=1.0,
-                    off_topic=0.0)
+                    off_topic=0.0, by_sound=0.0)
     assert probability(dataclasses.replace(base, phrase=1.0, partial=1.0)) > probability(base)
+    # A name heard only by sound is weaker evidence than the same name in the very characters.
+    assert probability(dataclasses.replace(base, phrase=0.9, partial=0.9, by_sound=1.0)) < probability(
+        dataclasses.replace(base, phrase=1.0, partial=1.0))
     assert probability(dataclasses.replace(base, off_topic=1.0)) < probability(base)
     assert probability(dataclasses.replace(base, unexplained=2.0)) < probability(base)
     assert 0.0 <= probability(base) <= 1.0
