@@ -15,11 +15,24 @@ from hotline.errors import HotlineError
 from hotline.models import Call, CallbackTask, CallEvent, CallTurn, utcnow
 
 WAITING_STATES = ("waiting", "ringing")
+# Escalation reasons the IVR records (ivr/flow.py _escalate); unknown ones are shown as recorded.
+ESCALATION_LABELS = {
+    "caller_request": "来电人要求转人工",
+    "dtmf_0": "来电人按 0 转人工",
+    "asr_error": "语音识别故障",
+    "qa_error": "知识库查询故障",
+    "tts_error": "语音合成故障",
+    "booking_error": "预约系统故障",
+}
 CALLBACK_STATUSES = ("done", "failed")
 
 
 class CallbackError(HotlineError):
     """A callback task that cannot be marked (unknown, or already handled)."""
+
+
+def escalation_label(reason: str | None) -> str:
+    return ESCALATION_LABELS.get(reason or "", reason or "")
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,10 @@ class WaitingCaller:
     waiting_s: int
     question: str
     item_code: str
+    item_name: str
     department: str
+    reason: str  # why the IVR handed over, in the caller-facing words agents read
+    summary: str  # HOTLINE_CONTEXT the IVR built: item + question
     transcript: list[str]
     mine: bool  # ringing this agent's own phone
 
@@ -92,7 +108,8 @@ def waiting_callers(
         WaitingCaller(
             call_id=c.id, number=shown_number(c.caller_number, full_numbers), state=c.queue_state or "",
             waiting_s=max(0, int((now - since(c)).total_seconds())), question=c.first_question or "",
-            item_code=c.item_code or "", department=c.department or "", transcript=texts[c.id],
+            item_code=c.item_code or "", item_name=c.item_name or "", department=c.department or "",
+            reason=escalation_label(c.escalation_reason), summary=c.context_summary or "", transcript=texts[c.id],
             mine=c.id in mine,
         )
         for c in calls

@@ -88,6 +88,19 @@ def set_override(store: BookingStore, session: Session, day: date, is_workday: b
                  {"is_workday": is_workday, "note": note})
 
 
+def remove_override(store: BookingStore, session: Session, day: date, username: str) -> None:
+    before = store.overrides().get(day)
+    if before is None or not store.remove_override(day):
+        raise BookingAdminError(f"{day.isoformat()} 没有节假日设置")
+    audit.record(session, username, "calendar_override_remove", f"calendar:{day.isoformat()}",
+                 {"is_workday": before.is_workday, "note": before.note}, None)
+
+
+def calendar_warnings(store: BookingStore, today: date) -> list[str]:
+    """Years in the booking horizon that chinesecalendar does not cover (see ivr/booking/calendar.py)."""
+    return store.calendar().warnings(today)
+
+
 def export_csv(store: BookingStore, first: date, last: date, full_numbers: bool) -> str:
     buf = io.StringIO()
     rows = store.export_rows(first, last)

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from admin.services.localtime import day_bounds, fmt
 from admin.services.masking import shown_number
 from hotline.errors import HotlineError
-from hotline.models import Call, Outcome
+from hotline.models import Call, CallEvent, Outcome
 
 LOW_CONFIDENCE = 0.6  # below this a recognition or an answer counts as "low confidence"
 PAGE_SIZE = 50
@@ -139,8 +139,16 @@ def list_calls(
 
 def get_call(session: Session, call_id: int) -> Call | None:
     return session.scalar(
-        select(Call).where(Call.id == call_id).options(selectinload(Call.turns), selectinload(Call.events))
+        select(Call).where(Call.id == call_id).options(selectinload(Call.turns))
     )
+
+
+def call_events(session: Session, call: Call) -> list[CallEvent]:
+    """The call's events, including AMI events recorded before call-start (linked by asterisk_uniqueid only)."""
+    match = CallEvent.call_id == call.id
+    if call.asterisk_uniqueid:
+        match = or_(match, CallEvent.asterisk_uniqueid == call.asterisk_uniqueid)
+    return list(session.scalars(select(CallEvent).where(match).order_by(CallEvent.at, CallEvent.id).limit(1000)))
 
 
 def distinct_values(session: Session, column, limit: int = 200) -> list[str]:

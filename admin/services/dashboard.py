@@ -14,11 +14,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import Float, Integer, case, cast, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from admin.services.localtime import day_bounds
+from admin.services.localtime import day_bounds, to_local
 from hotline.models import Call, CallTurn, Outcome, utcnow
 from hotline.models.admin import DashboardDay
 
@@ -51,10 +51,18 @@ class Dashboard:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> {p50, p90, p95, n}
 
 
-def _local_hour(session: Session, column):
+def _local(session: Session, column, pattern: str):
+    """A local (CST) date or hour of a UTC column as text: pattern is 'day' or 'hour'."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("Asia/Shanghai", column), "HH24")
-    return func.strftime("%H", column, "+8 hours")
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM-DD" if pattern == "day" else "HH24")
+    return func.strftime("%Y-%m-%d" if pattern == "day" else "%H", column, "+8 hours")
+
+
+def _floor_int(session: Session, expr):
+    # PostgreSQL's integer cast rounds; SQLite's truncates (= floor for the non-negative values here).
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(expr), Integer)
+    return cast(expr, Integer)
 
 
 def _duration_s(session: Session):
@@ -63,73 +71,131 @@ def _duration_s(session: Session):
     return (func.julianday(Call.ended_at) - func.julianday(Call.started_at)) * 86400.0
 
 
-def day_stats(session: Session, day: date) -> dict:
-    """Everything the dashboard needs about one local day, as plain JSON-able counters."""
-    start, end = day_bounds(day, day)
-    calls = (Call.started_at >= start, Call.started_at < end)
-    turns = (CallTurn.at >= start, CallTurn.at < end, CallTurn.speaker == "caller")
+def _empty_day() -> dict:
+    return {"total": 0, "outcomes": {}, "dur_sum": 0.0, "dur_n": 0, "hours": {}, "items": {}, "aspects": {},
+            "confidence": {}, "unanswered": {}, "latency": {s: {} for s in LATENCY_STAGES}}
 
-    dur = _duration_s(session)
-    total, dur_sum, dur_n = session.execute(select(
-        func.count(), func.sum(case((Call.ended_at.is_not(None), dur))), func.count(Call.ended_at),
-    ).where(*calls)).one()
-    outcomes = dict(session.execute(select(Call.outcome, func.count()).where(*calls).group_by(Call.outcome)).all())
-    hour = _local_hour(session, Call.started_at)
-    hours = dict(session.execute(select(hour, func.count()).where(*calls).group_by(hour)).all())
-    items = dict(session.execute(
-        select(Call.item_code, func.count()).where(*calls, Call.item_code.is_not(None)).group_by(Call.item_code)
-    ).all())
 
-    aspects: Counter[str] = Counter()
-    confidence: Counter[str] = Counter()
-    unanswered: Counter[str] = Counter()
-    latency: dict[str, Counter[str]] = {s: Counter() for s in LATENCY_STAGES}
-    stage_cols = [cast(CallTurn.latency_ms[s].as_float(), Float) for s in LATENCY_STAGES]
+def range_stats(session: Session, first: date, last: date) -> dict[date, dict]:
+    """Everything the dashboard needs about each local day in [first, last], as plain JSON-able counters.
+
+    A handful of GROUP BY queries over the whole range (calls by started_at, caller turns by at, both indexed),
+    grouped by local day in SQL, so a cold month costs what a cold day costs plus the rows scanned.
+    """
+    start, end = day_bounds(first, last)
+    out = {first + timedelta(days=n): _empty_day() for n in range((last - first).days + 1)}
+
+    def stats(day_text: str) -> dict:
+        return out[date.fromisoformat(day_text)]
+
+    in_calls = (Call.started_at >= start, Call.started_at < end)
+    day, hour, dur = _local(session, Call.started_at, "day"), _local(session, Call.started_at, "hour"), _duration_s(session)
     rows = session.execute(
-        select(CallTurn.aspect, CallTurn.asr_confidence, CallTurn.abstained, CallTurn.text, *stage_cols).where(*turns)
+        select(day, hour, Call.outcome, func.count(), func.sum(case((Call.ended_at.is_not(None), dur))),
+               func.count(Call.ended_at)).where(*in_calls).group_by(day, hour, Call.outcome)
     )
-    # One pass over the day's caller turns (a few thousand rows) instead of one query per figure.
-    for aspect, conf, abstained, text, *stages in rows:
-        if aspect:
-            aspects[aspect] += 1
-        if conf is not None:
-            confidence[str(min(int(conf * CONFIDENCE_BUCKETS), CONFIDENCE_BUCKETS - 1))] += 1
-        if abstained and text:
-            unanswered[text] += 1
-        for stage, value in zip(LATENCY_STAGES, stages, strict=True):
-            if value is not None:
-                latency[stage][str(int(value // LATENCY_BIN_MS))] += 1
-    return {
-        "total": int(total or 0), "outcomes": outcomes, "dur_sum": float(dur_sum or 0), "dur_n": int(dur_n or 0),
-        "hours": hours, "items": items, "aspects": dict(aspects), "confidence": dict(confidence),
-        "unanswered": dict(unanswered.most_common(UNANSWERED_KEPT)),
-        "latency": {s: dict(c) for s, c in latency.items()},
-    }
+    for d, h, outcome, n, dur_sum, dur_n in rows:
+        st = stats(d)
+        st["total"] += n
+        st["outcomes"][outcome] = st["outcomes"].get(outcome, 0) + n
+        st["hours"][h] = st["hours"].get(h, 0) + n
+        st["dur_sum"] += float(dur_sum or 0)
+        st["dur_n"] += int(dur_n or 0)
+    rows = session.execute(select(day, Call.item_code, func.count())
+                           .where(*in_calls, Call.item_code.is_not(None)).group_by(day, Call.item_code))
+    for d, item, n in rows:
+        stats(d)["items"][item] = n
+
+    tday = _local(session, CallTurn.at, "day")
+    in_turns = (CallTurn.at >= start, CallTurn.at < end, CallTurn.speaker == "caller")
+    rows = session.execute(select(tday, CallTurn.aspect, func.count())
+                           .where(*in_turns, CallTurn.aspect.is_not(None), CallTurn.aspect != "").group_by(tday, CallTurn.aspect))
+    for d, aspect, n in rows:
+        stats(d)["aspects"][aspect] = n
+    bucket = case((CallTurn.asr_confidence >= 1, CONFIDENCE_BUCKETS - 1),
+                  else_=_floor_int(session, CallTurn.asr_confidence * CONFIDENCE_BUCKETS))
+    rows = session.execute(select(tday, bucket, func.count())
+                           .where(*in_turns, CallTurn.asr_confidence.is_not(None)).group_by(tday, bucket))
+    for d, b, n in rows:
+        stats(d)["confidence"][str(b)] = n
+    rows = session.execute(select(tday, CallTurn.text, func.count())
+                           .where(*in_turns, CallTurn.abstained.is_(True), CallTurn.text.is_not(None),
+                                  CallTurn.text != "").group_by(tday, CallTurn.text))
+    unanswered: dict[date, Counter[str]] = {}
+    for d, text, n in rows:
+        unanswered.setdefault(date.fromisoformat(d), Counter())[text] = n
+    for d, counter in unanswered.items():
+        out[d]["unanswered"] = dict(counter.most_common(UNANSWERED_KEPT))
+    for stage in LATENCY_STAGES:
+        value = cast(CallTurn.latency_ms[stage].as_float(), Float)
+        b = _floor_int(session, value / LATENCY_BIN_MS)
+        rows = session.execute(select(tday, b, func.count()).where(*in_turns, value.is_not(None)).group_by(tday, b))
+        for d, bin_, n in rows:
+            stats(d)["latency"][stage][str(bin_)] = n
+    return out
+
+
+def day_stats(session: Session, day: date) -> dict:
+    """One local day's counters (see ``range_stats``)."""
+    return range_stats(session, day, day)[day]
+
+
+def _settled(day: date, now: datetime) -> bool:
+    return day_bounds(day, day)[1] + SETTLED < now
+
+
+def _store(session: Session, computed: dict[date, dict]) -> None:
+    if not computed:
+        return
+    try:
+        session.add_all(DashboardDay(day=day, data=data) for day, data in computed.items())
+        session.commit()
+    except IntegrityError:  # another request (or the rollup) stored some of these days first: theirs are identical
+        session.rollback()
 
 
 def _days(session: Session, first: date, last: date, now: datetime) -> dict[date, dict]:
-    """Per-day stats: stored ones read in one query, missing settled days computed and stored."""
-    stored = {r.day: r.data for r in session.scalars(
+    """Per-day stats: stored ones read in one query, missing settled days computed in one range pass and stored."""
+    out = {r.day: r.data for r in session.scalars(
         select(DashboardDay).where(DashboardDay.day >= first, DashboardDay.day <= last))}
-    out: dict[date, dict] = {}
-    new_rows = []
-    for n in range((last - first).days + 1):
-        day = first + timedelta(days=n)
-        if day in stored:
-            out[day] = stored[day]
-            continue
-        if day_bounds(day, day)[1] + SETTLED < now:
-            out[day] = day_stats(session, day)
-            new_rows.append(DashboardDay(day=day, data=out[day]))
-        else:
+    missing = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    missing = [d for d in missing if d not in out]
+    settled = [d for d in missing if _settled(d, now)]
+    if settled:
+        computed = range_stats(session, settled[0], settled[-1])
+        new = {d: computed[d] for d in settled}
+        out.update(computed)
+        _store(session, new)
+    for day in missing:
+        if day not in settled:
             out[day] = _live_stats(session, day)
-    if new_rows:
-        try:
-            session.add_all(new_rows)
-            session.commit()
-        except IntegrityError:  # another request stored the same day first: theirs is identical
-            session.rollback()
-    return out
+    return {d: out[d] for d in sorted(out) if first <= d <= last}
+
+
+def rollup(session: Session, *, now: datetime | None = None, chunk_days: int = 31) -> int:
+    """Store every settled day since the first call that is not stored yet; returns how many days were stored.
+
+    Run by ``hotline admin rollup`` and in the background when the panel starts, so even the first dashboard
+    view after a restart or an import reads stored days.
+    """
+    now = now or utcnow()
+    oldest = session.scalar(select(func.min(Call.started_at)))
+    if oldest is None:
+        return 0
+    first = to_local(oldest).date()
+    stored = set(session.scalars(select(DashboardDay.day).where(DashboardDay.day >= first)))
+    day, todo = first, []
+    while _settled(day, now):
+        if day not in stored:
+            todo.append(day)
+        day += timedelta(days=1)
+    done = 0
+    for i in range(0, len(todo), chunk_days):
+        part = todo[i:i + chunk_days]
+        computed = range_stats(session, part[0], part[-1])
+        _store(session, {d: computed[d] for d in part})
+        done += len(part)
+    return done
 
 
 def _live_stats(session: Session, day: date) -> dict:

@@ -12,6 +12,7 @@
     td.textContent = text;
     if (cls) { td.className = cls; }
     row.appendChild(td);
+    return td;
   }
 
   function stateLabel(c) {
@@ -29,7 +30,14 @@
       cell(tr, c.waiting_s + " 秒");
       cell(tr, c.number, "number");
       cell(tr, c.question, "question");
-      cell(tr, (c.item_code + " " + c.department).trim());
+      cell(tr, (c.item_code + " " + c.item_name).trim() + (c.department ? "（" + c.department + "）" : ""), "item");
+      var reason = cell(tr, c.reason, "reason");
+      if (c.summary) {
+        var summary = document.createElement("div");
+        summary.className = "summary";
+        summary.textContent = c.summary;
+        reason.appendChild(summary);
+      }
       cell(tr, c.transcript.join(" / "), "transcript");
       rows.appendChild(tr);
     });
@@ -37,7 +45,7 @@
       var empty = document.createElement("tr");
       empty.className = "empty";
       var td = document.createElement("td");
-      td.colSpan = 6;
+      td.colSpan = 7;
       td.textContent = "暂无等待的来电。";
       empty.appendChild(td);
       rows.appendChild(empty);

@@ -45,7 +45,7 @@ def index() -> str:
         "bookings/index.html", day=day, window=window, windows=windows, capacity=capacity,
         groups=svc.day_view(store, day, window, sees_full_numbers()), action=ActionForm(),
         capacity_form=CapacityForm(), override_form=OverrideForm(),
-        warnings=store.calendar().warnings(today()), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
+        warnings=svc.calendar_warnings(store, today()), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
     )
 
 
@@ -78,6 +78,31 @@ def capacity() -> Response:
     return redirect(url_for("bookings.index"))
 
 
+@bp.get("/calendar")
+@roles_required(ADMIN)
+def calendar() -> str:
+    store = _store()
+    overrides = sorted(store.overrides().items())
+    return render_template("bookings/calendar.html", overrides=overrides, override_form=OverrideForm(),
+                           remove_form=ActionForm(), warnings=svc.calendar_warnings(store, today()))
+
+
+@bp.post("/calendar/<day>/remove")
+@roles_required(ADMIN)
+def calendar_remove(day: str) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.remove_override(_store(), db(), date.fromisoformat(day), current_user.username)
+        db().commit()
+        flash("已删除节假日设置。", "ok")
+    except ValueError:
+        abort(400, "日期格式应为 YYYY-MM-DD。")
+    except svc.BookingAdminError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("bookings.calendar"))
+
+
 @bp.post("/calendar")
 @roles_required(ADMIN)
 def calendar_override() -> Response:
@@ -88,7 +113,7 @@ def calendar_override() -> Response:
                      current_user.username)
     db().commit()
     flash("已保存节假日设置。", "ok")
-    return redirect(url_for("bookings.index"))
+    return redirect(url_for("bookings.calendar"))
 
 
 @bp.get("/export.csv")

@@ -61,7 +61,7 @@ def detail(call_id: int) -> str:
     call = svc.get_call(db(), call_id)
     if call is None:
         abort(404)
-    return render_template("calls/detail.html", call=call,
+    return render_template("calls/detail.html", call=call, events=svc.call_events(db(), call),
                            number=shown_number(call.caller_number, sees_full_numbers()),
                            has_recording=_audio(call.recording_path) is not None,
                            turn_audio={t.id for t in call.turns if _audio(t.audio_path) is not None})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from admin.access import ADMIN, require_roles
-from admin.database import db
+from admin.database import db, engine
 from admin.forms import DateRangeForm
+from admin.services import bookings_admin
 from admin.services.charts import bar_chart
 from admin.services.dashboard import build_dashboard
 from admin.services.localtime import today
@@ -36,4 +37,6 @@ def index() -> str:
         "confidence": bar_chart("识别置信度分布", [k for k, _ in d.confidence], [v for _, v in d.confidence],
                                 width=400),
     }
-    return render_template("dashboard/index.html", form=form, d=d, charts=charts)
+    store = bookings_admin.store_for(engine(), current_app.extensions["hotline_settings"])
+    return render_template("dashboard/index.html", form=form, d=d, charts=charts,
+                           calendar_warnings=bookings_admin.calendar_warnings(store, today()))
