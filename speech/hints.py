@@ -53,3 +53,9 @@ def select_hints(heard: str, hints: Sequence[str], limit: int = 8, min_score: fl
             scored.append((score, len(key), hint))
     scored.sort(key=lambda s: (-s[0], -s[1]))
     return [hint for _, _, hint in scored[:limit]]
+
+
+def sounds_in(hint: str, heard: str) -> bool:
+    """Is the hint in ``heard`` syllable for syllable by (folded) sound, e.g. 市民卡 in 是民卡丢了?"""
+    key = sound_key(hint)
+    return bool(key) and f" {key} " in f" {sound_key(heard)} "

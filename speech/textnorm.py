@@ -20,7 +20,7 @@ LETTERS = {
     "S": "艾丝", "T": "提", "U": "伊吾", "V": "维", "W": "豆贝尔维", "X": "艾克斯", "Y": "吾艾", "Z": "贼德",
 }  # fmt: skip
 # Measure words after which a lone 2 is 两 (两个工作日, 两份, 两点), not 二.
-LIANG_BEFORE = "个天份张次本位件项种周名页只条套间岁年月小分钟"
+LIANG_BEFORE = "个天份张次本位件项种周名页只条套间岁年月小分钟样人步"
 # Words that introduce a number read digit by digit (phone numbers, codes, booking numbers).
 CODE_CUES = r"电话|热线|拨打|致电|号码|手机|验证码|确认码|预约号|预约码|取件码|编号|编码|单号|工号|尾号|取号|排队号"
 RANGE_DASH = r"\s*(?:-|~|～|—|–|至|到)\s*"
@@ -100,7 +100,12 @@ def _time(m: re.Match[str]) -> str:
 
 def _time_range(m: re.Match[str]) -> str:
     said = not _has_period(m)  # "下午2:00-5:30": the written period covers both ends
-    return f"{spoken_time(int(m.group(1)), int(m.group(2)), said)}到{spoken_time(int(m.group(3)), int(m.group(4)), said)}"
+    start = spoken_time(int(m.group(1)), int(m.group(2)), said)
+    end = spoken_time(int(m.group(3)), int(m.group(4)), said)
+    period = next((p for p in PERIODS if start.startswith(p)), None)
+    if period and end.startswith(period):  # 13:30-17:00 -> 下午一点半到五点, not "...到下午五点"
+        end = end[len(period) :]
+    return f"{start}到{end}"
 
 
 def _full_date(m: re.Match[str]) -> str:
@@ -117,7 +122,10 @@ def _number_with_unit(m: re.Match[str]) -> str:
 
 
 def _range(m: re.Match[str]) -> str:
-    return f"{cardinal(m.group(1))}到{cardinal(m.group(2))}"
+    # Before a measure word a lone 2 at either end is 两: 1-2天 -> 一到两天, 2-3个工作日 -> 两到三个工作日.
+    liang = m.string[m.end() : m.end() + 1] in tuple(LIANG_BEFORE) and not m.string[: m.start()].endswith("第")
+    low, high = (("两" if liang and n == "2" else cardinal(n)) for n in m.groups())
+    return f"{low}到{high}"
 
 
 def _percent_range(m: re.Match[str]) -> str:
@@ -137,6 +145,8 @@ RULES: list[Callable[[str], str]] = [
     _sub(r"(?<![\d])(\d{4})年", lambda m: digits(m.group(1), one_as_yao=False) + "年"),
     _sub(rf"(?<!\d)(\d{{1,2}})[:：](\d{{2}}){RANGE_DASH}(\d{{1,2}})[:：](\d{{2}})(?!\d)", _time_range),
     _sub(r"(?<!\d)(?P<h>\d{1,2})[:：](?P<m>\d{2})(?!\d)", _time),
+    # Money: the yuan sign is said as 元 after the amount (¥25.5 -> 二十五点五元), never twice.
+    _sub(r"[¥￥]\s*(\d+(?:,\d{3})*(?:\.\d+)?)元?", lambda m: ("两" if m.group(1) == "2" else cardinal(m.group(1))) + "元"),
     # Percentages, ranges, arithmetic-looking shorthands.
     _sub(rf"({NUM})%?{RANGE_DASH}({NUM})%", _percent_range),
     _sub(rf"({NUM})%", lambda m: "百分之" + cardinal(m.group(1))),

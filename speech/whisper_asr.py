@@ -23,7 +23,7 @@ import numpy as np
 
 from speech.api import SAMPLE_RATE, ModelUnavailableError, RecognitionError, Transcript
 from speech.audio import check_pcm, dbfs, pcm_to_float, resample
-from speech.hints import select_hints
+from speech.hints import select_hints, sounds_in
 from speech.whisper_model import ensure_model
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,9 @@ class WhisperRecognizer:
             for k, (text, _, _) in enumerate(first):
                 heard = self._converter.convert(text)
                 chosen = select_hints(heard, hints, self.options.refine_hints)
-                if chosen and chosen[0] not in heard:  # best match already heard verbatim: nothing to fix
+                # Nothing to fix when a hint was heard verbatim, or the best one was heard by sound (a homophone:
+                # retrieval matches sound keys). With the whole KB as hints this skips most second passes.
+                if chosen and not any(h in heard for h in chosen) and not sounds_in(chosen[0], heard):
                     second = self._generate(self._rows(encoded, [k]), [self._prompt(chosen)], max_new)[0]
                     if not echoes_hints(second[0], chosen):
                         first[k] = second

@@ -108,16 +108,17 @@ def range_stats(session: Session, first: date, last: date) -> dict[date, dict]:
 
     tday = _local(session, CallTurn.at, "day")
     in_turns = (CallTurn.at >= start, CallTurn.at < end, CallTurn.speaker == "caller")
-    rows = session.execute(select(tday, CallTurn.aspect, func.count())
-                           .where(*in_turns, CallTurn.aspect.is_not(None), CallTurn.aspect != "").group_by(tday, CallTurn.aspect))
-    for d, aspect, n in rows:
-        stats(d)["aspects"][aspect] = n
+    # Aspect and confidence bucket in one pass (a few hundred groups per day): one scan of the turns fewer.
     bucket = case((CallTurn.asr_confidence >= 1, CONFIDENCE_BUCKETS - 1),
                   else_=_floor_int(session, CallTurn.asr_confidence * CONFIDENCE_BUCKETS))
-    rows = session.execute(select(tday, bucket, func.count())
-                           .where(*in_turns, CallTurn.asr_confidence.is_not(None)).group_by(tday, bucket))
-    for d, b, n in rows:
-        stats(d)["confidence"][str(b)] = n
+    rows = session.execute(select(tday, CallTurn.aspect, bucket, func.count())
+                           .where(*in_turns).group_by(tday, CallTurn.aspect, bucket))
+    for d, aspect, b, n in rows:
+        st = stats(d)
+        if aspect:
+            st["aspects"][aspect] = st["aspects"].get(aspect, 0) + n
+        if b is not None:
+            st["confidence"][str(b)] = st["confidence"].get(str(b), 0) + n
     rows = session.execute(select(tday, CallTurn.text, func.count())
                            .where(*in_turns, CallTurn.abstained.is_(True), CallTurn.text.is_not(None),
                                   CallTurn.text != "").group_by(tday, CallTurn.text))
@@ -175,7 +176,7 @@ def _days(session: Session, first: date, last: date, now: datetime) -> dict[date
 def rollup(session: Session, *, now: datetime | None = None, chunk_days: int = 31) -> int:
     """Store every settled day since the first call that is not stored yet; returns how many days were stored.
 
-    Run by ``hotline admin rollup`` and in the background when the panel starts, so even the first dashboard
+    Run by ``hotline dashboard-rollup`` and hourly in the background by ``hotline serve``, so even the first dashboard
     view after a restart or an import reads stored days.
     """
     now = now or utcnow()

@@ -75,3 +75,14 @@ def test_callback_post_without_token_changes_nothing(agent_client, session):
     assert agent_client.post(f"/agent/callbacks/{task.id}", data={"status": "done"}).status_code == 400
     session.expire_all()
     assert session.get(CallbackTask, task.id).status == "open"
+
+
+def test_console_shows_item_name_reason_and_context_summary_escaped(agent_client, make_call, session):
+    _waiting(make_call, session, queue_state="waiting", item_code="GJJ-001", item_name="住房公积金提取",
+             escalation_reason="dtmf_0", route="queue", context_summary="<b>公积金提取</b>：退休了怎么取")
+    html = agent_client.get("/agent/").get_data(as_text=True)
+    assert "GJJ-001 住房公积金提取" in html and "来电人按 0 转人工" in html
+    assert "&lt;b&gt;公积金提取&lt;/b&gt;" in html and "<b>公积金提取</b>" not in html
+    caller = agent_client.get("/agent/queue.json").get_json()["callers"][0]
+    assert (caller["item_name"], caller["reason"], caller["summary"]) == (
+        "住房公积金提取", "来电人按 0 转人工", "<b>公积金提取</b>：退休了怎么取")

@@ -82,3 +82,31 @@ def test_csv_export_masks_for_agents(admin_client, agent_client, store):
     masked = agent_client.get("/bookings/export.csv?from=2026-03-01&to=2026-03-05").get_data(as_text=True)
     assert "13812345678" in full and "138****5678" in masked and "13812345678" not in masked
     assert admin_client.get("/bookings/export.csv?from=2026-03-05&to=2026-03-01").status_code == 400
+
+
+def test_calendar_editor_lists_adds_and_removes_with_audit(admin_client, agent_client, store, session):
+    assert agent_client.get("/bookings/calendar").status_code == 403
+    token = csrf_token(admin_client, "/bookings/calendar")
+    assert admin_client.post("/bookings/calendar", data={"csrf_token": token, "day": "2027-02-06", "is_workday": "1",
+                                                         "note": "<i>春节调休</i>"}).status_code == 302
+    html = admin_client.get("/bookings/calendar").get_data(as_text=True)
+    assert "2027-02-06" in html and "&lt;i&gt;春节调休&lt;/i&gt;" in html and "<i>春节调休" not in html
+    assert admin_client.post("/bookings/calendar/2027-02-06/remove").status_code == 400  # no CSRF token
+    assert date(2027, 2, 6) in store.overrides()
+    assert admin_client.post("/bookings/calendar/2027-02-06/remove", data={"csrf_token": token}).status_code == 302
+    assert date(2027, 2, 6) not in store.overrides()
+    agent_token = csrf_token(agent_client, "/bookings/")
+    assert agent_client.post("/bookings/calendar/2027-02-06/remove",
+                             data={"csrf_token": agent_token}).status_code == 403
+    actions = [a.action for a in session.query(AuditLog).order_by(AuditLog.id) if a.action.startswith("calendar")]
+    assert actions == ["calendar_override", "calendar_override_remove"]
+
+
+def test_bookings_page_warns_when_horizon_leaves_chinesecalendar(admin_client, agent_client, store, monkeypatch):
+    monkeypatch.setattr("admin.views.bookings.today", lambda: date(2026, 12, 20))
+    html = admin_client.get("/bookings/").get_data(as_text=True)
+    assert "calendar-warning" in html and "2027 年" in html and 'href="/bookings/calendar"' in html
+    agent_html = agent_client.get("/bookings/").get_data(as_text=True)
+    assert "2027 年" in agent_html and 'href="/bookings/calendar"' not in agent_html  # agents cannot edit
+    monkeypatch.setattr("admin.views.bookings.today", lambda: date(2026, 6, 1))
+    assert "calendar-warning" not in admin_client.get("/bookings/").get_data(as_text=True)

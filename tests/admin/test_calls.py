@@ -173,3 +173,21 @@ def test_symlink_escaping_recording_dir_is_refused(admin_client, make_call, sett
     (settings.recording_dir / "link.wav").symlink_to(outside)
     call = make_call(recording_path="link.wav")
     assert admin_client.get(f"/calls/{call.id}/recording").status_code == 404
+
+
+def test_detail_shows_events_linked_only_by_asterisk_uniqueid(admin_client, make_call, session):
+    call = make_call(asterisk_uniqueid="1764500000.42")
+    other = make_call(asterisk_uniqueid="1764500000.43")
+    session.add_all([
+        CallEvent(call_id=None, asterisk_uniqueid="1764500000.42", source="ami", name="Newchannel", data={"a": "early"}),
+        CallEvent(call_id=call.id, source="ivr", name="CallStarted", data=None),
+        CallEvent(call_id=None, asterisk_uniqueid="1764500000.43", source="ami", name="OtherCallsEvent", data=None),
+        CallEvent(call_id=other.id, source="ivr", name="OtherLinked", data=None),
+    ])
+    session.commit()
+    html = admin_client.get(f"/calls/{call.id}").get_data(as_text=True)
+    assert "Newchannel" in html and "a=early" in html and "CallStarted" in html
+    assert "OtherCallsEvent" not in html and "OtherLinked" not in html
+    bare = make_call()  # no uniqueid: NULL must not match every unlinked event
+    html = admin_client.get(f"/calls/{bare.id}").get_data(as_text=True)
+    assert "Newchannel" not in html and "OtherCallsEvent" not in html

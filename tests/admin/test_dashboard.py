@@ -104,3 +104,85 @@ def test_bar_chart_scales_bars_to_the_tallest():
     heights = [b.height for b in chart.bars]
     assert heights[0] == 0 and heights[2] == pytest.approx(2 * heights[1]) and heights[2] == 128 - 16 - 28
     assert all(b.y + b.height == pytest.approx(chart.baseline) for b in chart.bars)
+
+
+def _seed_month(s: Session, days: int = 12) -> list[Call]:
+    """Calls on several local days, some near local midnight, with varied turns (deterministic)."""
+    import random
+
+    rng = random.Random(3)
+    calls = []
+    for n in range(days * 6):
+        started = datetime(2026, 3, 1, tzinfo=CST) + timedelta(minutes=rng.randrange(days * 24 * 60))
+        c = Call(call_uuid=str(uuid.uuid4()), started_at=started, outcome=rng.choice(["answered_by_ivr", "escalated"]),
+                 ended_at=started + timedelta(seconds=rng.randrange(10, 300)) if n % 5 else None,
+                 item_code=rng.choice(["GA-001", "SC-002", None]))
+        for i in range(rng.randrange(0, 3)):
+            c.turns.append(CallTurn(seq=i + 1, speaker="caller", at=started + timedelta(seconds=i + 1),
+                                    aspect=rng.choice(["fee", "materials", None]), text=rng.choice(["甲", "乙"]),
+                                    abstained=rng.random() < 0.4, asr_confidence=rng.choice([None, 0.05, 0.49, 1.0]),
+                                    latency_ms={"asr": rng.randrange(0, 999), "total": rng.randrange(0, 3000)}))
+        s.add(c)
+        calls.append(c)
+    s.commit()
+    return calls
+
+
+@pytest.mark.integration
+def test_range_pass_equals_direct_count_per_day(db_url):
+    """The one-pass range aggregation gives each local day exactly what a direct Python count gives."""
+    from collections import Counter
+
+    from admin.services.dashboard import range_stats
+    from admin.services.localtime import to_local
+
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as s:
+        calls = _seed_month(s)
+        first, last = datetime(2026, 3, 1).date(), datetime(2026, 3, 12).date()
+        got = range_stats(s, first, last)
+        for day, st in got.items():
+            mine = [c for c in calls if to_local(c.started_at).date() == day]
+            turns = [t for c in calls for t in c.turns if to_local(t.at).date() == day]
+            assert st["total"] == len(mine)
+            assert st["outcomes"] == dict(Counter(c.outcome for c in mine))
+            assert st["items"] == dict(Counter(c.item_code for c in mine if c.item_code))
+            assert st["hours"] == dict(Counter(f"{to_local(c.started_at).hour:02d}" for c in mine))
+            assert st["dur_n"] == sum(1 for c in mine if c.ended_at)
+            assert st["dur_sum"] == pytest.approx(sum((c.ended_at - c.started_at).total_seconds()
+                                                      for c in mine if c.ended_at))
+            assert st["aspects"] == dict(Counter(t.aspect for t in turns if t.aspect))
+            assert st["confidence"] == dict(Counter(str(min(int(t.asr_confidence * 10), 9))
+                                                    for t in turns if t.asr_confidence is not None))
+            assert st["unanswered"] == dict(Counter(t.text for t in turns if t.abstained))
+            for stage in ("asr", "total"):
+                assert st["latency"][stage] == dict(Counter(str(t.latency_ms[stage] // 10) for t in turns))
+        assert sum(st["total"] for st in got.values()) == len(calls)
+    engine.dispose()
+
+
+def test_rollup_stores_every_finished_day_once_and_dashboard_reads_them(session):
+    from admin.services.dashboard import rollup
+    from hotline.models.admin import DashboardDay
+
+    _seed_month(session)
+    stored = rollup(session)
+    assert stored >= 12  # 2026-03-01 up to yesterday, all finished
+    assert rollup(session) == 0  # nothing left to do
+    first, last = datetime(2026, 3, 1).date(), datetime(2026, 3, 12).date()
+    rows = {r.day: r.data for r in session.query(DashboardDay).filter(DashboardDay.day <= last)}
+    assert sorted(rows) == [first + timedelta(days=n) for n in range(12)]
+    # Stored rows are what the dashboard serves: a call added now is not seen until the days are forgotten.
+    d = build_dashboard(session, first, last)
+    assert d.total == sum(r["total"] for r in rows.values()) == session.query(Call).count()
+
+
+def test_dashboard_shows_calendar_warning_with_link_to_editor(admin_client, monkeypatch):
+    from datetime import date
+
+    monkeypatch.setattr("admin.views.dashboard.today", lambda: date(2026, 12, 20))  # horizon reaches 2027
+    html = admin_client.get("/dashboard/?date_from=2026-12-01&date_to=2026-12-20").get_data(as_text=True)
+    assert "2027 年" in html and 'href="/bookings/calendar"' in html
+    monkeypatch.setattr("admin.views.dashboard.today", lambda: date(2026, 6, 1))
+    assert "calendar-warning" not in admin_client.get("/dashboard/?date_from=2026-05-01&date_to=2026-06-01").get_data(
+        as_text=True)

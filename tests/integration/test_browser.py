@@ -186,7 +186,8 @@ def test_waiting_caller_appears_in_agent_console_without_reload(world, browser):
     with world["factory"]() as s:
         call = Call(call_uuid=str(uuid.uuid4()), caller_number="13955556666", outcome="escalated",
                     queue_state="waiting", queue_joined_at=utcnow(), first_question="公积金怎么提取",
-                    item_code="GJJ-001")
+                    item_code="GJJ-001", item_name="住房公积金提取", escalation_reason="caller_request",
+                    context_summary="<img src=x onerror=alert(1)>住房公积金提取：公积金怎么提取")
         call.turns.append(CallTurn(seq=1, speaker="caller", text="公积金怎么提取"))
         s.add(call)
         s.commit()
@@ -194,5 +195,28 @@ def test_waiting_caller_appears_in_agent_console_without_reload(world, browser):
         lambda d: "公积金怎么提取" in d.find_element(By.ID, "waiting").text)
     text = browser.find_element(By.ID, "waiting").text
     assert "139****6666" in text and "13955556666" not in text
+    assert "GJJ-001 住房公积金提取" in text and "来电人要求转人工" in text
+    assert "<img src=x onerror=alert(1)>住房公积金提取" in text  # shown as text by the 2 s refresh, never markup
+    assert not browser.find_elements(By.CSS_SELECTOR, "#waiting img")
     assert browser.execute_script("return window.__noReload;") == "still-here"
     browser.save_screenshot(str(ARTIFACTS / "agent-console.png"))
+
+
+def test_admin_creates_agent_and_sets_extension_in_the_browser(world, browser):
+    _login(browser, world["base"], "boss")
+    browser.get(f"{world['base']}/users/")
+    form = browser.find_element(By.ID, "create-user")
+    form.find_element(By.NAME, "username").send_keys("agent5")
+    form.find_element(By.NAME, "display_name").send_keys("小李")
+    form.find_element(By.NAME, "extension").send_keys("PJSIP/agent5")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    shown = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "new-password")))
+    password = shown.find_element(By.TAG_NAME, "code").text
+    assert len(password) >= 12
+    row = browser.find_element(By.CSS_SELECTOR, "tr[data-user=agent5]")
+    assert "小李" in row.text and "坐席" in row.text
+    assert row.find_element(By.NAME, "extension").get_attribute("value") == "PJSIP/agent5"
+    browser.save_screenshot(str(ARTIFACTS / "admin-users.png"))
+    with world["factory"]() as s:
+        user = s.query(User).filter_by(username="agent5").one()
+        assert user.check_password(password) and user.extension == "PJSIP/agent5"

@@ -28,7 +28,10 @@ def test_held_out_follows_the_question_split() -> None:
     assert not any(c["source"] in held_questions for c in TUNING)
 
 
-@pytest.mark.parametrize(("part", "cases"), [("all", TUNING + HELD_OUT), ("held-out", HELD_OUT)])
-def test_right_item_answered_at_least_90_percent(engine: QAEngine, part: str, cases: list[dict]) -> None:
+@pytest.mark.parametrize(("part", "cases", "target"), [
+    ("all", TUNING + HELD_OUT, 0.90),  # the target
+    ("held-out", HELD_OUT, 0.85),  # ~40 questions never tuned on: one miss is 2.5%, so "not far below" the target
+])
+def test_right_item_answered(engine: QAEngine, part: str, cases: list[dict], target: float) -> None:
     s = evaluate(engine, cases)["asr"]
-    assert s.item_ok / s.total >= 0.90, f"{part}: {s.pct(s.item_ok, s.total)}\n" + "\n".join(s.misses)
+    assert s.item_ok / s.total >= target, f"{part}: {s.pct(s.item_ok, s.total)}\n" + "\n".join(s.misses)

@@ -117,3 +117,12 @@ def test_bad_files_are_clear_errors(tmp_path):
 def test_resample_pcm_same_rate_is_identity():
     pcm = float_to_pcm(tone(0.1))
     assert resample_pcm(pcm, 8000, 8000) == pcm
+
+
+def test_resample_with_the_designed_once_filter_equals_scipys_own_design():
+    from scipy.signal import resample_poly
+
+    x = np.random.default_rng(3).uniform(-0.5, 0.5, 24000).astype(np.float32)
+    ours = resample(x, 24000, 8000)
+    np.testing.assert_allclose(ours, resample_poly(x, 1, 3), atol=1e-6)
+    assert np.array_equal(resample(x, 24000, 8000), ours)  # the cached filter is not altered by a call
