@@ -2,9 +2,9 @@
 
 faster-whisper loads the model; decoding calls its CTranslate2 model directly so the encoder window can be
 shorter than Whisper's fixed 30 s. Encoding 30 s costs ~0.7 s on two cores whatever the utterance length;
-a 10 s window costs ~0.09 s with a similar error rate (see speech/README.md). Long hotword lists (the whole KB)
+a 7 s window costs ~0.06 s with a similar error rate (see speech/README.md). Long hotword lists (the whole KB)
 are not stuffed into the prompt: a second pass uses the few that sound like the first pass (speech.hints).
-Utterances with the same window and hints are decoded as one batch.
+Utterances with the same window and hints are decoded as one batch (second passes: per prompt length).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
 FRAMES_PER_S = 100  # log-mel hop of 10 ms
-WINDOWS_S = (10, 20, 30)
+WINDOWS_S = (7, 10, 20, 30)
 MAX_POSITIONS = 448  # decoder positions in every Whisper model  # encoder windows; 30 is Whisper's native chunk
 
 
@@ -202,14 +202,26 @@ class WhisperRecognizer:
             refined = self.options.refine_with_hints and bool(hints)
         t2 = time.perf_counter()
         if refined:
-            # Second pass per utterance, reusing its encoder output, with the hints that sound like pass one.
+            # Second pass, reusing the encoder output, with the hints that sound like pass one; one batched
+            # decode for every utterance that needs it (concurrent calls share the cost).
+            again: list[tuple[int, list[str]]] = []
             for k, (text, _, _) in enumerate(first):
                 heard = self._converter.convert(text)
                 chosen = select_hints(heard, hints, self.options.refine_hints)
                 # Nothing to fix when a hint was heard verbatim, or the best one was heard by sound (a homophone:
                 # retrieval matches sound keys). With the whole KB as hints this skips most second passes.
                 if chosen and not any(h in heard for h in chosen) and not sounds_in(chosen[0], heard):
-                    second = self._generate(self._rows(encoded, [k]), [self._prompt(chosen)], max_new)[0]
+                    again.append((k, chosen))
+            # CTranslate2 batches prompts only when <|startoftranscript|> sits at the same position in each:
+            # group the second passes by prompt length.
+            by_length: dict[int, list[tuple[int, list[str], list[int]]]] = {}
+            for k, chosen in again:
+                prompt = self._prompt(chosen)
+                by_length.setdefault(len(prompt), []).append((k, chosen, prompt))
+            for group in by_length.values():
+                rows = [k for k, _, _ in group]
+                seconds = self._generate(self._rows(encoded, rows), [p for _, _, p in group], max_new)
+                for (k, chosen, _), second in zip(group, seconds, strict=True):
                     if not echoes_hints(second[0], chosen):
                         first[k] = second
         t3 = time.perf_counter()
