@@ -2,7 +2,7 @@
 
 faster-whisper loads the model; decoding calls its CTranslate2 model directly so the encoder window can be
 shorter than Whisper's fixed 30 s. Encoding 30 s costs ~0.7 s on two cores whatever the utterance length;
-a 7 s window costs ~0.06 s with a similar error rate (see speech/README.md). Long hotword lists (the whole KB)
+a 10 s window costs ~0.09 s with a similar error rate (see speech/README.md). Long hotword lists (the whole KB)
 are not stuffed into the prompt: a second pass uses the few that sound like the first pass (speech.hints).
 Utterances with the same window and hints are decoded as one batch (second passes: per prompt length).
 """
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
 FRAMES_PER_S = 100  # log-mel hop of 10 ms
-WINDOWS_S = (7, 10, 20, 30)
+WINDOWS_S = (10, 20, 30)
 MAX_POSITIONS = 448  # decoder positions in every Whisper model  # encoder windows; 30 is Whisper's native chunk
 
 
