@@ -200,6 +200,8 @@ class IvrRuntime:
         if self.knowledge is None:
             self.knowledge = KnowledgeHolder(s.effective_database_url)
             await loop.run_in_executor(None, self.knowledge.load)
+            # One answer now pays the lazy set-up (segmenter, sound keys, caches) before the first caller does.
+            await loop.run_in_executor(None, self.knowledge.answer, "狗证要带什么材料")
             self._tasks.append(asyncio.create_task(self._watch_kb(), name="kb-reload"))
         if self.speech is None:
             t0 = time.monotonic()
