@@ -31,6 +31,7 @@ from sqlalchemy import select  # noqa: E402
 from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from hotline.models import Call  # noqa: E402
+from hotline.ports import free_port  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from ivr.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
@@ -42,12 +43,6 @@ QUESTIONS = [  # (question, expected item) — phrasings that survive 8 kHz mu-l
     ("市民卡丢了怎么补办", "SMK-001"),
     ("我想办个狗证", "GA-001"),
 ]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def caller_wavs(work: Path) -> tuple[list[Path], list[float], float]:

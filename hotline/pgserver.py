@@ -10,12 +10,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 from hotline.errors import HotlineError
+from hotline.ports import free_port
 
 
 class PostgresUnavailable(HotlineError):
@@ -30,12 +30,6 @@ def _bindir() -> Path:
             return Path(on_path).parent
         raise PostgresUnavailable("PostgreSQL server not installed: apt-get install -y postgresql")
     return Path(found[-1]).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TemporaryPostgres:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from hotline.db import make_engine, make_sessionmaker
 from hotline.models import User
-from hotline.pgserver import free_port
+from hotline.ports import free_port
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
 

@@ -18,15 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline.ports import free_port
 from ivr.sandbox import Sandbox, build, install_config, start, stop
 
 SIPP_DIR = Path(__file__).with_name("sipp")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -27,11 +27,12 @@ from hotline.config import Settings, load_settings
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models import Call
 from hotline.models.calls import CallbackTask, CallEvent, CallTurn
+from hotline.ports import free_port
 from ivr import prompts as P
 from ivr.asterisk_prompts import read_prompt_list
 from ivr.sandbox import Sandbox, boot_problems, rx
 from speech.audio import silence, write_wav
-from tests.integration.conftest import SIPP_DIR, free_port
+from tests.integration.conftest import SIPP_DIR
 from tests.integration.sipagent import SipAgent, agent_password
 
 pytestmark = [pytest.mark.integration, pytest.mark.speech]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 from sqlalchemy import select
 
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn, Outcome
+from hotline.ports import free_port
 from ivr.calllog import CallLog
 
 
@@ -28,12 +28,6 @@ def _call(url: str, call_uuid: str) -> tuple[Call, list[CallTurn], list[CallEven
         tasks = list(s.scalars(select(CallbackTask).where(CallbackTask.call_id == call.id)))
         factory.kw["bind"].dispose()
         return call, turns, events, tasks
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_call_record_on_both_databases(db_url, tmp_path):
@@ -68,7 +62,7 @@ def test_a_call_record_on_both_databases(db_url, tmp_path):
 
 
 def test_database_outage_spools_and_replays_in_order(sqlite_url, tmp_path):
-    down_url = f"postgresql+psycopg://nobody@127.0.0.1:{_free_port()}/none?connect_timeout=1"
+    down_url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1"
     log = _log(down_url, tmp_path)
 
     async def during_outage():
