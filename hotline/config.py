@@ -55,6 +55,7 @@ class Settings:
     prompt_cache_dir: Path = Path("var/prompts")
     # Call flow
     end_silence_ms: int = 600
+    early_asr_ms: int = 300  # start recognising after this much silence, keep it if the turn ends (0: off)
     max_utterance_s: float = 15.0
     max_call_s: int = 600
     staffed_hours: str = "08:00-20:00"  # 12 staffed hours a day
@@ -140,6 +141,8 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name}: invalid port {port}, accepted: 1-65535")
     if not 100 <= s.end_silence_ms <= 5000:
         raise SettingsError(f"end_silence_ms: invalid value {s.end_silence_ms}, accepted: 100-5000")
+    if s.early_asr_ms and not 200 <= s.early_asr_ms < s.end_silence_ms:
+        raise SettingsError(f"early_asr_ms: invalid value {s.early_asr_ms}, accepted: 0 (off) or 200-{s.end_silence_ms - 1}")
     _parse_hours(s.staffed_hours)
     url = s.database_url
     if url and not url.startswith(("sqlite", "postgresql")):

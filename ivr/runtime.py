@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -102,7 +103,7 @@ def endpointer_factory(settings: Settings) -> Callable[[], Any]:
 
     options = EndpointerOptions(barge_in_ms=BARGE_IN_MS)
     return lambda: Endpointer(end_silence_ms=settings.end_silence_ms, max_utterance_s=settings.max_utterance_s,
-                              options=options)
+                              options=options, early_ms=settings.early_asr_ms)
 
 
 def booking_factory(settings: Settings, knowledge: KnowledgeHolder) -> Callable[[str, str | None], BookingBridge]:
@@ -157,15 +158,19 @@ def frequent_answers(session: Any, limit: int) -> list[str]:
     return [text for text, _ in rows]
 
 
-def overview_answers(knowledge: Any, limit: int) -> list[str]:
-    """What the IVR says when a caller names an item, for the first ``limit`` items of the knowledge base."""
+def answer_texts(knowledge: Any) -> list[str]:
+    """Every answer the knowledge base composes for a named item or bundle, overviews first, then by aspect."""
+    from kb.api import ASPECTS
+    from kb.compose import bundle_answer, item_answer
+
     engine = getattr(knowledge, "engine", knowledge)
-    items = getattr(getattr(engine, "kb", None), "items", None)
+    kb = getattr(engine, "kb", None)
+    if kb is None:
+        return []
     out: list[str] = []
-    for item in (items() if callable(items) else [])[:limit]:
-        a = knowledge.answer(item.name)
-        if not a.abstained and a.answer:
-            out.append(a.answer)
+    for aspect in ("general", *(a for a in ASPECTS if a not in ("general", "none"))):
+        out += [item_answer(kb, item, aspect) for item in kb.items()]
+        out += [bundle_answer(kb, bundle, aspect) for bundle in kb.bundles]
     return out
 
 
@@ -250,33 +255,37 @@ class IvrRuntime:
             self.sessions.discard(session)
 
     async def _prerender_answers(self, limit: int = PRERENDER_ANSWERS) -> None:
-        """Render the likeliest answers into the prompt cache while no call is in progress (synthesis has one
-        thread; live calls come first), so a frequent answer starts playing without synthesis time."""
+        """Render answers into the prompt cache while no call is in progress (synthesis has one thread; live
+        calls come first): first the opening sentence of every answer the KB can give, so any answer starts
+        playing without synthesis time and renders its rest while that sentence plays; then the most asked
+        answers (call log) and the item overviews whole. Cached sentences are skipped, so a restart is quick."""
         loop = asyncio.get_running_loop()
         try:
-            texts = await self.calllog.read(frequent_answers, limit)
-            texts += await loop.run_in_executor(None, overview_answers, self.knowledge, limit)
+            frequent = await self.calllog.read(frequent_answers, limit)
+            every = await loop.run_in_executor(None, answer_texts, self.knowledge)
         except Exception as exc:
             log.warning("answer pre-rendering skipped: %s", exc)
             return
-        todo = list(dict.fromkeys(texts))[:limit]
+        plan = [(text, True) for text in dict.fromkeys(frequent + every)]
+        plan += [(text, False) for text in list(dict.fromkeys(frequent + every))[:limit]]
         t0 = time.monotonic()
-        for text in todo:
+        for text, first_only in plan:
             done = False
             while not done:
                 while self.sessions:  # yield to callers; resume when the lines are quiet
                     await asyncio.sleep(1.0)
                 try:
-                    done = await loop.run_in_executor(None, self.speech.render_for_cache, text,
-                                                      lambda: not self.sessions)
+                    done = await loop.run_in_executor(None, functools.partial(
+                        self.speech.render_for_cache, text, lambda: not self.sessions, first_only=first_only))
                 except Exception as exc:
                     log.warning("could not pre-render an answer: %s", exc)
                     break
                 if not done and not self.sessions:
                     break  # not interrupted by a call: the primary voice failed, leave it to live synthesis
-            if done:
+            if done and not first_only:
                 self.prerendered.append(text)
-        log.info("pre-rendered %d answers in %.1f s", len(self.prerendered), time.monotonic() - t0)
+        log.info("pre-rendered the opening of %d answers and %d whole answers in %.1f s",
+                 len(plan) - len(self.prerendered), len(self.prerendered), time.monotonic() - t0)
 
     async def _watch_kb(self) -> None:
         loop = asyncio.get_running_loop()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from ivr.audiosocket import (
 from ivr.calllog import CallLog
 from kb.api import Answer
 from speech.api import FRAME_BYTES, Transcript
-from speech.vad import SpeechEnded, SpeechStarted
+from speech.vad import SpeechEnded, SpeechPaused, SpeechStarted
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +156,22 @@ class SessionDeps:
 
 
 @dataclass
+class _Early:
+    """Recognition started at a pause (speech.vad.SpeechPaused), before the end of the turn was decided."""
+
+    pcm: bytes
+    hints: tuple[str, ...]
+    task: asyncio.Task[Any]
+    at: float
+
+
+@dataclass
 class _Heard:
     pcm: bytes
     reason: str
     at: float  # monotonic time of the end-of-speech decision
     endpoint_ms: float | None
+    early: _Early | None = None  # the same audio, already being recognised
 
 
 @dataclass
@@ -171,30 +181,6 @@ class _Turn:
     fields: dict[str, Any]
     t_end: float
     latency: dict[str, float]
-
-
-_CLAUSE_END = re.compile(r"[，,、：:；;。！？!?]")
-
-
-def split_head(text: str, min_chars: int = 4, max_clause: int = 14, head_words: int = 8,
-               long_text: int = 20) -> list[str]:
-    """Cut a long text after its first short clause, else after the first few words (jieba), so the first
-    chunk synthesises fast: '市民卡补领换领在区行政服务中心…' -> ['市民卡补领换领', '在区行政服务中心…']."""
-    if len(text) <= long_text:
-        return [text]
-    for m in _CLAUSE_END.finditer(text):
-        if m.end() > max_clause:
-            break
-        if m.end() >= min_chars:
-            return [text[: m.end()], text[m.end():]]
-    import jieba
-
-    size = 0
-    for word in jieba.cut(text[: max_clause * 2]):
-        size += len(word)
-        if size >= head_words:
-            break
-    return [text[:size], text[size:]] if size < len(text) - min_chars else [text]
 
 
 def _ms(seconds: float) -> float:
@@ -219,6 +205,7 @@ class CallSession:
         self._barged = False  # the caller talked over the current Say
         self._cut = asyncio.Event()  # set to abandon the current Say at once (barge-in, hang-up)
         self._listen: F.Listen | None = None
+        self._early: _Early | None = None
         self._turn: _Turn | None = None
         self._booking: Booking | None = None
         self._tts_failed = False
@@ -262,6 +249,8 @@ class CallSession:
                 reader.cancel()
                 with contextlib.suppress(BaseException):
                     await reader
+            if self._early is not None:
+                self._early.task.cancel()
             self.pacer.stop()
             if error is not None:
                 outcome = Outcome.ERROR
@@ -336,13 +325,34 @@ class CallSession:
             if isinstance(ev, SpeechStarted):
                 self._speaking = True
                 self._interrupt()
+            elif isinstance(ev, SpeechPaused):
+                self._recognize_early(ev.pcm)
             elif isinstance(ev, SpeechEnded):
                 self._speaking = False
+                early, self._early = self._early, None
+                if early is not None and early.pcm != ev.pcm:
+                    early.task.cancel()  # the caller went on after the pause: that audio was not the turn
+                    early = None
                 if ev.reason == "too_short":
                     continue  # a click or a cough: nothing to recognise
                 # The endpoint decision comes end_silence_ms after the last voiced frame.
                 endpoint_ms = float(getattr(self.endpointer, "end_silence_ms", 0)) or None
-                self._inputs.put_nowait(_Heard(ev.pcm, ev.reason, time.monotonic(), endpoint_ms))
+                self._inputs.put_nowait(_Heard(ev.pcm, ev.reason, time.monotonic(), endpoint_ms, early))
+
+    def _hints(self) -> tuple[str, ...]:
+        assert self.deps.kb_hints is not None
+        return self.deps.kb_hints.terms(self._listen.hints if self._listen else ())
+
+    def _recognize_early(self, pcm: bytes) -> None:
+        """Speculative end of turn: recognise the audio up to a pause now; the turn's end, end_silence_ms after
+        the last word, usually confirms it and the result is ready sooner. A superseded guess is cancelled
+        (dropped from the recognition queue if it has not started)."""
+        if self._early is not None:
+            self._early.task.cancel()
+        hints = self._hints()
+        task = asyncio.get_running_loop().create_task(self.deps.speech.recognize(pcm, hints), name="early-asr")
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # an unused guess's error is not news
+        self._early = _Early(pcm, hints, task, time.monotonic())
 
     def _interrupt(self) -> None:
         # Also between sentences, while the next one is still being synthesised.
@@ -402,11 +412,13 @@ class CallSession:
             if isinstance(item, F.Dtmf) and self.uuid:
                 self.deps.calllog.turn(self.uuid, speaker="caller", kind="dtmf", dtmf=item.digit)
             return item
-        assert self.deps.kb_hints is not None
-        hints = self.deps.kb_hints.terms(self._listen.hints if self._listen else ())
+        hints = self._hints()
         t0 = time.monotonic()
+        early = item.early if item.early is not None and item.early.hints == hints else None
+        if item.early is not None and early is None:
+            item.early.task.cancel()  # the flow listens for other words now (e.g. yes/no): recognise again
         try:
-            transcript = await self.deps.speech.recognize(item.pcm, hints)
+            transcript = await (early.task if early else self.deps.speech.recognize(item.pcm, hints))
         except Exception as exc:
             metrics.ERRORS.labels("asr").inc()
             log.warning("recognition failed: %s", exc)
@@ -414,6 +426,8 @@ class CallSession:
         asr_s = time.monotonic() - t0
         metrics.RECOGNITION_SECONDS.observe(asr_s)
         latency = {"asr": _ms(asr_s)}
+        if early is not None:  # how long before the end-of-turn decision recognition began
+            latency["asr_early"] = _ms(item.at - early.at)
         if item.endpoint_ms is not None:
             latency["endpoint"] = round(item.endpoint_ms, 1)
         text = transcript.text.strip()
@@ -577,16 +591,11 @@ class CallSession:
 
     async def _audio_for(self, text: str) -> AsyncIterator[bytes]:
         cached = self.deps.prompt_cache.get(text)
-        if cached is None and hasattr(self.deps.speech, "cached_audio"):
-            cached = self.deps.speech.cached_audio(text)  # an answer pre-rendered in the background
         if cached:
             yield cached
             return
-        # Render a short first clause on its own: the caller hears something after one clause's synthesis time
-        # instead of a whole long sentence's.
-        for part in split_head(text):
-            async for pcm in self.deps.speech.synthesize(part):
-                yield pcm
+        async for pcm in self.deps.speech.synthesize(text):  # cached sentences at once, the others rendered
+            yield pcm
 
     async def _first_frame(self, cmd: F.Say, t0: float) -> None:
         assert self.uuid

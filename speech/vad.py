@@ -37,7 +37,16 @@ class SpeechEnded:
         return len(self.pcm) // 2 * 1000 // SAMPLE_RATE
 
 
-Event = SpeechStarted | SpeechEnded
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The caller has been quiet for ``early_ms``: probably the end, not yet decided. ``pcm`` is exactly what
+    SpeechEnded will carry if the silence lasts, so recognition can start now and be kept (speculative
+    end-of-turn); if the caller goes on, a later pause or end brings different audio."""
+
+    pcm: bytes
+
+
+Event = SpeechStarted | SpeechPaused | SpeechEnded
 
 
 @dataclass(frozen=True)
@@ -61,11 +70,16 @@ class Endpointer:
         min_speech_ms: int = 200,
         max_utterance_s: float = 15.0,
         options: EndpointerOptions | None = None,
+        early_ms: int = 0,
     ) -> None:
         self.end_silence_ms = end_silence_ms
+        self.options = options or EndpointerOptions()
+        # SpeechPaused after this much silence (0: never). At least keep_trailing_ms, so its audio is final.
+        if early_ms and not self.options.keep_trailing_ms <= early_ms < end_silence_ms:
+            raise ValueError(f"early_ms must be 0 or {self.options.keep_trailing_ms}..{end_silence_ms - 1}")
+        self.early_ms = early_ms
         self.min_speech_ms = min_speech_ms
         self.max_utterance_s = max_utterance_s
-        self.options = options or EndpointerOptions()
         self._vad = webrtcvad.Vad(self.options.aggressiveness)
         self.playing = False
         self.noise_floor_db: float | None = None
@@ -131,10 +145,13 @@ class Endpointer:
             self._trailing = 0
         else:
             self._trailing += 1
+        keep = len(self._utterance) - self._trailing + self.options.keep_trailing_ms // FRAME_MS
         if self._trailing * FRAME_MS >= self.end_silence_ms:
-            keep = len(self._utterance) - self._trailing + self.options.keep_trailing_ms // FRAME_MS
             reason = "silence" if self._voiced * FRAME_MS >= self.min_speech_ms else "too_short"
             return [self._finish(self._utterance[:keep], reason)]
+        if (self.early_ms and self._trailing == self.early_ms // FRAME_MS
+                and self._voiced * FRAME_MS >= self.min_speech_ms):
+            return [SpeechPaused(b"".join(self._utterance[:keep]))]
         if len(self._utterance) * FRAME_MS >= self.max_utterance_s * 1000:
             return [self._finish(self._utterance, "max_length")]
         return []

@@ -29,9 +29,28 @@ def test_synthesize_streams_sentences_then_serves_the_cache(espeak_settings):
     first = asyncio.run(collect(engine, text))
     assert len(first) == 2 and all(dbfs(c) > -35 for c in first)
     again = asyncio.run(collect(engine, text))
-    assert again == [b"".join(first)]  # one cached buffer: playback starts at once
-    assert engine.cache.path_for(text).is_file()
-    assert engine.prompt_audio(text) == again[0]
+    assert again == first  # each sentence from the cache: playback starts at once
+    assert all(engine.cache.path_for(s).is_file() for s in engine.sentences(text))
+    assert engine.prompt_audio(text) == engine.cached_audio(text) == b"".join(first)
+
+
+def test_a_prerendered_opening_sentence_plays_first_and_the_rest_is_rendered(espeak_settings):
+    engine = SpeechEngine.from_settings(espeak_settings)
+    text = "户口簿补领的办理流程如下。第1步，到户籍窗口申请。第2步，核对户籍信息。"
+    assert engine.render_for_cache(text, first_only=True)
+    opening = engine.cache.get(engine.sentences(text)[0])
+    assert opening and engine.cached_audio(text) is None  # only the first sentence is ready
+    chunks = asyncio.run(collect(engine, text))
+    assert chunks[0] == opening and len(chunks) == len(engine.sentences(text)) == 3
+    assert engine.cached_audio(text) == b"".join(chunks)
+
+
+def test_a_long_uncached_first_sentence_starts_with_its_first_words(espeak_settings):
+    engine = SpeechEngine.from_settings(espeak_settings)
+    text = "住房公积金提取在区行政服务中心四十号到四十五号窗口办理。"
+    chunks = asyncio.run(collect(engine, text))
+    assert len(chunks) == 2  # head and rest rendered apart: the caller hears the head sooner
+    assert engine.cached_audio(text) is None  # the split (poorer prosody) is not what gets cached
 
 
 def test_prerender_fills_the_cache(espeak_settings):
