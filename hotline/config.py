@@ -53,6 +53,9 @@ class Settings:
     # Assembled speech models are large and shared by every checkout: a user-level cache by default.
     model_cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hotline" / "models"
     prompt_cache_dir: Path = Path("var/prompts")
+    # Answers whose opening sentence is rendered ahead in the background (all of them: ~1,700 sentences, ~16 min
+    # of one core once, ~100 MB; then only new text). 0: none, only fixed prompts.
+    prerender_answers: int = 5000
     # Call flow
     end_silence_ms: int = 600
     early_asr_ms: int = 300  # start recognising after this much silence, keep it if the turn ends (0: off)
@@ -141,6 +144,8 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name}: invalid port {port}, accepted: 1-65535")
     if not 100 <= s.end_silence_ms <= 5000:
         raise SettingsError(f"end_silence_ms: invalid value {s.end_silence_ms}, accepted: 100-5000")
+    if s.prerender_answers < 0:
+        raise SettingsError(f"prerender_answers: invalid value {s.prerender_answers}, accepted: 0 or more")
     if s.early_asr_ms and not 200 <= s.early_asr_ms < s.end_silence_ms:
         raise SettingsError(f"early_asr_ms: invalid value {s.early_asr_ms}, accepted: 0 (off) or 200-{s.end_silence_ms - 1}")
     _parse_hours(s.staffed_hours)

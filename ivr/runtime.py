@@ -30,7 +30,7 @@ from kb.api import Answer
 log = logging.getLogger(__name__)
 
 KB_POLL_S = 5.0
-PRERENDER_ANSWERS = 60  # answers rendered ahead in the background: the most asked first, then item overviews
+PRERENDER_ANSWERS = 60  # answers rendered whole in the background: the most asked first, then item overviews
 
 
 class KnowledgeHolder:
@@ -239,7 +239,7 @@ class IvrRuntime:
         self.agi = FastAgiServer(s.bind_host, s.agi_port, CallControl(s, self.calllog, self.monitor).routes)
         await self.audiosocket.start()
         await self.agi.start()
-        if self._prerender and hasattr(self.speech, "render_for_cache"):
+        if self._prerender and self.settings.prerender_answers and hasattr(self.speech, "render_for_cache"):
             # After the listeners: readiness never waits for it.
             self._tasks.append(asyncio.create_task(self._prerender_answers(), name="answer-prerender"))
         log.info("IVR ready: AudioSocket %s:%d, FastAGI %s:%d", s.bind_host, self.audiosocket.port, s.bind_host,
@@ -254,20 +254,20 @@ class IvrRuntime:
         finally:
             self.sessions.discard(session)
 
-    async def _prerender_answers(self, limit: int = PRERENDER_ANSWERS) -> None:
+    async def _prerender_answers(self) -> None:
         """Render answers into the prompt cache while no call is in progress (synthesis has one thread; live
         calls come first): first the opening sentence of every answer the KB can give, so any answer starts
         playing without synthesis time and renders its rest while that sentence plays; then the most asked
         answers (call log) and the item overviews whole. Cached sentences are skipped, so a restart is quick."""
         loop = asyncio.get_running_loop()
         try:
-            frequent = await self.calllog.read(frequent_answers, limit)
+            frequent = await self.calllog.read(frequent_answers, PRERENDER_ANSWERS)
             every = await loop.run_in_executor(None, answer_texts, self.knowledge)
         except Exception as exc:
             log.warning("answer pre-rendering skipped: %s", exc)
             return
-        plan = [(text, True) for text in dict.fromkeys(frequent + every)]
-        plan += [(text, False) for text in list(dict.fromkeys(frequent + every))[:limit]]
+        likely = list(dict.fromkeys(frequent + every))[: self.settings.prerender_answers]
+        plan = [(text, True) for text in likely] + [(text, False) for text in likely[:PRERENDER_ANSWERS]]
         t0 = time.monotonic()
         for text, first_only in plan:
             done = False

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -259,6 +259,10 @@ class BookingStore:
 
     def _try_book(self, req: BookingRequest, rule: RuleView, key: str | None, now: datetime) -> BookingView:
         with self._session() as s, s.begin():
+            if s.get_bind().dialect.name == "postgresql":
+                # One number's bookings are counted then added: serialise that per number (SQLite already has
+                # one writer at a time: the update below takes its write lock).
+                s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:number))"), {"number": f"booking:{req.phone}"})
             if key and (existing := s.scalar(select(Booking).where(Booking.request_key == key))):
                 return BookingView.of(existing)
             # Close out this number's past, unmarked booking of the item so the "one active" index admits a new one;

@@ -76,6 +76,7 @@ def hotline(asterisk: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "HOTLINE_AGENT_WAIT_S": str(AGENT_WAIT_S),
         # Rendered fixed prompts survive between runs (keyed by text hash), so start-up stays quick.
         "HOTLINE_PROMPT_CACHE_DIR": str(asterisk.root.parent / "ivr-prompt-cache"),
+        "HOTLINE_PRERENDER_ANSWERS": "20",  # not the whole KB: it would compete with the calls for CPU
         "PYTHONUNBUFFERED": "1",
     })
     settings = load_settings(env=env)

@@ -45,7 +45,9 @@ def zh_speech(tmp_path_factory) -> SpeechEngine:
 
 def _ivr_settings(settings: Settings, **overrides) -> Settings:
     """Test settings with ephemeral ports (0 bypasses the 1-65535 check on purpose) and agents on duty all day."""
-    values = {"audiosocket_port": 0, "agi_port": 0, "staffed_hours": "00:00-24:00", **overrides}
+    # A few answers pre-rendered, not the whole KB: that background work would compete with the tests for CPU.
+    values = {"audiosocket_port": 0, "agi_port": 0, "staffed_hours": "00:00-24:00", "prerender_answers": 20,
+              **overrides}
     return dataclasses.replace(settings, **values)
 
 

@@ -8,7 +8,7 @@ from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.calls import Outcome
 from ivr import prompts as P
 from ivr.harness import AudioSocketPeer, CallIdentity, agi_request
-from ivr.runtime import KnowledgeHolder
+from ivr.runtime import KnowledgeHolder, answer_texts
 from kb.loader import default_data_dir, load_dir
 from kb.store import add_alias, import_kb
 from speech.engine import SpeechEngine
@@ -86,3 +86,24 @@ def test_synthesiser_failure_still_hands_the_call_to_an_agent(settings, qa, ivr_
     route, row = asyncio.run(scenario())
     assert row.outcome == Outcome.ESCALATED.value and row.escalation_reason == "tts_error"
     assert route["HOTLINE_ROUTE"] == "queue"
+
+
+def test_the_opening_sentences_of_answers_are_prerendered_in_the_background(settings, qa, ivr_settings, running_ivr,
+                                                                          tmp_path):
+    s = ivr_settings(settings, prompt_cache_dir=tmp_path / "prompts", tts_engine="espeak", prerender_answers=6)
+    speech = SpeechEngine.from_settings(s)
+    texts = answer_texts(qa)
+    assert len(texts) > 1000 and len(set(texts)) > 1000  # every item and bundle, every aspect
+
+    async def scenario():
+        async with running_ivr(s, speech, qa) as rt:
+            await next(t for t in rt._tasks if t.get_name() == "answer-prerender")
+            return list(rt.prerendered)
+
+    whole = asyncio.run(scenario())
+    openings = {speech.sentences(t)[0] for t in texts[:6]}
+    assert all(speech.cache.get(sentence) for sentence in openings)
+    assert whole == list(dict.fromkeys(texts[:6]))  # ... and those few answers whole
+    assert all(speech.cached_audio(t) for t in whole)
+    later = [t for t in texts[6:] if speech.sentences(t)[0] not in openings]
+    assert speech.cache.get(speech.sentences(later[0])[0]) is None  # beyond the configured number: not rendered

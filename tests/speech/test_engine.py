@@ -145,3 +145,35 @@ def test_doctor_checks_mark_the_selected_engines_required(speech_settings):
     assert checks["speech whisper"].status == "ok"
     broken = dataclasses.replace(speech_settings, asr_engine="vosk", vosk_model_dir="")
     assert {c.name: c for c in doctor_checks(broken)}["speech vosk"].status == "missing"
+
+
+class _GatedRecognizer:
+    """Holds its first recognition until released, so the test can cancel what waits behind it."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.heard: list[bytes] = []
+
+    def transcribe(self, pcm: bytes, hints=()):
+        from speech.api import Transcript
+
+        self.release.wait(10)
+        self.heard.append(pcm)
+        return Transcript(f"{len(pcm)}", 1.0, engine=self.name)
+
+
+def test_a_cancelled_recognition_is_dropped_from_the_queue():
+    recognizer = _GatedRecognizer()
+    worker = RecognitionWorker(recognizer)
+    running = worker.submit(silence(100), ())
+    superseded = worker.submit(silence(200), ())
+    kept = worker.submit(silence(300), ())
+    assert superseded.cancel()
+    recognizer.release.set()
+    assert running.result(timeout=10).text == str(len(silence(100)))
+    assert kept.result(timeout=10).text == str(len(silence(300)))
+    assert recognizer.heard == [silence(100), silence(300)]  # the cancelled audio never reached the model

@@ -6,7 +6,7 @@ import pytest
 from speech.api import AudioFormatError
 from speech.audio import float_to_pcm, frames, pcm_to_float, silence
 from speech.espeak_tts import EspeakSynthesizer
-from speech.vad import Endpointer, SpeechEnded, SpeechStarted
+from speech.vad import Endpointer, SpeechEnded, SpeechPaused, SpeechStarted
 from tests.speech.conftest import white_noise
 
 
@@ -114,3 +114,30 @@ def test_barge_in_needs_more_speech_than_a_normal_start(spoken):
 def test_wrong_frame_size_is_a_clear_error():
     with pytest.raises(AudioFormatError, match="320-byte frames"):
         Endpointer().feed(b"\x00" * 160)
+
+
+def test_a_pause_announces_the_audio_the_end_will_carry(spoken):
+    events = run(Endpointer(end_silence_ms=600, early_ms=300), silence(300) + spoken + silence(1000))
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    assert events[1].pcm == events[2].pcm  # recognition started at the pause is the turn's recognition
+
+
+def test_speech_after_a_pause_supersedes_it(spoken):
+    pcm = silence(300) + spoken + silence(400) + spoken + silence(1000)
+    events = run(Endpointer(end_silence_ms=600, early_ms=300), pcm)
+    paused = [e for e in events if isinstance(e, SpeechPaused)]
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(paused) == 2 and len(ended) == 1
+    assert paused[0].pcm != ended[0].pcm and paused[1].pcm == ended[0].pcm
+
+
+def test_no_pause_event_unless_asked_or_for_a_click(spoken):
+    assert not [e for e in run(Endpointer(), silence(300) + spoken + silence(1000)) if isinstance(e, SpeechPaused)]
+    click = silence(300) + scaled(spoken[:1600], 1.0) + silence(1000)  # 100 ms: shorter than min_speech_ms
+    assert not [e for e in run(Endpointer(early_ms=300), click) if isinstance(e, SpeechPaused)]
+
+
+@pytest.mark.parametrize("early_ms", [100, 600, 900])
+def test_a_pause_must_keep_the_trailing_audio_and_come_before_the_end(early_ms):
+    with pytest.raises(ValueError, match="early_ms"):
+        Endpointer(end_silence_ms=600, early_ms=early_ms)

@@ -121,3 +121,25 @@ def test_reciting_the_prompt_is_recognised_as_an_echo():
     assert echoes_hints("公积金提取居住证出生医", hints)
     assert not echoes_hints("公积金提取需要什么材料", hints)
     assert not echoes_hints("居住证和出生医学证明", hints)  # both said, with a word between: real speech
+
+
+def test_second_pass_prompts_are_padded_to_one_batch(whisper):
+    whisper.load()
+    tok = whisper._tokenizer
+    prompts = [whisper._prompt(["公积金提取"]), whisper._prompt(["出生医学证明", "无犯罪记录证明开具"])]
+    assert len(prompts[0]) != len(prompts[1])
+    padded = whisper._same_length(prompts)
+    assert len(padded[0]) == len(padded[1])
+    for before, after in zip(prompts, padded, strict=True):
+        sot = after.index(tok.sot_sequence[0])
+        assert after[sot:] == before[before.index(tok.sot_sequence[0]):]  # hints and task tokens untouched
+        assert after[0] == tok.sot_prev and after[-len(before) + 1:] == before[1:]
+    assert padded[1] == prompts[1]  # the longest is left as it is
+
+
+def test_a_mixed_batch_with_second_passes_recognises_every_question(whisper, question_audio):
+    # Many hints: every utterance gets a first pass and some a padded second pass in the same batch.
+    many = [f"无关事项{i}号" for i in range(40)] + list(HINTS)
+    pcms = [question_audio[q] for q in QUESTIONS]
+    for question, transcript in zip(QUESTIONS, whisper.transcribe_batch(pcms, many), strict=True):
+        assert cer(question, transcript.text) <= 0.4, (question, transcript.text)
