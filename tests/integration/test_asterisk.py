@@ -230,6 +230,37 @@ async def test_mixmonitor_records_both_directions(asterisk: Sandbox, caller, sql
     assert _rms(pcm) > 500  # the caller's tone (and our 600 Hz prompt) are in it
 
 
+@aio
+async def test_a_message_cut_short_by_hanging_up_is_still_filed(asterisk: Sandbox, caller, sqlite_url):  # noqa: ANN001
+    import wave
+
+    ivr = FakeIvr(sqlite_url, route="voicemail")
+    voicemails: list[list[str]] = []
+
+    async def call_voicemail(session: AgiSession) -> None:
+        voicemails.append(session.args)
+
+    agi, audio = ivr.servers(asterisk)
+    agi.routes["call-voicemail"] = call_voicemail
+    await agi.start()
+    await audio.start()
+    try:
+        caller.wav(seconds=1, freq=500)
+        code, err = await _run_sipp(caller.command("uac_message.xml"), caller.workdir)
+        assert code == 0, err
+        assert await _until(lambda: bool(voicemails), 10), "call-voicemail never ran after the hang-up"
+    finally:
+        await audio.stop()
+        await agi.stop()
+    call_uuid = ivr.starts[0]["args"][0]
+    assert voicemails[0][0] == call_uuid
+    recording = asterisk.host_path(voicemails[0][1] + ".wav")
+    with wave.open(str(recording)) as w:
+        pcm = w.readframes(w.getnframes())
+    assert len(pcm) >= 2 * 8000 * 2  # seconds of the message, up to the hang-up
+    assert _rms(pcm) > 500  # the caller's voice (tone), not silence
+
+
 def test_calls_logged_no_errors(asterisk: Sandbox):
     # Runs after the calls above (file order): routing, queue, fallback and hang-ups must not log ERRORs.
     assert boot_problems(asterisk) == []
