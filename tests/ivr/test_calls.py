@@ -213,9 +213,10 @@ def test_spoken_question_gets_spoken_answer_and_hang_up_mid_answer_is_abandoned(
     assert asked[0].item_code == "GA-015" and not asked[0].abstained
     lat = asked[0].latency_ms
     assert set(lat) >= {"endpoint", "asr", "qa", "tts_first_frame", "total"}
-    assert lat["total"] >= lat["asr"] > 0
-    # Recognition began at the 300 ms pause (speculative end of turn) and was kept when the turn ended.
+    # Recognition began at the 300 ms pause (speculative end of turn) and was kept when the turn ended: what is
+    # left of it after the end-of-turn decision ("asr") may be nothing at all.
     assert lat["asr_early"] >= 200
+    assert lat["total"] >= lat["asr"] >= 0
     answers = [t for t in turns if t.speaker == "ivr" and t.kind == "answer"]
     assert answers and "户口" in answers[0].text
     assert row.item_code == "GA-015" and row.first_question == asked[0].text
