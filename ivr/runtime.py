@@ -239,9 +239,7 @@ class IvrRuntime:
         self.agi = FastAgiServer(s.bind_host, s.agi_port, CallControl(s, self.calllog, self.monitor).routes)
         await self.audiosocket.start()
         await self.agi.start()
-        if self._prerender and self.settings.prerender_answers and hasattr(self.speech, "render_for_cache"):
-            # After the listeners: readiness never waits for it.
-            self._tasks.append(asyncio.create_task(self._prerender_answers(), name="answer-prerender"))
+        self._start_prerender()  # after the listeners: readiness never waits for it
         log.info("IVR ready: AudioSocket %s:%d, FastAGI %s:%d", s.bind_host, self.audiosocket.port, s.bind_host,
                  self.agi.port)
 
@@ -253,6 +251,14 @@ class IvrRuntime:
             await session.run()
         finally:
             self.sessions.discard(session)
+
+    def _start_prerender(self) -> None:
+        if not (self._prerender and self.settings.prerender_answers and hasattr(self.speech, "render_for_cache")):
+            return
+        running = [t for t in self._tasks if t.get_name() == "answer-prerender" and not t.done()]
+        for task in running:
+            task.cancel()  # it works from the old knowledge base's answers
+        self._tasks.append(asyncio.create_task(self._prerender_answers(), name="answer-prerender"))
 
     async def _prerender_answers(self) -> None:
         """Render answers into the prompt cache while no call is in progress (synthesis has one thread; live
@@ -292,9 +298,12 @@ class IvrRuntime:
         while True:
             await asyncio.sleep(KB_POLL_S)
             try:
-                await loop.run_in_executor(None, self.knowledge.reload_if_changed)
+                reloaded = await loop.run_in_executor(None, self.knowledge.reload_if_changed)
             except Exception as exc:  # the old engine keeps answering
                 log.warning("knowledge base reload failed: %s", exc)
+                continue
+            if reloaded:
+                self._start_prerender()  # edited answers' openings (cached sentences are skipped quickly)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -107,3 +107,34 @@ def test_the_opening_sentences_of_answers_are_prerendered_in_the_background(sett
     assert all(speech.cached_audio(t) for t in whole)
     later = [t for t in texts[6:] if speech.sentences(t)[0] not in openings]
     assert speech.cache.get(speech.sentences(later[0])[0]) is None  # beyond the configured number: not rendered
+
+
+def test_a_knowledge_base_edit_renders_the_new_answers_openings(settings, ivr_settings, running_ivr, tmp_path,
+                                                                monkeypatch):
+    import ivr.runtime
+
+    monkeypatch.setattr(ivr.runtime, "KB_POLL_S", 0.1)
+    s = ivr_settings(settings, prompt_cache_dir=tmp_path / "prompts", tts_engine="espeak", prerender_answers=2)
+    factory = make_sessionmaker(make_engine(s.effective_database_url))
+    with session_scope(factory) as db:
+        import_kb(db, load_dir(default_data_dir()), "test")
+    speech = SpeechEngine.from_settings(s)
+
+    def prerenders(rt) -> list[asyncio.Task]:
+        return [t for t in rt._tasks if t.get_name() == "answer-prerender"]
+
+    async def scenario():
+        async with running_ivr(s, speech, None) as rt:  # the runtime's own KnowledgeHolder, watching the DB
+            await prerenders(rt)[0]
+            with session_scope(factory) as db:
+                add_alias(db, "GA-001", "汪星人上户口", "test")  # a new KB revision
+            for _ in range(100):
+                if len(prerenders(rt)) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            await prerenders(rt)[-1]
+            return len(prerenders(rt)), rt.knowledge.source
+
+    count, source = asyncio.run(scenario())
+    factory.kw["bind"].dispose()
+    assert count == 2 and source.startswith("database revision")
