@@ -265,16 +265,21 @@ class SpeechEngine:
             return None
         return b"".join(p for p in parts if p is not None)
 
+    def _render_into_cache(self, sentence: str) -> tuple[bytes, bool]:
+        """Render one sentence on the synthesis thread (blocking); cache it only when the primary voice spoke it,
+        never a fallback voice under the primary voice's key. Returns the audio and whether it was cached."""
+        pcm, engine = self._tts_pool.submit(self._render, sentence).result()
+        cached = bool(pcm) and engine == self.synthesizer.engines[0].name
+        if cached:
+            self.cache.put(sentence, pcm)
+        return pcm, cached
+
     def prompt_audio(self, text: str) -> bytes:
         """Whole prompt as one slin buffer, from the cache when possible (blocking; use at start-up)."""
         parts = []
         for sentence in self.sentences(text):
             pcm = self.cache.get(sentence)
-            if pcm is None:
-                pcm, engine = self._tts_pool.submit(self._render, sentence).result()
-                if engine == self.synthesizer.engines[0].name:
-                    self.cache.put(sentence, pcm)
-            parts.append(pcm)
+            parts.append(pcm if pcm is not None else self._render_into_cache(sentence)[0])
         if not any(parts):
             raise SynthesisError(f"nothing to say in {text!r}")
         return b"".join(parts)
@@ -286,12 +291,8 @@ class SpeechEngine:
         for sentence in sentences:
             if self.cache.get(sentence) is not None:
                 continue
-            if not go_on():
+            if not go_on() or not self._render_into_cache(sentence)[1]:
                 return False
-            pcm, engine = self._tts_pool.submit(self._render, sentence).result()
-            if engine != self.synthesizer.engines[0].name or not pcm:
-                return False  # never cache a fallback voice under the primary voice's key
-            self.cache.put(sentence, pcm)
         return bool(sentences)
 
     def prerender(self, texts: Sequence[str]) -> int:
