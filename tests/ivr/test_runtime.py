@@ -39,27 +39,30 @@ def test_knowledge_base_hot_reload_follows_the_database_revision(sqlite_url):
     factory.kw["bind"].dispose()
 
 
+async def _until_the_ivr_hangs_up(runtime, question: bytes | None, timeout_s: float):  # noqa: ANN001
+    """One call (speaking ``question`` after the greeting starts) until the IVR hangs up, then Asterisk's
+    call-route: returns the route variables and the closed call row."""
+    call = CallIdentity()
+    async with runtime as rt:
+        host, agi, audio = ports(rt)
+        await agi_request(host, agi, "call-start", [call.uuid], call)
+        peer = await AudioSocketPeer.connect(host, audio, call.uuid)
+        if question is not None:
+            await asyncio.sleep(0.5)
+            await peer.speak(question)
+        await asyncio.wait_for(peer.hung_up_by_ivr.wait(), timeout_s)
+        await peer.close()
+        route = await agi_request(host, agi, "call-route", [call.uuid], call)
+        return route, await wait_closed(rt.settings.effective_database_url, call.uuid)
+
+
 def test_recogniser_failure_apologises_and_hands_the_call_to_an_agent(settings, qa, ivr_settings, running_ivr,
                                                                      tmp_path):
     """A real engine in a broken configuration (Vosk without its model): the call still ends with a person."""
     s = ivr_settings(settings)
     speech = SpeechEngine(s, VoskRecognizer(tmp_path / "no-model"), FallbackSynthesizer([EspeakSynthesizer()]))
     question = b"".join(EspeakSynthesizer().synthesize("市民卡丢了怎么补办"))
-    call = CallIdentity()
-
-    async def scenario():
-        async with running_ivr(s, speech, qa) as rt:
-            host, agi, audio = ports(rt)
-            await agi_request(host, agi, "call-start", [call.uuid], call)
-            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
-            await asyncio.sleep(0.5)
-            await peer.speak(question)
-            await asyncio.wait_for(peer.hung_up_by_ivr.wait(), 30)
-            await peer.close()
-            route = await agi_request(host, agi, "call-route", [call.uuid], call)
-            return route, await wait_closed(s.effective_database_url, call.uuid)
-
-    route, row = asyncio.run(scenario())
+    route, row = asyncio.run(_until_the_ivr_hangs_up(running_ivr(s, speech, qa), question, timeout_s=30))
     assert row.outcome == Outcome.ESCALATED.value and row.escalation_reason == "asr_error"
     assert route["HOTLINE_ROUTE"] == "queue"
     _, turns, _ = load_call(s.effective_database_url, row.call_uuid)
@@ -71,19 +74,7 @@ def test_synthesiser_failure_still_hands_the_call_to_an_agent(settings, qa, ivr_
     s = ivr_settings(settings, prompt_cache_dir=tmp_path / "prompts")
     mute = FallbackSynthesizer([EspeakSynthesizer(binary=str(tmp_path / "no-espeak"))])
     speech = SpeechEngine(s, VoskRecognizer(tmp_path / "no-model"), mute)
-    call = CallIdentity()
-
-    async def scenario():
-        async with running_ivr(s, speech, qa) as rt:
-            host, agi, audio = ports(rt)
-            await agi_request(host, agi, "call-start", [call.uuid], call)
-            peer = await AudioSocketPeer.connect(host, audio, call.uuid)
-            await asyncio.wait_for(peer.hung_up_by_ivr.wait(), 20)
-            await peer.close()
-            route = await agi_request(host, agi, "call-route", [call.uuid], call)
-            return route, await wait_closed(s.effective_database_url, call.uuid)
-
-    route, row = asyncio.run(scenario())
+    route, row = asyncio.run(_until_the_ivr_hangs_up(running_ivr(s, speech, qa), None, timeout_s=20))
     assert row.outcome == Outcome.ESCALATED.value and row.escalation_reason == "tts_error"
     assert route["HOTLINE_ROUTE"] == "queue"
 
