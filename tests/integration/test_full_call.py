@@ -229,10 +229,8 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
     _caller_wav(tmp_path / "caller.wav",
                 silence(int(lead_s * 1000)) + question + silence(int((listen_s + 5) * 1000)))
 
-    started = time.monotonic()
     hold_ms = int((lead_s + listen_s) * 1000 + len(question) / 16)  # sipp's pause starts with the RTP stream
     result = _sipp(asterisk, tmp_path, "uac_question.xml", caller, "-d", str(hold_ms))
-    call_s = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-2000:]
 
     row = _call_row(hotline, caller)
@@ -250,10 +248,10 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
 
     # What the caller heard: Asterisk's recording (both directions) after the question holds our spoken answer.
     pcm = _recording(asterisk, call["call_uuid"])
-    assert len(pcm) / 16000 >= call_s - 3
+    assert len(pcm) / 16000 >= hold_ms / 1000 - 3  # the whole call, both directions, up to the caller's BYE
     heard = _hear(recognizer, pcm[spoken_at:])
     score = sounds_like(answers[0]["text"], heard)
-    print(f"\ncall {call_s:.1f} s, greeting {greeting_s:.1f} s, turn latency {asked[0]['latency_ms']}\n"
+    print(f"\ncall {len(pcm) / 16000:.1f} s, greeting {greeting_s:.1f} s, turn latency {asked[0]['latency_ms']}\n"
           f"answer: {answers[0]['text']}\nheard:  {heard}\nmatch {score:.0f}")
     assert score >= 70, heard
 
@@ -275,7 +273,9 @@ def test_caller_talks_over_the_greeting(asterisk: Sandbox, hotline: Hotline, voi
     answer = next(t for t in row["turns"] if t["speaker"] == "ivr" and t["kind"] == "answer")
     answered_after_s = (answer["at"] - started).total_seconds()
     print(f"\nanswer started {answered_after_s:.1f} s into the call (greeting alone: {greeting_s:.1f} s)")
-    assert answered_after_s < greeting_s
+    # The greeting was cut by the caller's words (not played out first): the call's log says so.
+    barged = [data for source, name, data in row["events"] if source == "ivr" and name == "barge_in"]
+    assert barged and barged[0]["text"] == P.GREETING_STAFFED[:40], row["events"]
 
 
 def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline: Hotline, recognizer,  # noqa: ANN001

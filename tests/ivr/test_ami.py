@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 
 import pytest
 
@@ -237,10 +236,9 @@ async def test_ami_down_fails_fast_then_reconnects():
     client = _client(port)
     await client.start()
     try:
-        t0 = time.monotonic()
-        with pytest.raises(AmiUnavailable):
+        # Refused at once as "not connected", not after waiting out an action timeout or a reconnect.
+        with pytest.raises(AmiUnavailable, match="is not connected"):
             await client.action("Command", Command="core show version")
-        assert time.monotonic() - t0 < 0.1
         assert not client.connected
 
         ami = FakeAmi()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 import uuid
 
 import pytest
@@ -236,40 +235,69 @@ async def test_send_after_peer_left_is_quiet():
         await server.stop()
 
 
+class VirtualClock:
+    """A clock that only moves when the pacer waits: the pacing schedule is checked exactly, whatever the load."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def wait(self, event: asyncio.Event, delay_s: float) -> None:
+        if not event.is_set():
+            self.now += delay_s
+        await asyncio.sleep(0)
+
+
 @aio
 async def test_pacer_holds_real_time_and_bounded_lead():
+    clock = VirtualClock()
     sent: list[float] = []
 
     async def send(frame: bytes) -> None:
         assert len(frame) == 320
-        sent.append(time.monotonic())
+        sent.append(clock())
 
-    pacer = Pacer(send, lead_ms=60)
-    start = time.monotonic()
+    pacer = Pacer(send, lead_ms=60, clock=clock, wait=clock.wait)
+    start = clock()
     assert await pacer.play(bytes(320 * 15)) is True  # 300 ms
-    elapsed = time.monotonic() - start
     assert len(sent) == 15
-    # 300 ms of audio, up to 60 ms early: done no sooner than ~240 ms
-    assert elapsed >= 0.22
     for i, t in enumerate(sent):
-        assert t - start >= i * 0.020 - 0.060 - 0.005  # never more than the lead ahead
+        assert t - start == pytest.approx(max(0.0, i * 0.020 - 0.060))  # never more than the lead ahead
+    # 300 ms of audio sent at most 60 ms early: the last frame leaves 220 ms in, and the far end is 80 ms behind
+    assert clock() - start == pytest.approx(0.220)
+    assert pacer.ahead_s == pytest.approx(0.080)
 
 
 @aio
-async def test_pacer_stop_returns_within_a_frame():
-    async def send(frame: bytes) -> None:
-        pass
+async def test_pacer_stop_cuts_at_the_next_frame_and_the_next_prompt_starts_at_once():
+    clock = VirtualClock()
+    sent: list[float] = []
+    pacer: Pacer
 
-    pacer = Pacer(send)
-    task = asyncio.create_task(pacer.play(bytes(320 * 250)))  # 5 s prompt
-    await asyncio.sleep(0.2)
-    stopped_at = time.monotonic()
-    pacer.stop()
-    finished = await task
-    assert finished is False
-    assert time.monotonic() - stopped_at < 0.020
-    assert pacer.frames_sent < 20
+    async def send(frame: bytes) -> None:
+        sent.append(clock())
+        if len(sent) == 10:
+            pacer.stop()  # the caller talked over the prompt while frame 10 was going out
+
+    pacer = Pacer(send, clock=clock, wait=clock.wait)
+    assert await pacer.play(bytes(320 * 250)) is False  # a 5 s prompt, cut
+    assert pacer.frames_sent == 10 and len(sent) == 10  # not one frame after the stop
+    assert pacer.ahead_s == pytest.approx(0.020)  # only the frame that was going out
+    stopped_at = clock()
     # the next prompt starts immediately, not after the cut one's schedule
-    t0 = time.monotonic()
     assert await pacer.play(bytes(320 * 3)) is True
-    assert time.monotonic() - t0 < 0.05
+    assert sent[10] == stopped_at
+
+
+@aio
+async def test_pacer_wait_between_frames_ends_when_stopped():
+    """On the real clock the wait for the next frame's slot returns on stop(), not when the slot comes."""
+    from ivr.audiosocket import _wait_unless_set
+
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(_wait_unless_set(stop, 3600))
+    await asyncio.sleep(0)
+    stop.set()
+    await asyncio.wait_for(waiting, 30)  # a hang guard only: without the event it would sleep an hour
