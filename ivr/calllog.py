@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.base import utcnow
-from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn, Outcome
+from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn
+from hotline.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 

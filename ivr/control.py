@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.config import Settings
-from hotline.models.calls import Call, CallbackTask, Outcome
+from hotline.models.calls import Call, CallbackTask
+from hotline.outcomes import Outcome
 from ivr.agi import AgiSession, SetCallerIdName
 from ivr.calllog import CallLog
 from ivr.escalation import QUEUE_EXITS, AgentMonitor, decide_route, hangup_cause, is_staffed

@@ -15,7 +15,7 @@ from typing import Any
 
 from hotline.config import Settings, staffed_minutes
 from hotline.models.base import utcnow
-from hotline.models.calls import Outcome
+from hotline.outcomes import Outcome
 from ivr.ami import AmiClient, AmiMessage, AmiUnavailable
 from ivr.calllog import CallLog
 from ivr.flow import AgentStatus

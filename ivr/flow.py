@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.models.calls import Outcome
+from hotline.outcomes import Outcome
 from ivr import prompts as P
 from ivr.errors import IvrError
 from kb.api import Alternative, Answer

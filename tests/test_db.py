@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from hotline.db import current_revision, head_revision, make_engine, make_sessionmaker, session_scope, upgrade
-from hotline.models import Base, Call, CallEvent, CallTurn, Outcome, User, utcnow
+from hotline.models import Base, Call, CallEvent, CallTurn, User, utcnow
+from hotline.outcomes import Outcome
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 from admin.services.localtime import day_bounds, fmt
 from admin.services.masking import shown_number
 from hotline.errors import HotlineError
-from hotline.models import Call, CallEvent, Outcome
+from hotline.models import Call, CallEvent
+from hotline.outcomes import Outcome
 
 LOW_CONFIDENCE = 0.6  # below this a recognition or an answer counts as "low confidence"
 PAGE_SIZE = 50

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from admin.services.localtime import day_bounds, to_local
-from hotline.models import Call, CallTurn, Outcome, utcnow
+from hotline.models import Call, CallTurn, utcnow
 from hotline.models.admin import DashboardDay
+from hotline.outcomes import Outcome
 
 LATENCY_STAGES = ("asr", "qa", "tts_first_frame", "total")
 LATENCY_BIN_MS = 10

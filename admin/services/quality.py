@@ -11,8 +11,9 @@ from admin.services import audit
 from admin.services.calls import LOW_CONFIDENCE
 from admin.services.localtime import fmt
 from hotline.errors import HotlineError
-from hotline.models import Call, CallTurn, Outcome
+from hotline.models import Call, CallTurn
 from hotline.models.admin import QualityReview
+from hotline.outcomes import Outcome
 
 
 class QualityError(HotlineError):

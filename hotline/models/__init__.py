@@ -6,7 +6,7 @@ from hotline.models import admin as admin  # noqa: E402,I001
 # Area modules register their tables on import (KB, bookings).
 from hotline.models import kb as kb  # noqa: E402,I001
 from hotline.models.base import Base, utcnow
-from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn, Outcome
+from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn
 from hotline.models.users import AuditLog, Role, User
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "CallEvent",
     "CallTurn",
     "CallbackTask",
-    "Outcome",
     "Role",
     "User",
     "utcnow",

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.models.base import Base, utcnow
+from hotline.outcomes import Outcome
 
 WAITING_SQL = "queue_state IN ('waiting', 'ringing')"
-
-
-class Outcome(enum.StrEnum):
-    IN_PROGRESS = "in_progress"
-    ANSWERED_BY_IVR = "answered_by_ivr"
-    ESCALATED = "escalated"
-    ABANDONED = "abandoned"
-    CALLBACK_REQUESTED = "callback_requested"
-    BOOKED = "booked"
-    ERROR = "error"
 
 
 class Call(Base):

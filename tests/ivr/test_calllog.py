@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hotline.db import make_engine, make_sessionmaker, session_scope
-from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn, Outcome
+from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn
+from hotline.outcomes import Outcome
 from hotline.ports import free_port
 from ivr.calllog import CallLog
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from hotline.db import make_engine, make_sessionmaker, session_scope
-from hotline.models.calls import Call, CallEvent, Outcome
+from hotline.models.calls import Call, CallEvent
+from hotline.outcomes import Outcome
 from ivr.ami import AmiClient, AmiMessage, AmiParser, encode_message
 from ivr.calllog import CallLog
 from ivr.escalation import AgentMonitor, decide_route, is_staffed, queue_fields, staffed_days

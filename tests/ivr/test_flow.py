@@ -6,14 +6,14 @@ from datetime import datetime
 
 import pytest
 
-from hotline.models.calls import Outcome
+from hotline.outcomes import Outcome
 from ivr import flow as F
 from ivr import prompts as P
+from ivr.booking.bridge import BookingBridge
 from ivr.booking.dialog import BookingDialog
 from ivr.booking.slots import SlotPolicy
 from ivr.booking.store import BookingStore
 from ivr.harness import TextCall
-from ivr.session import BookingBridge
 
 STAFFED_FREE = F.AgentStatus(staffed=True, free=True)
 AMI_DOWN = F.AgentStatus(staffed=True, free=None)
