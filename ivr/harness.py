@@ -26,14 +26,17 @@ from ivr.audiosocket import (
     encode_hangup,
     encode_uuid,
 )
-from ivr.session import BookingBridge, Knowledge
+from ivr.booking.bridge import BookingBridge
+from ivr.interpreter import Played, Reply, run_sync
+from ivr.ports import Knowledge
 
 FRAME = 320  # 20 ms of 8 kHz slin
 SILENCE_FRAME = bytes(FRAME)
 
 
 class TextCall:
-    """One call through the flow with text in, said texts out; Ask/CheckAgents/Book run synchronously."""
+    """One call through the flow with text in, said texts out; Ask/CheckAgents/Book answered synchronously by the
+    real knowledge base and booking dialog, through the same interpreter the call session uses."""
 
     def __init__(self, qa: Knowledge, agents: F.AgentStatus | None = None, booking: BookingBridge | None = None,
                  options: F.FlowOptions | None = None) -> None:
@@ -43,25 +46,27 @@ class TextCall:
         self.flow = F.CallFlow(options)
         self.commands: list[F.Command] = []
         self._confidence = 1.0  # recognition confidence of the last utterance, passed on with its answer
+        self._said: list[str] = []
+
+    def _perform(self, cmd: F.Command) -> Reply:
+        self.commands.append(cmd)
+        if isinstance(cmd, F.Say):
+            self._said.append(cmd.text)
+            return Played.FINISHED
+        if isinstance(cmd, F.Ask):
+            answer = self.qa.answer(cmd.question, cmd.context_item)
+            return F.Answered(cmd.question, answer, self._confidence, cmd.confirmed)
+        if isinstance(cmd, F.CheckAgents):
+            return self.agents
+        if isinstance(cmd, F.Book):
+            return (self.booking.handle_sync(cmd) if self.booking is not None
+                    else F.SpeechFailed("booking", "no booking dialog"))
+        return None
 
     def _run(self, event: F.Event) -> list[str]:
-        said: list[str] = []
-        pending = list(self.flow.handle(event))
-        while pending:
-            cmd = pending.pop(0)
-            self.commands.append(cmd)
-            if isinstance(cmd, F.Say):
-                said.append(cmd.text)
-            elif isinstance(cmd, F.Ask):
-                answer = self.qa.answer(cmd.question, cmd.context_item)
-                pending[:0] = self.flow.handle(F.Answered(cmd.question, answer, self._confidence, cmd.confirmed))
-            elif isinstance(cmd, F.CheckAgents):
-                pending[:0] = self.flow.handle(self.agents)
-            elif isinstance(cmd, F.Book):
-                reply = (self.booking.handle_sync(cmd) if self.booking is not None
-                         else F.SpeechFailed("booking", "no booking dialog"))
-                pending[:0] = self.flow.handle(reply)
-        return said
+        self._said = []
+        run_sync(self.flow, self.flow.handle(event), self._perform)
+        return self._said
 
     def start(self, staffed: bool = True) -> list[str]:
         return self._run(F.CallStarted(staffed))

@@ -1,12 +1,11 @@
-"""One call's wiring: AudioSocket events → Endpointer → recogniser → flow → commands → synthesiser → Pacer.
+"""One call: the dialog loop that turns caller inputs into flow events and carries out the flow's commands.
 
-Two tasks per call:
+Three parts per call, each in its own module:
 
-* the *reader* owns the real-time duties: it feeds every audio frame to the endpointer, stops playback the moment
-  the caller starts talking over a barge-in prompt (the endpointer's pre-roll keeps their first words), and
-  queues utterances, DTMF and the hang-up for the dialog;
-* the *dialog loop* takes one input at a time, asks the flow what to do and carries out its commands (recognise,
-  ask the knowledge base, speak, transfer, hang up), timing each stage of every turn.
+* ``ivr.media_in.CallerAudio`` — the reader task: frames → endpointer → utterances, DTMF, hang-up; barge-in;
+* ``ivr.playback.Playback`` — speaking: cached prompts or streamed synthesis, paced, cut within a frame;
+* ``CallSession`` (here) — takes one caller input at a time, recognises it, asks the flow what to do and
+  performs its commands through the one interpreter (``ivr.interpreter``), timing every stage of every turn.
 
 Whatever happens, ``run`` closes the call row with its outcome in ``finally``.
 """
@@ -17,161 +16,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from hotline import metrics
 from hotline.logsetup import call_uuid_var
-from hotline.models.calls import Outcome
+from hotline.outcomes import Outcome
 from ivr import flow as F
-from ivr.audiosocket import (
-    AudioReceived,
-    AudioSocketConnection,
-    AudioSocketProtocolError,
-    DtmfReceived,
-    ErrorReceived,
-    HangupReceived,
-    Pacer,
-    UuidReceived,
-)
-from ivr.calllog import CallLog
-from kb.api import Answer
-from speech.api import FRAME_BYTES, Transcript
-from speech.vad import SpeechEnded, SpeechPaused, SpeechStarted
+from ivr.audiosocket import AudioSocketConnection, AudioSocketProtocolError, Pacer
+from ivr.interpreter import Played, Reply, run_async
+from ivr.media_in import CallerAudio, CallerInput, Heard
+from ivr.playback import Playback
+from ivr.ports import Booking, SessionDeps
 
 log = logging.getLogger(__name__)
-
-
-class Speech(Protocol):
-    async def recognize(self, pcm: bytes, hints: Sequence[str] = ()) -> Transcript: ...
-
-    def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
-
-    def prompt_audio(self, text: str) -> bytes: ...
-
-
-class Knowledge(Protocol):
-    def answer(self, question: str, context_item: str | None = None) -> Answer: ...
-
-    def hotwords(self) -> list[str]: ...
-
-
-class Booking(Protocol):
-    """A booking sub-dialog for one call: caller input in, reply out."""
-
-    async def handle(self, command: F.Book) -> F.BookingReplied: ...
-
-
-class Agents(Protocol):
-    def staffed(self) -> bool: ...
-
-    async def status(self) -> F.AgentStatus: ...
-
-
-class BookingBridge:
-    """One call's booking sub-dialog (ivr.booking.dialog.BookingDialog) behind the flow's Book command.
-
-    ``make_dialog(item_code)`` builds a fresh dialog; its store writes to the database, so the async path runs it
-    in a worker thread.
-    """
-
-    def __init__(self, make_dialog: Callable[[str | None], Any]) -> None:
-        self._make = make_dialog
-        self.dialog: Any = None
-
-    def handle_sync(self, cmd: F.Book) -> F.BookingReplied:
-        if self.dialog is None or cmd.start:
-            self.dialog = self._make(cmd.item_code)
-            text = cmd.text or ""
-            intent = "cancel" if "取消" in text else "query" if "查" in text else "book"
-            reply = self.dialog.start(intent, text)
-        elif cmd.dtmf is not None:
-            reply = self.dialog.handle_dtmf(cmd.dtmf)
-        else:
-            reply = self.dialog.handle_text(cmd.text or "")
-        booked = self.dialog.intent == "book" and self.dialog.booking is not None
-        return F.BookingReplied(reply.say, reply.done, booked)
-
-    async def handle(self, cmd: F.Book) -> F.BookingReplied:
-        return await asyncio.get_running_loop().run_in_executor(None, self.handle_sync, cmd)
-
-
-class KbHints:
-    """The knowledge base's terms (names and aliases) as recogniser hints, built once per KB revision.
-
-    The whole list goes to the recogniser, which keeps the few that sound like what it heard (speech.hints):
-    cutting it here dropped the aliases callers say (狗证). Calls share one tuple, so the recognition worker can
-    batch their utterances together.
-    """
-
-    def __init__(self, qa: Knowledge) -> None:
-        self.qa = qa
-        self._key: tuple[int, Any] | None = None
-        self._terms: tuple[str, ...] = ()
-        self._with_listen: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self.builds = 0  # how many times the list was computed (tests check it is not per turn)
-
-    def _revision_key(self) -> tuple[int, Any]:
-        engine = getattr(self.qa, "engine", self.qa)  # KnowledgeHolder swaps engines on reload
-        return id(engine), getattr(engine, "revision", None)
-
-    def terms(self, listen: Sequence[str] = ()) -> tuple[str, ...]:
-        key = self._revision_key()
-        if key != self._key:
-            try:
-                self._terms = tuple(dict.fromkeys(self.qa.hotwords()))
-            except Exception as exc:  # recognition still works without hints
-                log.warning("no recogniser hints from the knowledge base: %s", exc)
-                self._terms = ()
-            self._with_listen = {}
-            self._key = key
-            self.builds += 1
-        if not listen:
-            return self._terms
-        listen = tuple(listen)
-        if listen not in self._with_listen:
-            self._with_listen[listen] = tuple(dict.fromkeys((*listen, *self._terms)))
-        return self._with_listen[listen]
-
-
-@dataclass
-class SessionDeps:
-    """Shared, long-lived parts every call uses (loaded once by the runtime)."""
-
-    speech: Speech
-    qa: Knowledge
-    endpointer: Callable[[], Any]  # -> speech.vad.Endpointer (feed(frame) -> events, .playing)
-    calllog: CallLog
-    agents: Agents
-    booking: Callable[[str, str | None], Booking] | None = None  # (call uuid, caller number) -> dialog
-    flow_options: F.FlowOptions = field(default_factory=F.FlowOptions)
-    max_call_s: float = 600.0
-    prompt_cache: dict[str, bytes] = field(default_factory=dict)  # fixed prompts, rendered at start-up
-    kb_hints: KbHints | None = None
-
-    def __post_init__(self) -> None:
-        if self.kb_hints is None:
-            self.kb_hints = KbHints(self.qa)
-
-
-@dataclass
-class _Early:
-    """Recognition started at a pause (speech.vad.SpeechPaused), before the end of the turn was decided."""
-
-    pcm: bytes
-    hints: tuple[str, ...]
-    task: asyncio.Task[Any]
-    at: float
-
-
-@dataclass
-class _Heard:
-    pcm: bytes
-    reason: str
-    at: float  # monotonic time of the end-of-speech decision
-    endpoint_ms: float | None
-    early: _Early | None = None  # the same audio, already being recognised
 
 
 @dataclass
@@ -193,19 +51,11 @@ class CallSession:
         self.deps = deps
         self.flow = F.CallFlow(deps.flow_options)
         self.pacer = Pacer(conn.send_audio)
-        self.endpointer = deps.endpointer()
-        self.uuid: str | None = str(conn.uuid) if conn.uuid else None
+        self.playback = Playback(self.pacer, deps.speech, deps.prompt_cache)
+        self.caller = CallerAudio(conn, deps.endpointer(), self.playback, deps.speech, self._hints, deps.calllog,
+                                  str(conn.uuid) if conn.uuid else None)
         self.caller_number: str | None = None
-        self._inputs: asyncio.Queue[Any] = asyncio.Queue()
-        self._got_uuid = asyncio.Event()
-        self._speaking = False
-        self._frame_buf = bytearray()
-        self._hung_up = False
-        self._playing: F.Say | None = None
-        self._barged = False  # the caller talked over the current Say
-        self._cut = asyncio.Event()  # set to abandon the current Say at once (barge-in, hang-up)
         self._listen: F.Listen | None = None
-        self._early: _Early | None = None
         self._turn: _Turn | None = None
         self._booking: Booking | None = None
         self._tts_failed = False
@@ -213,9 +63,16 @@ class CallSession:
         self._unheard_answer = False  # an answer was due when the caller hung up
         self._overtime = False  # max_call_s reached: only the goodbye may still be said
         self._saying_goodbye = False
-        self._frames_in = 0  # caller audio received, in 20 ms frames: the call's own clock
-        self.barge_ins: list[int] = []  # caller-audio time (ms) at which playback was cut
         self.turn_latencies: list[dict[str, float]] = []
+
+    @property
+    def uuid(self) -> str | None:
+        return self.caller.uuid
+
+    @property
+    def barge_ins(self) -> list[int]:
+        """Caller-audio time (ms) at which playback was cut by the caller's voice or keys."""
+        return self.caller.barge_ins
 
     # ---- entry point ----
 
@@ -225,7 +82,7 @@ class CallSession:
         reader: asyncio.Task[None] | None = None
         metrics.ACTIVE_CALLS.inc()
         try:
-            reader = asyncio.create_task(self._read(), name="call-reader")
+            reader = asyncio.create_task(self.caller.run(), name="call-reader")
             if self.uuid is None:
                 await self._wait_uuid(reader)
             call_uuid_var.set(self.uuid)
@@ -250,8 +107,7 @@ class CallSession:
                 reader.cancel()
                 with contextlib.suppress(BaseException):
                     await reader
-            if self._early is not None:
-                self._early.task.cancel()
+            self.caller.cancel_early()
             self.pacer.stop()
             if error is not None:
                 outcome = Outcome.ERROR
@@ -277,95 +133,13 @@ class CallSession:
 
     async def _wait_uuid(self, reader: asyncio.Task[None], timeout_s: float = 5.0) -> None:
         """Asterisk sends the UUID first; a peer that closes or stays silent instead is not a call."""
-        got = asyncio.create_task(self._got_uuid.wait())
+        got = asyncio.create_task(self.caller.got_uuid.wait())
         try:
             await asyncio.wait({got, reader}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             got.cancel()
         if self.uuid is None:
             raise _NoUuid
-
-    # ---- reader task: real-time duties ----
-
-    async def _read(self) -> None:
-        try:
-            async for event in self.conn.events():
-                if isinstance(event, AudioReceived):
-                    self._audio(event.pcm)
-                elif isinstance(event, UuidReceived):
-                    if self.uuid is None:
-                        self.uuid = str(event.uuid)
-                        self._got_uuid.set()
-                elif isinstance(event, DtmfReceived):
-                    self._interrupt()
-                    self._inputs.put_nowait(F.Dtmf(event.digit))
-                elif isinstance(event, HangupReceived | ErrorReceived):
-                    self._hung_up = True
-                    interrupted = self._playing.kind if self._playing else None
-                    self._cut.set()
-                    self.pacer.stop()
-                    self._inputs.put_nowait(F.HungUp(interrupted))
-                    return
-        except Exception as exc:  # malformed bytes, or a bug: the dialog loop fails this call with it
-            self._hung_up = True
-            self._cut.set()
-            self.pacer.stop()
-            self._inputs.put_nowait(exc)
-
-    def _audio(self, pcm: bytes) -> None:
-        # The endpointer takes exact 20 ms frames; Asterisk sends those, other peers may not.
-        self._frame_buf += pcm
-        while len(self._frame_buf) >= FRAME_BYTES:
-            frame = bytes(self._frame_buf[:FRAME_BYTES])
-            del self._frame_buf[:FRAME_BYTES]
-            self._frame(frame)
-
-    def _frame(self, frame: bytes) -> None:
-        self._frames_in += 1
-        self.endpointer.playing = self.pacer.playing
-        for ev in self.endpointer.feed(frame):
-            if isinstance(ev, SpeechStarted):
-                self._speaking = True
-                self._interrupt()
-            elif isinstance(ev, SpeechPaused):
-                self._recognize_early(ev.pcm)
-            elif isinstance(ev, SpeechEnded):
-                self._speaking = False
-                early, self._early = self._early, None
-                if early is not None and early.pcm != ev.pcm:
-                    early.task.cancel()  # the caller went on after the pause: that audio was not the turn
-                    early = None
-                if ev.reason == "too_short":
-                    continue  # a click or a cough: nothing to recognise
-                # The endpoint decision comes end_silence_ms after the last voiced frame.
-                endpoint_ms = float(getattr(self.endpointer, "end_silence_ms", 0)) or None
-                self._inputs.put_nowait(_Heard(ev.pcm, ev.reason, time.monotonic(), endpoint_ms, early))
-
-    def _hints(self) -> tuple[str, ...]:
-        assert self.deps.kb_hints is not None
-        return self.deps.kb_hints.terms(self._listen.hints if self._listen else ())
-
-    def _recognize_early(self, pcm: bytes) -> None:
-        """Speculative end of turn: recognise the audio up to a pause now; the turn's end, end_silence_ms after
-        the last word, usually confirms it and the result is ready sooner. A superseded guess is cancelled
-        (dropped from the recognition queue if it has not started)."""
-        if self._early is not None:
-            self._early.task.cancel()
-        hints = self._hints()
-        task = asyncio.get_running_loop().create_task(self.deps.speech.recognize(pcm, hints), name="early-asr")
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # an unused guess's error is not news
-        self._early = _Early(pcm, hints, task, time.monotonic())
-
-    def _interrupt(self) -> None:
-        # Also between sentences, while the next one is still being synthesised.
-        if self._playing is not None and self._playing.barge_in and not self._barged:
-            self._barged = True
-            self._cut.set()
-            self.pacer.stop()
-            self.barge_ins.append(self._frames_in * 20)
-            if self.uuid:
-                self.deps.calllog.event(self.uuid, "barge_in", {"prompt": self._playing.kind,
-                                                                "text": self._playing.text[:40]})
 
     # ---- dialog loop ----
 
@@ -380,22 +154,23 @@ class CallSession:
         """The call-length limit holds during playback too: cut whatever is playing and queue the goodbye."""
         await asyncio.sleep(max_s)
         self._overtime = True
-        self._cut.set()
-        self.pacer.stop()
-        self._inputs.put_nowait(F.Timer("max_call"))
+        self.playback.cut()
+        self.caller.inputs.put_nowait(F.Timer("max_call"))
 
     async def _converse(self) -> None:
         # Only the clock here: asking AMI about free agents would delay the greeting.
         await self._execute(self.flow.handle(F.CallStarted(staffed=self.deps.agents.staffed())))
         listen_since = time.monotonic()
+        inputs = self.caller.inputs
         while self.flow.state is not F.State.ENDED:
             timeout: float | None = None
-            if self._listen is not None and not self._speaking:
+            if self._listen is not None and not self.caller.speaking:
                 timeout = max(0.0, listen_since + self._listen.timeout_s - time.monotonic())
+            item: CallerInput | F.Silence
             try:
-                item = await asyncio.wait_for(self._inputs.get(), timeout=timeout)
+                item = await asyncio.wait_for(inputs.get(), timeout=timeout)
             except TimeoutError:
-                if self._speaking:
+                if self.caller.speaking:
                     continue  # the caller is mid-sentence: wait for the endpointer
                 item = F.Silence()
             if isinstance(item, Exception):
@@ -412,8 +187,12 @@ class CallSession:
             await self._execute(self.flow.handle(event))
             listen_since = time.monotonic()
 
-    async def _to_event(self, item: Any) -> F.Event | None:
-        if not isinstance(item, _Heard):
+    def _hints(self) -> tuple[str, ...]:
+        assert self.deps.kb_hints is not None
+        return self.deps.kb_hints.terms(self._listen.hints if self._listen else ())
+
+    async def _to_event(self, item: CallerInput | F.Silence) -> F.Event | None:
+        if not isinstance(item, Heard):
             if isinstance(item, F.Dtmf) and self.uuid:
                 self.deps.calllog.turn(self.uuid, speaker="caller", kind="dtmf", dtmf=item.digit)
             return item
@@ -443,43 +222,60 @@ class CallSession:
             return F.RecognitionFailed(item.reason or "empty")
         return F.Utterance(text, transcript.confidence)
 
+    # ---- carrying out commands ----
+
     async def _execute(self, commands: list[F.Command]) -> None:
-        pending = list(commands)
-        while pending:
-            cmd = pending.pop(0)
-            if self._overtime and not self._saying_goodbye and isinstance(cmd, F.Say | F.Listen):
-                continue  # time is up: what this batch still had to say gives way to the goodbye
-            if (self._hung_up or self._released) and isinstance(cmd, F.Say | F.Listen):
-                if isinstance(cmd, F.Say) and cmd.kind == "answer" and self._hung_up:
-                    self._unheard_answer = True
-                continue
-            if isinstance(cmd, F.Say):
-                finished = await self._say(cmd)
-                if not finished and not self._hung_up:
-                    # Barge-in: drop the rest of this batch's speech, keep listening.
-                    pending = [c for c in pending if not isinstance(c, F.Say)]
-            elif isinstance(cmd, F.Listen):
-                self._listen = cmd
-            elif isinstance(cmd, F.Ask):
-                pending[:0] = self.flow.handle(await self._ask(cmd))
-            elif isinstance(cmd, F.CheckAgents):
-                pending[:0] = self.flow.handle(await self.deps.agents.status())
-            elif isinstance(cmd, F.Book):
-                pending[:0] = self.flow.handle(await self._book(cmd))
-            elif isinstance(cmd, F.Transfer):
-                await self._transfer(cmd)
-            elif isinstance(cmd, F.RequestCallback):
-                assert self.uuid
-                self.deps.calllog.callback(self.uuid, self.caller_number, cmd.question, cmd.item_code)
-            elif isinstance(cmd, F.Hangup):
-                self._released = True
-                await self._drain_audio()
-                await self.conn.hangup()
-            elif isinstance(cmd, F.Log):
-                assert self.uuid
-                self.deps.calllog.event(self.uuid, cmd.name, cmd.data or None)
+        await run_async(self.flow, commands, self._perform)
         if self._turn is not None and self.flow.state is not F.State.ANSWERING:
             await self._log_turn()
+
+    async def _perform(self, cmd: F.Command) -> Reply:
+        if isinstance(cmd, F.Say | F.Listen) and self._silenced(cmd):
+            return None
+        if isinstance(cmd, F.Say):
+            return await self._say(cmd)
+        if isinstance(cmd, F.Listen):
+            self._listen = cmd
+        elif isinstance(cmd, F.Ask):
+            return await self._ask(cmd)
+        elif isinstance(cmd, F.CheckAgents):
+            return await self.deps.agents.status()
+        elif isinstance(cmd, F.Book):
+            return await self._book(cmd)
+        elif isinstance(cmd, F.Transfer):
+            await self._transfer(cmd)
+        elif isinstance(cmd, F.RequestCallback):
+            assert self.uuid
+            self.deps.calllog.callback(self.uuid, self.caller_number, cmd.question, cmd.item_code)
+        elif isinstance(cmd, F.Hangup):
+            self._released = True
+            await self.playback.drain()
+            await self.conn.hangup()
+        elif isinstance(cmd, F.Log):
+            assert self.uuid
+            self.deps.calllog.event(self.uuid, cmd.name, cmd.data or None)
+        return None
+
+    def _silenced(self, cmd: F.Say | F.Listen) -> bool:
+        """Speech that must not happen now: after the call-length limit (but the goodbye), or with no one left."""
+        if self._overtime and not self._saying_goodbye:
+            return True  # time is up: what this batch still had to say gives way to the goodbye
+        if self.caller.hung_up or self._released:
+            if isinstance(cmd, F.Say) and cmd.kind == "answer" and self.caller.hung_up:
+                self._unheard_answer = True
+            return True
+        return False
+
+    async def _say(self, cmd: F.Say) -> Reply:
+        try:
+            return await self.playback.say(cmd, self._first_frame)
+        except Exception as exc:
+            metrics.ERRORS.labels("tts").inc()
+            log.warning("speaking failed: %s", exc)
+            if self._tts_failed:
+                return Played.FINISHED  # the apology already went out; carry on
+            self._tts_failed = True
+            return F.SpeechFailed("tts", str(exc))
 
     async def _ask(self, cmd: F.Ask) -> F.Event:
         t0 = time.monotonic()
@@ -500,8 +296,8 @@ class CallSession:
                                      answer_text=answer.answer)
         if self.uuid and not answer.abstained and answer.item_code:
             self.deps.calllog.update(self.uuid, keep=True, first_question=cmd.question,
-                                           item_code=answer.item_code, item_name=answer.item_name,
-                                           department=answer.department)
+                                     item_code=answer.item_code, item_name=answer.item_name,
+                                     department=answer.department)
         return F.Answered(cmd.question, answer, confidence, cmd.confirmed)
 
     async def _book(self, cmd: F.Book) -> F.Event:
@@ -524,83 +320,14 @@ class CallSession:
         ctx = cmd.context
         self.deps.calllog.update(self.uuid, escalation_reason=cmd.reason)
         self.deps.calllog.update(self.uuid, keep=True, first_question=ctx.get("first_question"),
-                                       item_code=ctx.get("item_code"), item_name=ctx.get("item_name"),
-                                       department=ctx.get("department"))
+                                 item_code=ctx.get("item_code"), item_name=ctx.get("item_name"),
+                                 department=ctx.get("department"))
         # The row must say "escalated" before Asterisk runs call-route, so close it before letting go.
         await self.deps.calllog.finish(self.uuid, Outcome.ESCALATED)
-        await self._drain_audio()
+        await self.playback.drain()
         await self.conn.hangup()
 
-    async def _drain_audio(self) -> None:
-        """Let the audio already sent (at most the pacer's lead) play out before hanging up."""
-        await asyncio.sleep(self.pacer.ahead_s)
-
-    # ---- speaking ----
-
-    async def _say(self, cmd: F.Say) -> bool:
-        """Speak one sentence; False when the caller barged in (or hung up)."""
-        self._playing = cmd
-        self._barged = False
-        self._cut.clear()
-        playing = asyncio.create_task(self._play(cmd))
-        cut = asyncio.create_task(self._cut.wait())
-        try:
-            # Racing the cut matters while the next sentence is still being synthesised: do not wait for it.
-            await asyncio.wait({playing, cut}, return_when=asyncio.FIRST_COMPLETED)
-            if not playing.done():
-                playing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await playing
-                return False
-            playing.result()
-            return not (self._hung_up or self._barged)
-        except Exception as exc:
-            metrics.ERRORS.labels("tts").inc()
-            log.warning("speaking failed: %s", exc)
-            if not self._tts_failed:
-                self._tts_failed = True
-                self._playing = None
-                await self._execute(self.flow.handle(F.SpeechFailed("tts", str(exc))))
-            return True
-        finally:
-            cut.cancel()
-            self._playing = None
-
-    async def _play(self, cmd: F.Say) -> None:
-        t0 = time.monotonic()
-        # Render the next sentence while this one plays (one ahead), so long answers have no gaps.
-        ready: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
-        failure: list[BaseException] = []
-
-        async def produce() -> None:
-            try:
-                async for chunk in self._audio_for(cmd.text):
-                    await ready.put(chunk)
-            except Exception as exc:
-                failure.append(exc)
-            await ready.put(None)
-
-        producer = asyncio.create_task(produce())
-        try:
-            first = True
-            while (pcm := await ready.get()) is not None:
-                if first:
-                    first = False
-                    await self._first_frame(cmd, t0)
-                if not await self.pacer.play(pcm):
-                    return
-            if failure:
-                raise failure[0]
-        finally:
-            producer.cancel()
-
-    async def _audio_for(self, text: str) -> AsyncIterator[bytes]:
-        cached = self.deps.prompt_cache.get(text)
-        if cached:
-            yield cached
-            return
-        async for pcm in self.deps.speech.synthesize(text):  # cached sentences at once, the others rendered
-            yield pcm
+    # ---- the turn record ----
 
     async def _first_frame(self, cmd: F.Say, t0: float) -> None:
         assert self.uuid
@@ -619,7 +346,6 @@ class CallSession:
         metrics.TURNS.inc()
         self.turn_latencies.append(turn.latency)
         self.deps.calllog.turn(self.uuid, latency_ms=turn.latency, **turn.fields)
-
 
 
 class _NoUuid(Exception):

@@ -13,7 +13,8 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import select
 
 from hotline.db import make_engine, make_sessionmaker, session_scope
-from hotline.models.calls import Call, CallEvent, CallTurn, Outcome
+from hotline.models.calls import Call, CallEvent, CallTurn
+from hotline.outcomes import Outcome
 from ivr import prompts as P
 from ivr.harness import AudioSocketPeer, CallIdentity, agi_request, place_call
 from speech.audio import dbfs, duration_s
@@ -348,7 +349,7 @@ def test_maximum_call_length_holds_during_playback(settings, espeak_speech, qa, 
 
 def test_recogniser_gets_every_kb_term_computed_once(settings, espeak_speech, qa, ivr_settings, running_ivr):
     """Aliases such as 狗证 reach the recogniser (it picks the few that sound right), built once per KB revision."""
-    from ivr.session import KbHints
+    from speech.hints import KbHints
 
     hints = KbHints(qa)
     terms = hints.terms()
