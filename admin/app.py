@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from admin.access import init_access
 from admin.database import init_db
 from admin.secret_key import load_secret_key
+from admin.services.ask import init_ask
 from admin.services.calls import OUTCOME_LABELS
 from admin.services.localtime import fmt
 from admin.services.login_limit import LoginLimiter
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["hotline_settings"] = settings
     app.extensions["login_limiter"] = LoginLimiter()
     init_db(app, engine or make_engine(settings.effective_database_url))
+    init_ask(app)
     init_access(app)
     csrf.init_app(app)
     _register_blueprints(app)

@@ -16,74 +16,23 @@ from collections.abc import Callable
 from typing import Any
 
 from hotline.config import Settings
-from hotline.db import make_engine, make_sessionmaker, session_scope
 from ivr import prompts as P
 from ivr.agi import FastAgiServer
 from ivr.audiosocket import AudioSocketConnection, AudioSocketServer
+from ivr.booking.bridge import BookingBridge
 from ivr.calllog import CallLog
 from ivr.control import CallControl
 from ivr.escalation import AgentMonitor
 from ivr.flow import FlowOptions
-from ivr.session import Agents, BookingBridge, CallSession, SessionDeps
-from kb.api import Answer
+from ivr.ports import Agents, SessionDeps
+from ivr.session import CallSession
+from kb.reloader import KnowledgeReloader
+from speech.vad import Endpointer
 
 log = logging.getLogger(__name__)
 
 KB_POLL_S = 5.0
 PRERENDER_ANSWERS = 60  # answers rendered whole in the background: the most asked first, then item overviews
-
-
-class KnowledgeHolder:
-    """The QA engine behind a stable reference, rebuilt when the knowledge-base revision in the DB changes."""
-
-    def __init__(self, database_url: str) -> None:
-        self._factory = make_sessionmaker(make_engine(database_url))
-        self.engine: Any = None
-        self.source = ""
-
-    def load(self) -> None:
-        from kb.qa import QAEngine
-        from kb.store import has_kb
-
-        with session_scope(self._factory) as session:
-            if has_kb(session):
-                self.engine = QAEngine.from_session(session)
-                self.source = f"database revision {self.engine.revision}"
-                return
-        from kb.loader import default_data_dir, load_dir
-
-        # A fresh install: answer from the bundled sample files until an admin imports the real ones.
-        log.warning("knowledge base: the database has no items; answering from the sample files in kb/data")
-        self.engine = QAEngine.from_kb(load_dir(default_data_dir()))
-        self.source = "sample files"
-
-    def reload_if_changed(self) -> bool:
-        from kb.qa import QAEngine
-        from kb.store import current_revision, has_kb
-
-        with session_scope(self._factory) as session:
-            if not has_kb(session):
-                return False
-            revision = current_revision(session)
-            if self.engine is not None and self.source.startswith("database") and revision == self.engine.revision:
-                return False
-            engine = QAEngine.from_session(session)
-        self.engine = engine  # one reference swap: calls in flight keep the engine they started with
-        self.source = f"database revision {engine.revision}"
-        log.info("knowledge base reloaded: %s", self.source)
-        return True
-
-    def answer(self, question: str, context_item: str | None = None) -> Answer:
-        return self.engine.answer(question, context_item)
-
-    def hotwords(self) -> list[str]:
-        return self.engine.hotwords()
-
-    def item(self, code: str) -> Any:
-        return self.engine.item(code)
-
-    def close(self) -> None:
-        self._factory.kw["bind"].dispose()
 
 
 def load_speech(settings: Settings) -> Any:
@@ -98,15 +47,15 @@ def load_speech(settings: Settings) -> Any:
 BARGE_IN_MS = 120
 
 
-def endpointer_factory(settings: Settings) -> Callable[[], Any]:
-    from speech.vad import Endpointer, EndpointerOptions
+def endpointer_factory(settings: Settings) -> Callable[[], Endpointer]:
+    from speech.vad import EndpointerOptions
 
     options = EndpointerOptions(barge_in_ms=BARGE_IN_MS)
     return lambda: Endpointer(end_silence_ms=settings.end_silence_ms, max_utterance_s=settings.max_utterance_s,
                               options=options, early_ms=settings.early_asr_ms)
 
 
-def booking_factory(settings: Settings, knowledge: KnowledgeHolder) -> Callable[[str, str | None], BookingBridge]:
+def booking_factory(settings: Settings, knowledge: KnowledgeReloader) -> Callable[[str, str | None], BookingBridge]:
     from ivr.booking.dialog import BookingDialog
     from ivr.booking.slots import SlotPolicy
     from ivr.booking.store import BookingStore
@@ -178,7 +127,7 @@ class IvrRuntime:
     """The IVR side of one `hotline serve` process. Components may be passed in (tests pass light ones)."""
 
     def __init__(self, settings: Settings, *, speech: Any = None, knowledge: Any = None,
-                 endpointer: Callable[[], Any] | None = None, agents: Agents | None = None,
+                 endpointer: Callable[[], Endpointer] | None = None, agents: Agents | None = None,
                  booking: Callable[[str, str | None], Any] | None = None, prerender: bool = True) -> None:
         self.settings = settings
         self.calllog = CallLog.from_settings(settings)
@@ -203,7 +152,7 @@ class IvrRuntime:
         if closed:
             log.warning("closed %d call rows left in progress by a previous process", closed)
         if self.knowledge is None:
-            self.knowledge = KnowledgeHolder(s.effective_database_url)
+            self.knowledge = KnowledgeReloader.from_url(s.effective_database_url)
             await loop.run_in_executor(None, self.knowledge.load)
             # One answer now pays the lazy set-up (segmenter, sound keys, caches) before the first caller does.
             await loop.run_in_executor(None, self.knowledge.answer, "狗证要带什么材料")
@@ -222,7 +171,7 @@ class IvrRuntime:
         self.monitor = AgentMonitor.from_settings(s, self.calllog)
         await self.monitor.start()
         booking = self._booking
-        if booking is None and isinstance(self.knowledge, KnowledgeHolder):
+        if booking is None and isinstance(self.knowledge, KnowledgeReloader):
             booking = booking_factory(s, self.knowledge)
         self.deps = SessionDeps(
             speech=self.speech,
@@ -314,7 +263,7 @@ class IvrRuntime:
         if self.monitor is not None:
             await self.monitor.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.calllog.close)
-        if isinstance(self.knowledge, KnowledgeHolder):
+        if isinstance(self.knowledge, KnowledgeReloader):
             self.knowledge.close()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -10,7 +10,7 @@ from admin.access import ADMIN, require_roles
 from admin.database import db
 from admin.forms import ActionForm, AskForm, TeachForm
 from admin.services import quality as svc
-from admin.services.ask import AskUnavailable, ask
+from admin.services.ask import ask
 
 bp = Blueprint("quality", __name__, url_prefix="/quality")
 require_roles(bp, (ADMIN,))
@@ -59,10 +59,5 @@ def dismiss(turn_id: int) -> Response:
 @bp.route("/ask", methods=["GET", "POST"])
 def ask_box() -> str:
     form = AskForm()
-    answer, error = None, None
-    if form.validate_on_submit():
-        try:
-            answer = ask(db(), form.question.data.strip())
-        except AskUnavailable as exc:
-            error = str(exc)
-    return render_template("quality/ask.html", form=form, answer=answer, error=error)
+    answer = ask(form.question.data.strip()) if form.validate_on_submit() else None
+    return render_template("quality/ask.html", form=form, answer=answer)
