@@ -17,11 +17,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from booking.errors import SlotFull
+from booking.slots import SlotPolicy
+from booking.store import BookingRequest, BookingStore
 from hotline.db import upgrade
 from hotline.pgserver import TemporaryPostgres
-from ivr.booking.errors import SlotFull
-from ivr.booking.slots import SlotPolicy
-from ivr.booking.store import BookingRequest, BookingStore
 
 NOW = datetime(2026, 11, 30, 8, 0)  # Monday before opening: the whole horizon is free
 

@@ -19,7 +19,7 @@ AREAS = (
     "speech.commands",
     "ivr.commands",
     "ivr.asterisk_commands",
-    "ivr.booking.commands",
+    "booking.commands",
     "admin.commands",
 )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hotline.config import Settings
 
-AREA_CHECKS = ("kb.doctor", "speech.doctor", "ivr.doctor", "ivr.booking.doctor")
+AREA_CHECKS = ("kb.doctor", "speech.doctor", "ivr.doctor", "booking.doctor")
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,9 @@ def endpointer_factory(settings: Settings) -> Callable[[], Endpointer]:
 
 
 def booking_factory(settings: Settings, knowledge: KnowledgeReloader) -> Callable[[str, str | None], BookingBridge]:
+    from booking.slots import SlotPolicy
+    from booking.store import BookingStore
     from ivr.booking.dialog import BookingDialog
-    from ivr.booking.slots import SlotPolicy
-    from ivr.booking.store import BookingStore
 
     store = BookingStore.from_url(settings.effective_database_url, SlotPolicy.from_settings(settings))
 

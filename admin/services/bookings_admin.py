@@ -1,4 +1,4 @@
-"""Appointments in the panel: a thin layer over ivr.booking.store.BookingStore that adds the audit trail."""
+"""Appointments in the panel: a thin layer over booking.store.BookingStore that adds the audit trail."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from admin.services import audit
 from admin.services.masking import shown_number
+from booking.errors import BookingError
+from booking.slots import SlotPolicy
+from booking.store import BookingStore, BookingView
 from hotline.config import Settings
 from hotline.errors import HotlineError
-from ivr.booking.errors import BookingError
-from ivr.booking.slots import SlotPolicy
-from ivr.booking.store import BookingStore, BookingView
 
 STATUS_LABELS = {"booked": "已预约", "cancelled": "已取消", "attended": "已到场", "no_show": "未到场",
                  "expired": "已过期"}
@@ -97,7 +97,7 @@ def remove_override(store: BookingStore, session: Session, day: date, username: 
 
 
 def calendar_warnings(store: BookingStore, today: date) -> list[str]:
-    """Years in the booking horizon that chinesecalendar does not cover (see ivr/booking/calendar.py)."""
+    """Years in the booking horizon that chinesecalendar does not cover (see booking/calendar.py)."""
     return store.calendar().warnings(today)
 
 

@@ -1,1 +1,2 @@
-"""Appointments by phone: working-day calendar, slots, the transactional store, a date parser and the dialog."""
+"""Booking by voice: the booking sub-dialog (a step table over a booking.store.BookingStore), the spoken date
+parser, the phrases it says and hears, and the bridge from the call flow's ``Book`` command."""

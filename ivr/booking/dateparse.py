@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 import cn2an
 
-from ivr.booking.calendar import HOLIDAY_NAMES, WorkCalendar
+from booking.calendar import HOLIDAY_NAMES, WorkCalendar
 
 MORNING, AFTERNOON = "上午", "下午"
 _NUM = r"[零〇一二两三四五六七八九十\d]{1,4}"

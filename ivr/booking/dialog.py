@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from booking.errors import AlreadyBooked, BookingError, NotBookable, SlotFull, TooManyBookings
+from booking.slots import local_now, part_of_day
+from booking.store import BookingRequest, BookingStore, BookingView
 from ivr.booking.dateparse import AFTERNOON, MORNING, When, parse_when
-from ivr.booking.errors import AlreadyBooked, BookingError, NotBookable, SlotFull, TooManyBookings
 from ivr.booking.phrases import (
     code_in,
     digits_in,
@@ -31,8 +33,6 @@ from ivr.booking.phrases import (
     tail,
     yes_no,
 )
-from ivr.booking.slots import local_now, part_of_day
-from ivr.booking.store import BookingRequest, BookingStore, BookingView
 
 KEYS_HINT = "也可以按键选择"
 SORRY = "抱歉没听清。"
@@ -52,6 +52,25 @@ class Step(StrEnum):
     CANCEL_OK = "cancel_ok"
     LOOKUP_KEYS = "lookup_keys"  # another number for look-up
     END = "end"
+
+
+# What the caller's words mean at each step: the handler method for that step (the whole dialog graph at a
+# glance, like ivr.flow.TRANSITIONS). Keys work the same way at every step (handle_dtmf).
+ON_TEXT: dict[Step, str] = {
+    Step.ITEM: "_text_item",  # an item name, or "第二个"
+    Step.DAY: "_text_day",  # "周四上午", or "第一个"
+    Step.PART: "_text_day",  # 上午 / 下午
+    Step.SLOT: "_text_slot",  # one of the offered times, yes, or another time
+    Step.PHONE_OK: "_text_phone_ok",  # yes / no / another number
+    Step.PHONE_KEYS: "_text_phone_keys",  # a number said instead of keyed
+    Step.CONFIRM: "_text_confirm",  # yes, no, or the change itself ("改成下午")
+    Step.CHANGE: "_text_change",  # what to change
+    Step.REPEAT: "_text_repeat",  # hear the code again?
+    Step.PICK: "_text_pick",  # which booking (ordinal or code)
+    Step.CANCEL_OK: "_text_cancel_ok",  # yes / no
+    Step.LOOKUP_KEYS: "_text_lookup_keys",  # a number for the look-up
+    Step.END: "_text_end",
+}
 
 
 @dataclass(frozen=True)
@@ -113,8 +132,7 @@ class BookingDialog:
             return self._reprompt()
         if any(w in text for w in ("重复", "再说一遍", "没听清")) and self._last and self.step != Step.REPEAT:
             return self._last
-        handler = getattr(self, f"_text_{self.step.value}", None)
-        return self._remember(handler(text) if handler else self._free_text(text))
+        return self._remember(getattr(self, ON_TEXT[self.step])(text))
 
     def handle_dtmf(self, digit: str) -> Reply:
         if self.step == Step.PHONE_OK and digit.isdigit():  # keying a number instead of answering yes/no
@@ -280,9 +298,6 @@ class BookingDialog:
         if n and n <= len(self.menu.values) and parse_when(text, self.clock()).empty:
             return self._choose(self.menu.values[n - 1])
         return self._free_text(text) if self._absorb(text) else self._reprompt()
-
-    def _text_part(self, text: str) -> Reply:
-        return self._text_day(text)
 
     def _text_slot(self, text: str) -> Reply:
         n = ordinal_in(text)

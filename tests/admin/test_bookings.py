@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
+from booking.store import BookingRequest, BookingStore
 from hotline.db import make_engine
 from hotline.models import AuditLog
-from ivr.booking.store import BookingRequest, BookingStore
 from tests.admin.conftest import csrf_token
 
 NOW = datetime(2026, 3, 2, 8, 0)  # a Monday, before opening (naive local time, as the store uses)

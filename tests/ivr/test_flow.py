@@ -6,13 +6,13 @@ from datetime import datetime
 
 import pytest
 
+from booking.slots import SlotPolicy
+from booking.store import BookingStore
 from hotline.outcomes import Outcome
 from ivr import flow as F
 from ivr import prompts as P
 from ivr.booking.bridge import BookingBridge
 from ivr.booking.dialog import BookingDialog
-from ivr.booking.slots import SlotPolicy
-from ivr.booking.store import BookingStore
 from ivr.harness import TextCall
 
 STAFFED_FREE = F.AgentStatus(staffed=True, free=True)

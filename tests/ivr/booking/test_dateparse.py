@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from ivr.booking.calendar import Override, WorkCalendar
+from booking.calendar import Override, WorkCalendar
 from ivr.booking.dateparse import AFTERNOON, MORNING, When, parse_when, to_int
 
 MON = datetime(2026, 11, 30, 10, 0)  # Monday

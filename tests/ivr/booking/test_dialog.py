@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from booking.store import BookingRequest, BookingStore
 from hotline.models.bookings import Booking
 from ivr.booking.dialog import BookingDialog, Reply
-from ivr.booking.store import BookingRequest, BookingStore
-from tests.ivr.booking.conftest import CARD, DOG, NOW, make_store
+from tests.booking.conftest import CARD, DOG, NOW, make_store
 
 CALLER = "13912345678"
 MATERIALS = {DOG: ["居民身份证原件", "犬只狂犬病免疫证明"], CARD: ["居民身份证原件"]}
@@ -247,3 +247,10 @@ def test_confirming_with_the_same_details_books(store: BookingStore) -> None:
     assert "12月1日周二上午九点" in r.say
     r = talk(d, "对，就明天上午")
     assert r.booking is not None and r.booking.slot_start == datetime(2026, 12, 1, 9, 0)
+
+
+def test_every_step_has_a_declared_handler_for_the_callers_words() -> None:
+    from ivr.booking.dialog import ON_TEXT, Step
+
+    assert set(ON_TEXT) == set(Step)
+    assert all(callable(getattr(BookingDialog, name, None)) for name in ON_TEXT.values())

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from booking.kbsync import kb_lookups, sync_rules_from_kb
+from booking.store import BookingStore
 from hotline.models.kb import KBAlias, KBDepartment, KBItem, KBMaterial
 from ivr.booking.dialog import BookingDialog
-from ivr.booking.kbsync import kb_lookups, sync_rules_from_kb
-from ivr.booking.store import BookingStore
 
 
 def _kb(url: str) -> BookingStore:

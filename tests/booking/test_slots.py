@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from ivr.booking.calendar import Override, WorkCalendar
-from ivr.booking.slots import SlotPolicy, bookable_slots, day_slots, horizon_days
+from booking.calendar import Override, WorkCalendar
+from booking.slots import SlotPolicy, bookable_slots, day_slots, horizon_days
 
 MON = datetime(2026, 11, 30, 10, 7)
 

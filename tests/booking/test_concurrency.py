@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from booking.errors import SlotFull, TooManyBookings
+from booking.store import BookingRequest, BookingStore
 from hotline.models.bookings import Booking, BookingSeat
-from ivr.booking.errors import SlotFull, TooManyBookings
-from ivr.booking.store import BookingRequest, BookingStore
-from tests.ivr.booking.conftest import DOG, NOW, make_store
+from tests.booking.conftest import DOG, NOW, make_store
 
 SLOT = datetime(2026, 12, 1, 9, 0)
 CALLERS = 50

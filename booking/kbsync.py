@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from booking.store import BookingStore
 from hotline.models.kb import KBItem
-from ivr.booking.store import BookingStore
 
 
 @dataclass(frozen=True)

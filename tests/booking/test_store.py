@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from booking.errors import AlreadyBooked, BookingNotFound, NotBookable, SlotFull, TooManyBookings
+from booking.store import BookingRequest, BookingStore
 from hotline.models.bookings import Booking, BookingSeat
-from ivr.booking.errors import AlreadyBooked, BookingNotFound, NotBookable, SlotFull, TooManyBookings
-from ivr.booking.store import BookingRequest, BookingStore
-from tests.ivr.booking.conftest import CARD, DOG, NOW
+from tests.booking.conftest import CARD, DOG, NOW
 
 TUE9 = datetime(2026, 12, 1, 9, 0)
 
@@ -69,7 +69,7 @@ def test_database_itself_refuses_a_second_active_booking(any_store: BookingStore
 
 
 def test_limit_of_active_bookings_per_number(db_url: str) -> None:
-    from tests.ivr.booking.conftest import make_store
+    from tests.booking.conftest import make_store
 
     store = make_store(db_url, max_active=2)
     store.upsert_rule("GA-003", "犬只注销", "A区 16号窗口")

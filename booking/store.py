@@ -19,6 +19,16 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from booking.calendar import Override, WorkCalendar
+from booking.errors import (
+    AlreadyBooked,
+    BookingError,
+    BookingNotFound,
+    NotBookable,
+    SlotFull,
+    TooManyBookings,
+)
+from booking.slots import SlotPolicy, bookable_slots
 from hotline.db import make_engine
 from hotline.models.base import utcnow
 from hotline.models.bookings import (
@@ -29,16 +39,6 @@ from hotline.models.bookings import (
     BookingStatus,
     CalendarOverride,
 )
-from ivr.booking.calendar import Override, WorkCalendar
-from ivr.booking.errors import (
-    AlreadyBooked,
-    BookingError,
-    BookingNotFound,
-    NotBookable,
-    SlotFull,
-    TooManyBookings,
-)
-from ivr.booking.slots import SlotPolicy, bookable_slots
 
 MAX_ATTEMPTS = 60  # retries after a lost race (seat or code collision); each round someone wins
 

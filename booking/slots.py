@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from booking.calendar import WorkCalendar
 from hotline.config import Settings
-from ivr.booking.calendar import WorkCalendar
 
 # Counter hours of the centre: morning and afternoon, lunch break between.
 DEFAULT_PERIODS: tuple[tuple[time, time], ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 0)))

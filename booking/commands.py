@@ -7,11 +7,11 @@ import csv
 import sys
 from datetime import date, timedelta
 
+from booking.calendar import official_years
+from booking.errors import BookingError
+from booking.slots import SlotPolicy, local_now
+from booking.store import BookingStore
 from hotline.config import Settings
-from ivr.booking.calendar import official_years
-from ivr.booking.errors import BookingError
-from ivr.booking.slots import SlotPolicy, local_now
-from ivr.booking.store import BookingStore
 
 
 def _store(settings: Settings) -> BookingStore:
@@ -100,7 +100,7 @@ def _cmd_rule(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sync_kb(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.booking.kbsync import sync_rules_from_kb
+    from booking.kbsync import sync_rules_from_kb
 
     result = sync_rules_from_kb(_store(settings), args.capacity)
     print(f"booking rules from the KB: {len(result.added)} added, {len(result.updated)} updated, "

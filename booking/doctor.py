@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from booking.calendar import WorkCalendar
+from booking.slots import local_now
 from hotline.config import Settings
 from hotline.doctor import Check
-from ivr.booking.calendar import WorkCalendar
-from ivr.booking.slots import local_now
 
 
 def calendar_check(calendar: WorkCalendar, settings: Settings, today: date | None = None) -> Check:
@@ -22,7 +22,7 @@ def calendar_check(calendar: WorkCalendar, settings: Settings, today: date | Non
 def doctor_checks(settings: Settings) -> list[Check]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ivr.booking.store import BookingStore
+    from booking.store import BookingStore
 
     try:
         calendar = BookingStore.from_url(settings.effective_database_url).calendar()

@@ -6,11 +6,11 @@ from datetime import date, datetime
 
 import pytest
 
+from booking.doctor import calendar_check
+from booking.slots import local_now
+from booking.store import BookingRequest
 from hotline.cli import main
-from ivr.booking.doctor import calendar_check
-from ivr.booking.slots import local_now
-from ivr.booking.store import BookingRequest
-from tests.ivr.booking.conftest import DOG, make_store
+from tests.booking.conftest import DOG, make_store
 
 
 @pytest.fixture
@@ -61,8 +61,8 @@ def test_override_and_calendar(cli_env: str, capsys: pytest.CaptureFixture[str])
 
 
 def test_doctor_check_warns_for_uncovered_year() -> None:
+    from booking.calendar import Override, WorkCalendar
     from hotline.config import load_settings
-    from ivr.booking.calendar import Override, WorkCalendar
 
     settings = load_settings(env={})
     assert calendar_check(WorkCalendar(), settings, date(2026, 6, 1)).status == "ok"
@@ -73,8 +73,8 @@ def test_doctor_check_warns_for_uncovered_year() -> None:
 
 
 def test_doctor_checks_read_overrides_from_the_database(cli_env: str) -> None:
+    from booking.doctor import doctor_checks
     from hotline.config import load_settings
-    from ivr.booking.doctor import doctor_checks
 
     [check] = doctor_checks(load_settings())
     assert check.name == "booking calendar" and check.status in ("ok", "warn")

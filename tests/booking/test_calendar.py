@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ivr.booking.calendar import DaySource, Override, WorkCalendar, official_years
+from booking.calendar import DaySource, Override, WorkCalendar, official_years
 
 D = date
 
