@@ -19,6 +19,8 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's tooling (scripts/)
+
 from sqlalchemy import delete, insert, select
 
 from admin import create_app
@@ -195,7 +197,7 @@ def main() -> int:
             ok &= report("SQLite", measure(url, root / "var-sqlite", args.runs))
             print("  rollup of all finished days: {} days in {:.2f} s".format(*time_rollup(url)))
         if args.only in (None, "postgresql"):
-            from hotline.pgserver import TemporaryPostgres
+            from scripts.pgserver import TemporaryPostgres
 
             with TemporaryPostgres() as pg:
                 url = pg.create_database("bench")

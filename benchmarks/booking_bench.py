@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's tooling (scripts/)
+
 from booking.errors import SlotFull
 from booking.slots import SlotPolicy
 from booking.store import BookingRequest, BookingStore
 from hotline.db import upgrade
-from hotline.pgserver import TemporaryPostgres
+from scripts.pgserver import TemporaryPostgres
 
 NOW = datetime(2026, 11, 30, 8, 0)  # Monday before opening: the whole horizon is free
 

@@ -31,9 +31,9 @@ from sqlalchemy import select  # noqa: E402
 from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from hotline.models import Call  # noqa: E402
-from hotline.ports import free_port  # noqa: E402
 from ivr import prompts as P  # noqa: E402
-from ivr.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
+from scripts.ports import free_port  # noqa: E402
+from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_question.xml"
@@ -82,7 +82,7 @@ def main() -> int:
                HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
                HOTLINE_AMI_SECRET=sb.ami_secret, HOTLINE_STAFFED_HOURS="00:00-24:00",
                HOTLINE_PROMPT_CACHE_DIR=str(sb.root.parent / "ivr-prompt-cache"))
-    hotline = [sys.executable, "-m", "hotline.cli"]
+    hotline = [sys.executable, "-m", "cli"]
     wavs, lengths, lead_s = caller_wavs(work)
     build(sb.root)
     install_config(sb)

@@ -6,8 +6,8 @@ from datetime import date
 
 from booking.calendar import WorkCalendar
 from booking.slots import local_now
+from hotline.checks import Check
 from hotline.config import Settings
-from hotline.doctor import Check
 
 
 def calendar_check(calendar: WorkCalendar, settings: Settings, today: date | None = None) -> Check:

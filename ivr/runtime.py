@@ -270,7 +270,7 @@ class IvrRuntime:
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the IVR until ``stop`` is set (called by hotline.serve)."""
+    """Run the IVR until ``stop`` is set (called by cli.serve)."""
     runtime = IvrRuntime(settings)
     await runtime.start()
     print(f"IVR             AudioSocket {settings.bind_host}:{runtime.audiosocket.port}  "

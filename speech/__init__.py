@@ -1,4 +1,8 @@
-"""Offline Mandarin speech for 8 kHz telephone audio: recognition, synthesis, endpointing, prompt cache."""
+"""Offline Mandarin speech for 8 kHz telephone audio: recogniser and synthesiser interfaces and their backends,
+VAD endpointing, text normalisation for speaking, recogniser hints, the prompt cache, the engine facade.
+
+May import: hotline (settings, errors). Knows nothing of calls or the knowledge base (hints arrive as words).
+"""
 
 from speech.api import (
     FRAME_BYTES,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hotline.checks import Check
 from hotline.config import Settings
-from hotline.doctor import Check
 from speech.engine import speech_status
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from hotline.config import Settings, load_settings
 from hotline.db import upgrade
-from hotline.pgserver import TemporaryPostgres
+from scripts.pgserver import TemporaryPostgres
 
 _db_counter = itertools.count()
 

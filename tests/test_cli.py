@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from hotline.db import make_engine, make_sessionmaker
 from hotline.models import User
-from hotline.ports import free_port
+from scripts.ports import free_port
 
-HOTLINE = [sys.executable, "-m", "hotline.cli"]
+HOTLINE = [sys.executable, "-m", "cli"]
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from admin.services.localtime import CST
-from hotline.cli import main
+from cli.main import main
 from hotline.models import Call
 from hotline.models.admin import DashboardDay
 

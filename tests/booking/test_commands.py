@@ -9,7 +9,7 @@ import pytest
 from booking.doctor import calendar_check
 from booking.slots import local_now
 from booking.store import BookingRequest
-from hotline.cli import main
+from cli.main import main
 from tests.booking.conftest import DOG, make_store
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.ports import free_port
-from ivr.sandbox import Sandbox, build, install_config, start, stop
+from scripts.ports import free_port
+from scripts.sandbox import Sandbox, build, install_config, start, stop
 
 SIPP_DIR = Path(__file__).with_name("sipp")
 

@@ -17,7 +17,7 @@ from hotline.models import Call
 from ivr.agi import AgiSession, FastAgiServer, GetVariable, SetCallerIdName
 from ivr.ami import AmiClient, AmiMessage
 from ivr.audiosocket import AudioReceived, AudioSocketConnection, AudioSocketServer, Pacer, UuidReceived
-from ivr.sandbox import Sandbox, boot_problems, rx
+from scripts.sandbox import Sandbox, boot_problems, rx
 
 pytestmark = pytest.mark.integration
 

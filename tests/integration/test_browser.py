@@ -158,7 +158,7 @@ def test_teach_unanswered_question_then_hotline_ask_answers_it(world, browser):
 
     env = {**os.environ, "HOTLINE_DATABASE_URL": world["url"], "HOTLINE_VAR_DIR": str(world["root"] / "var")}
     env.pop("HOTLINE_CONFIG", None)
-    proc = subprocess.run([sys.executable, "-m", "hotline.cli", "ask", "--json", UNKNOWN], env=env,
+    proc = subprocess.run([sys.executable, "-m", "cli", "ask", "--json", UNKNOWN], env=env,
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout.strip().splitlines()[-1])

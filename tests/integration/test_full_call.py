@@ -27,10 +27,10 @@ from hotline.config import Settings, load_settings
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models import Call
 from hotline.models.calls import CallbackTask, CallEvent, CallTurn
-from hotline.ports import free_port
 from ivr import prompts as P
 from ivr.asterisk_prompts import read_prompt_list
-from ivr.sandbox import Sandbox, boot_problems, rx
+from scripts.ports import free_port
+from scripts.sandbox import Sandbox, boot_problems, rx
 from speech.audio import silence, write_wav
 from tests.integration.conftest import SIPP_DIR
 from tests.integration.sipagent import SipAgent, agent_password
@@ -56,7 +56,7 @@ class Hotline:
 
 
 def _hotline(*args: str, env: dict[str, str], cwd: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "hotline.cli", *args], env=env, cwd=cwd, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
 
@@ -84,7 +84,7 @@ def hotline(asterisk: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iter
     _hotline("kb", "import", env=env, cwd=work)
     log = work / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve", "--no-admin"], env=env, cwd=work,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--no-admin"], env=env, cwd=work,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

@@ -15,8 +15,8 @@ from ivr.ami import (
     AmiUnavailable,
     BannerReceived,
     encode_action,
-    encode_message,
 )
+from tests.ivr.ami_peer import AmiPeer
 
 
 def aio(fn):
@@ -93,76 +93,6 @@ def test_encode_refuses_header_injection():
 # --- client against a real TCP peer ----------------------------------------------------------------------------
 
 
-class FakeAmi:
-    """A small AMI server: banner, Login with a secret, a few actions, events on demand."""
-
-    def __init__(self, secret: str = "s3cret") -> None:
-        self.secret = secret
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self.writers: list[asyncio.StreamWriter] = []
-        self.actions: list[AmiMessage] = []
-        self.logins = 0
-        self.silent: set[str] = set()  # actions never answered
-
-    async def start(self, port: int = 0) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", port, reuse_address=True)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for w in self.writers:
-            w.close()
-        self.writers.clear()
-        await self.server.wait_closed()
-
-    async def event(self, *items: tuple[str, str]) -> None:
-        for w in self.writers:
-            w.write(encode_message(list(items)))
-            await w.drain()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.append(writer)
-        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
-        parser = AmiParser(expect_banner=False)
-        try:
-            while data := await reader.read(4096):
-                for msg in parser.feed(data):
-                    self.actions.append(msg)
-                    writer.write(self._answer(msg))
-                    await writer.drain()
-        except ConnectionError:
-            pass
-
-    def _answer(self, msg: AmiMessage) -> bytes:
-        aid = msg.action_id or ""
-        action = (msg.get("Action") or "").lower()
-        if action in self.silent:
-            return b""
-        if action == "login":
-            if msg.get("Secret") != self.secret:
-                return encode_message([("Response", "Error"), ("ActionID", aid), ("Message", "Authentication failed")])
-            self.logins += 1
-            return encode_message([("Response", "Success"), ("ActionID", aid), ("Message", "Authentication accepted")])
-        if action == "queuestatus":
-            # Asterisk interleaves unrelated events with the list; they must still reach on_event.
-            return (
-                encode_message([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
-                                ("Message", "Queue status will follow")])
-                + encode_message([("Event", "QueueParams"), ("Queue", "hotline-agents"), ("ActionID", aid)])
-                + encode_message([("Event", "Newstate"), ("Channel", "PJSIP/x-1")])
-                + encode_message([("Event", "QueueMember"), ("Name", "agent1"), ("ActionID", aid)])
-                + encode_message([("Event", "QueueStatusComplete"), ("ActionID", aid), ("EventList", "Complete"),
-                                  ("ListItems", "2")])
-            )
-        if action == "command":
-            return encode_message([("Response", "Success"), ("ActionID", aid), ("Output", "Asterisk 22.10.1")])
-        if action == "logoff":
-            return encode_message([("Response", "Goodbye"), ("ActionID", aid)])
-        return encode_message([("Response", "Error"), ("ActionID", aid), ("Message", "Invalid/unknown command")])
-
-
 def _client(port: int, secret: str = "s3cret", events: list | None = None, **kw) -> AmiClient:
     async def on_event(msg: AmiMessage) -> None:
         if events is not None:
@@ -173,7 +103,7 @@ def _client(port: int, secret: str = "s3cret", events: list | None = None, **kw)
 
 @aio
 async def test_login_actions_events_and_event_lists():
-    ami = FakeAmi()
+    ami = AmiPeer()
     await ami.start()
     events: list[str] = []
     client = _client(ami.port, events=events)
@@ -210,7 +140,7 @@ async def test_login_actions_events_and_event_lists():
 
 @aio
 async def test_concurrent_actions_are_matched_by_action_id():
-    ami = FakeAmi()
+    ami = AmiPeer()
     await ami.start()
     client = _client(ami.port)
     await client.start()
@@ -229,7 +159,7 @@ async def test_concurrent_actions_are_matched_by_action_id():
 
 @aio
 async def test_ami_down_fails_fast_then_reconnects():
-    ami = FakeAmi()
+    ami = AmiPeer()
     await ami.start()
     port = ami.port
     await ami.stop()  # nothing listens on the port now
@@ -241,7 +171,7 @@ async def test_ami_down_fails_fast_then_reconnects():
             await client.action("Command", Command="core show version")
         assert not client.connected
 
-        ami = FakeAmi()
+        ami = AmiPeer()
         await ami.start(port)  # AMI comes back: the client logs in without being told
         assert await client.wait_connected(5)
         assert (await client.action("Command", Command="x")).ok
@@ -254,7 +184,7 @@ async def test_ami_down_fails_fast_then_reconnects():
         with pytest.raises(AmiUnavailable):
             await client.action("Command", Command="x")
 
-        ami = FakeAmi()
+        ami = AmiPeer()
         await ami.start(port)
         assert await client.wait_connected(5)
         assert client.connects == 2
@@ -265,7 +195,7 @@ async def test_ami_down_fails_fast_then_reconnects():
 
 @aio
 async def test_connection_lost_mid_action_raises_unavailable():
-    ami = FakeAmi()
+    ami = AmiPeer()
     ami.silent.add("command")
     await ami.start()
     client = _client(ami.port)
@@ -285,7 +215,7 @@ async def test_connection_lost_mid_action_raises_unavailable():
 
 @aio
 async def test_wrong_secret_never_connects():
-    ami = FakeAmi(secret="right")
+    ami = AmiPeer(secret="right")
     await ami.start()
     client = _client(ami.port, secret="wrong")
     await client.start()
@@ -302,7 +232,7 @@ async def test_wrong_secret_never_connects():
 
 @aio
 async def test_action_timeout_is_unavailable():
-    ami = FakeAmi()
+    ami = AmiPeer()
     ami.silent.add("command")
     await ami.start()
     client = _client(ami.port, action_timeout_s=0.2)

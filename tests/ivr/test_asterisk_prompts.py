@@ -22,7 +22,7 @@ from ivr.asterisk_prompts import (
     read_prompt_list,
     render_prompts,
 )
-from ivr.sandbox import REPO_DIALPLANS
+from scripts.sandbox import REPO_DIALPLANS
 from speech.api import SynthesisError
 from speech.espeak_tts import EspeakSynthesizer
 from speech.fallback import FallbackSynthesizer

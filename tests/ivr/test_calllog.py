@@ -11,8 +11,8 @@ from sqlalchemy import select
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.calls import Call, CallbackTask, CallEvent, CallTurn
 from hotline.outcomes import Outcome
-from hotline.ports import free_port
 from ivr.calllog import CallLog
+from scripts.ports import free_port
 
 
 def _log(url: str, tmp_path: Path) -> CallLog:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.cli import main
+from cli.main import main
 from ivr.runtime import IvrRuntime
 from speech.audio import duration_s, read_wav_8k, write_wav
 

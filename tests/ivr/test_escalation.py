@@ -12,57 +12,10 @@ from sqlalchemy import select
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.calls import Call, CallEvent
 from hotline.outcomes import Outcome
-from ivr.ami import AmiClient, AmiMessage, AmiParser, encode_message
+from ivr.ami import AmiClient, AmiMessage
 from ivr.calllog import CallLog
 from ivr.escalation import AgentMonitor, decide_route, is_staffed, queue_fields, staffed_days
-
-
-class AmiPeer:
-    """Asterisk's manager interface, small: banner, Login, QueueSummary with a chosen number of free agents."""
-
-    def __init__(self, available: int) -> None:
-        self.available = available
-        self.writers: list[asyncio.StreamWriter] = []
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for w in self.writers:
-            w.close()
-        await self.server.wait_closed()
-
-    async def event(self, *items: tuple[str, str]) -> None:
-        for w in self.writers:
-            w.write(encode_message(list(items)))
-            await w.drain()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.append(writer)
-        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
-        parser = AmiParser(expect_banner=False)
-        while data := await reader.read(4096):
-            for msg in parser.feed(data):
-                writer.write(self._answer(msg))
-                await writer.drain()
-
-    def _answer(self, msg: AmiMessage) -> bytes:
-        aid = msg.action_id or ""
-        action = (msg.get("Action") or "").lower()
-        if action == "queuesummary":
-            return (
-                encode_message([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
-                                ("Message", "Queue summary will follow")])
-                + encode_message([("Event", "QueueSummary"), ("Queue", "hotline-agents"), ("LoggedIn", "3"),
-                                  ("Available", str(self.available)), ("Callers", "0"), ("ActionID", aid)])
-                + encode_message([("Event", "QueueSummaryComplete"), ("ActionID", aid), ("EventList", "Complete")])
-            )
-        return encode_message([("Response", "Success" if action != "logoff" else "Goodbye"), ("ActionID", aid)])
-
+from tests.ivr.ami_peer import AmiPeer
 
 # ---- pure parts ----
 
@@ -145,7 +98,7 @@ def test_agents_free_from_queue_summary(settings, available, free):
     s = dataclasses.replace(settings, staffed_hours="00:00-24:00")
 
     async def scenario():
-        peer = AmiPeer(available)
+        peer = AmiPeer(secret=None, available=available)
         port = await peer.start()
         calllog = CallLog.from_settings(s)
         monitor = _monitor(s, port, calllog)
@@ -181,7 +134,7 @@ def test_queue_events_are_recorded_on_the_call(settings):
     s = settings
 
     async def scenario():
-        peer = AmiPeer(1)
+        peer = AmiPeer(secret=None, available=1)
         port = await peer.start()
         calllog = CallLog.from_settings(s)
         await calllog.update("u-q", asterisk_uniqueid="1764500000.7")
@@ -243,7 +196,7 @@ def test_queue_timeout_is_not_an_abandon_and_early_events_join_the_call(settings
     timed_out, gave_up = CallIdentity(caller="13700001111"), CallIdentity(caller="13700002222")
 
     async def scenario():
-        peer = AmiPeer(0)
+        peer = AmiPeer(secret=None, available=0)
         port = await peer.start()
         s = _ivr_with_ami(settings, port)
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox import REPO_DIALPLANS, Sandbox, SandboxError, apt_mirror, build, render
+from scripts.sandbox import REPO_DIALPLANS, Sandbox, SandboxError, apt_mirror, build, render
 
 
 def test_render_replaces_only_marked_values():
@@ -83,7 +83,7 @@ def test_env_lines_hand_the_generated_ami_secret_to_hotline_serve(tmp_path: Path
     import subprocess
 
     from hotline.config import load_settings
-    from ivr.sandbox import env_lines
+    from scripts.sandbox import env_lines
 
     sb = Sandbox(root=tmp_path, instance="t", ami_port=15038)
     lines = env_lines(sb)
@@ -99,7 +99,7 @@ def test_env_lines_hand_the_generated_ami_secret_to_hotline_serve(tmp_path: Path
 
 
 def test_install_config_copies_our_rendered_prompts_into_the_chroot(tmp_path: Path):
-    from ivr.sandbox import install_config
+    from scripts.sandbox import install_config
 
     root, sounds = tmp_path / "root", tmp_path / "sounds"
     _fake_chroot(root)

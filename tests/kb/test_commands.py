@@ -10,7 +10,7 @@ import pytest
 
 from tests.kb.sources import DEPT, write_tree
 
-HOTLINE = [sys.executable, "-m", "hotline.cli"]
+HOTLINE = [sys.executable, "-m", "cli"]
 
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.cli import main
+from cli.main import main
 from speech.audio import read_wav, resample_pcm, write_wav
 from speech.bench import cer
 

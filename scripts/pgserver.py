@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from hotline.errors import HotlineError
-from hotline.ports import free_port
+from scripts.ports import free_port
 
 
 class PostgresUnavailable(HotlineError):

@@ -13,7 +13,7 @@ import threading
 
 from hotline.config import Settings
 
-log = logging.getLogger("hotline.serve")
+log = logging.getLogger("cli.serve")
 
 
 def _start_admin(settings: Settings):  # -> waitress server

@@ -1,27 +1,26 @@
-"""The `hotline` command. Each area adds its own subcommands through ``<area>.commands.register``."""
+"""The `hotline` command: the shared subcommands here, and each area's own through ``<area>.commands.register``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import secrets
 import sys
 from collections.abc import Callable, Sequence
 
+from admin import commands as admin_commands
+from booking import commands as booking_commands
 from hotline.config import Settings, SettingsError, load_settings
+from hotline.errors import HotlineError
 from hotline.logsetup import setup_logging
+from ivr import asterisk_commands
+from ivr import commands as ivr_commands
+from kb import commands as kb_commands
+from speech import commands as speech_commands
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 # Areas that contribute subcommands; each module exposes register(subparsers).
-AREAS = (
-    "kb.commands",
-    "speech.commands",
-    "ivr.commands",
-    "ivr.asterisk_commands",
-    "booking.commands",
-    "admin.commands",
-)
+AREAS = (kb_commands, speech_commands, ivr_commands, asterisk_commands, booking_commands, admin_commands)
 
 
 def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -45,13 +44,13 @@ def _cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.doctor import run_doctor
+    from cli.doctor import run_doctor
 
     return run_doctor(settings, show_config=not args.quiet)
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.serve import serve
+    from cli.serve import serve
 
     return serve(settings, with_admin=not args.no_admin, with_ivr=not args.no_ivr)
 
@@ -84,14 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="omit the effective configuration table")
     p.set_defaults(func=_cmd_doctor)
 
-    for name in AREAS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+    for area in AREAS:
+        area.register(sub)
     return parser
 
 
@@ -104,8 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hotline: configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging("json" if args.log_json else settings.log_format, settings.log_level)
-    from hotline.errors import HotlineError
-
     try:
         return int(args.func(args, settings) or 0)
     except HotlineError as exc:
