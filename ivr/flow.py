@@ -11,13 +11,13 @@ pure: ``Ask`` → ``Answered`` (knowledge base), ``CheckAgents`` → ``AgentStat
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.outcomes import Outcome
 from ivr import prompts as P
 from ivr.errors import IvrError
+from ivr.replies import clean, has_any, pick_alternative, spoken_choices, yes_or_no
 from kb.api import Alternative, Answer
 
 
@@ -219,57 +219,6 @@ class FlowOptions:
     failures_before_help: int = 2  # failed recognitions in a row before confirmation / menu
 
 
-_PUNCT = re.compile(r"[\s，。！？、,.!?；;：:“”\"'…~～]+")
-_ORDINALS = ("一", "二", "三", "四", "五")
-
-
-def _clean(text: str) -> str:
-    return _PUNCT.sub("", text)
-
-
-def _has(text: str, words: tuple[str, ...]) -> bool:
-    return any(w in text for w in words)
-
-
-def yes_or_no(text: str) -> bool | None:
-    """True/False for a short yes/no reply, None when the caller said something else (e.g. a new question)."""
-    t = _clean(text)
-    if not t or len(t) > 6:
-        return None
-    if _has(t, P.NO_WORDS):  # before yes: "不是" contains "是"
-        return False
-    if _has(t, P.YES_WORDS):
-        return True
-    return None
-
-
-_CHOICES = re.compile(r"是(.+?)还是(.+?)[？?。]*$")
-
-
-def spoken_choices(question: str, count: int) -> list[str]:
-    """The names a clarifying question offered ("您问的是补身份证还是换身份证？"), in order; [] if not parsable."""
-    m = _CHOICES.search(question.strip())
-    names = [m.group(1), m.group(2)] if m else []
-    return names if len(names) == count else []
-
-
-def pick_alternative(text: str, alternatives: list[Alternative], spoken: list[str] | None = None) -> Alternative | None:
-    """The alternative the caller named ("补身份证", "市民卡那个", "第二个") or None."""
-    t = _clean(text)
-    spoken = spoken or []
-    matched = []
-    for i, alt in enumerate(alternatives):
-        names = [alt.item_name, spoken[i]] if i < len(spoken) else [alt.item_name]
-        if any(n and (n in t or (len(t) >= 2 and t in n)) for n in map(_clean, names)):
-            matched.append(alt)
-    if len(matched) == 1:  # "身份证" fits both: not a choice
-        return matched[0]
-    for i, alt in enumerate(alternatives[: len(_ORDINALS)]):
-        if f"第{_ORDINALS[i]}" in t or f"第{i + 1}" in t:
-            return alt
-    return None
-
-
 class CallFlow:
     """One call's dialog. ``handle(event)`` returns the commands to carry out, in order."""
 
@@ -381,16 +330,16 @@ class CallFlow:
     def _on_question(self, e: Utterance):
         self.silences = 0
         text = e.text.strip()
-        t = _clean(text)
+        t = clean(text)
         if not t:
             return self._failed()
-        if _has(t, P.AGENT_WORDS):
+        if has_any(t, P.AGENT_WORDS):
             return self._escalate("caller_request")
-        if _has(t, P.CALLBACK_WORDS):
+        if has_any(t, P.CALLBACK_WORDS):
             return self._callback()
-        if _has(t, P.BOOKING_WORDS):
+        if has_any(t, P.BOOKING_WORDS):
             return self._start_booking(text, self.context_item)
-        if self.answers and len(t) <= 8 and _has(t, P.BYE_WORDS):
+        if self.answers and len(t) <= 8 and has_any(t, P.BYE_WORDS):
             return self._end(P.GOODBYE)
         self.last_question = text
         return [Ask(text, self.context_item)], S.ANSWERING
@@ -428,8 +377,8 @@ class CallFlow:
     def _on_pick(self, e: Utterance):
         alt = pick_alternative(e.text, self.alternatives, self.spoken_names)
         if alt is None:
-            t = _clean(e.text)
-            if self.pending_question and 0 < len(t) <= 4 and not _has(t, P.AGENT_WORDS + P.CALLBACK_WORDS):
+            t = clean(e.text)
+            if self.pending_question and 0 < len(t) <= 4 and not has_any(t, P.AGENT_WORDS + P.CALLBACK_WORDS):
                 # A short reply ("补的") only means something with the question it answers; longer is a new one.
                 return self._on_question(Utterance(f"{e.text}，{self.pending_question}", e.confidence))
             return self._on_question(e)
@@ -454,7 +403,7 @@ class CallFlow:
 
     def _on_booking_input(self, e: Utterance):
         self.silences = 0
-        if _has(_clean(e.text), P.AGENT_WORDS):
+        if has_any(clean(e.text), P.AGENT_WORDS):
             return self._escalate("caller_request")
         return [Book(text=e.text)], S.BOOKING
 

@@ -14,6 +14,7 @@ from ivr import prompts as P
 from ivr.booking.bridge import BookingBridge
 from ivr.booking.dialog import BookingDialog
 from ivr.harness import TextCall
+from ivr.replies import spoken_choices, yes_or_no
 
 STAFFED_FREE = F.AgentStatus(staffed=True, free=True)
 AMI_DOWN = F.AgentStatus(staffed=True, free=None)
@@ -491,9 +492,9 @@ def test_booking_silence_repeats_last_booking_question(qa):
 @pytest.mark.parametrize(("text", "expected"), [("是的", True), ("对", True), ("不是", False), ("不对", False),
                                                 ("嗯", True), ("犬证怎么办理要带什么", None), ("", None)])
 def test_yes_or_no(text, expected):
-    assert F.yes_or_no(text) is expected
+    assert yes_or_no(text) is expected
 
 
 def test_spoken_choices_parses_clarifying_question():
-    assert F.spoken_choices("您问的是补身份证还是换身份证？", 2) == ["补身份证", "换身份证"]
-    assert F.spoken_choices("请说出事项名称", 2) == []
+    assert spoken_choices("您问的是补身份证还是换身份证？", 2) == ["补身份证", "换身份证"]
+    assert spoken_choices("请说出事项名称", 2) == []
