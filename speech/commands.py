@@ -1,4 +1,4 @@
-"""`hotline speech ...`: say, hear, bench, status."""
+"""`hotline speech ...`: say, hear, status (the benchmarks are scripts in benchmarks/)."""
 
 from __future__ import annotations
 
@@ -70,14 +70,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r.ready for r in rows) else 1
 
 
-def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from speech.bench import run_bench
-
-    return run_bench(settings, n=args.n, questions_file=args.questions)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    speech = sub.add_parser("speech", help="offline speech: synthesise, recognise, benchmark, check models")
+    speech = sub.add_parser("speech", help="offline speech: synthesise, recognise, check models")
     cmds = speech.add_subparsers(dest="speech_command", required=True, metavar="COMMAND")
 
     p = cmds.add_parser("say", help="synthesise text to an 8 kHz WAV")
@@ -91,11 +85,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hint", action="append", help="a term likely to be said (repeatable)")
     p.add_argument("--engine", choices=("whisper", "vosk"), help="recogniser (default: asr_engine setting)")
     p.set_defaults(func=_cmd_hear)
-
-    p = cmds.add_parser("bench", help="recognition/synthesis accuracy and latency on synthesised questions")
-    p.add_argument("-n", type=int, default=100, help="number of questions (default 100)")
-    p.add_argument("--questions", help="YAML question table (default: tests/kb/questions.yaml if present)")
-    p.set_defaults(func=_cmd_bench)
 
     p = cmds.add_parser("status", help="which speech engines are ready, and how to fix the others")
     p.set_defaults(func=_cmd_status)

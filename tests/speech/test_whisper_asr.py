@@ -7,8 +7,8 @@ import pytest
 
 from speech.api import AudioFormatError, ModelUnavailableError
 from speech.audio import float_to_pcm, pcm_to_float, silence
-from speech.bench import cer
 from speech.hints import sounds_in
+from speech.scoring import cer
 from speech.whisper_asr import _collapse_repeats, echoes_hints, window_for
 from speech.whisper_model import INSTALL_HINT, MODEL_SHA256, MODEL_SIZE, ensure_model, is_assembled
 from tests.speech.conftest import HINTS, QUESTIONS, white_noise
