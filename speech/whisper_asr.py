@@ -135,15 +135,22 @@ class WhisperRecognizer:
         """Recognise several utterances (e.g. from concurrent calls) sharing one hints list."""
         for pcm in utterances:
             check_pcm(pcm)
+        audios: list[np.ndarray | None] = []
+        for pcm in utterances:
+            quiet = not pcm or dbfs(pcm) < self.options.min_dbfs  # line silence never reaches the model
+            audios.append(None if quiet else resample(pcm_to_float(pcm), SAMPLE_RATE, WHISPER_RATE))
+        return self.transcribe_16k(audios, hints)
+
+    def transcribe_16k(self, audios: Sequence[np.ndarray | None], hints: Sequence[str] = ()) -> list[Transcript]:
+        """The same for 16 kHz float audio (wideband recordings, the speech evaluation); None = silence."""
         self.load()
         started = time.perf_counter()
-        results: list[Transcript | None] = [None] * len(utterances)
+        results: list[Transcript | None] = [None] * len(audios)
         groups: dict[int, list[tuple[int, np.ndarray]]] = {}
-        for i, pcm in enumerate(utterances):
-            if not pcm or dbfs(pcm) < self.options.min_dbfs:
+        for i, audio in enumerate(audios):
+            if audio is None or not len(audio):
                 results[i] = Transcript("", 0.0, engine=self.name, timings={"skipped_silence": 1.0})
                 continue
-            audio = resample(pcm_to_float(pcm), SAMPLE_RATE, WHISPER_RATE)
             groups.setdefault(window_for(len(audio) / WHISPER_RATE), []).append((i, audio))
         for window, members in groups.items():
             decoded = self._decode_group(window, [a for _, a in members], hints)

@@ -33,6 +33,7 @@ from ivr.booking.phrases import (
 )
 from ivr.booking.slots import local_now, part_of_day
 from ivr.booking.store import BookingRequest, BookingStore, BookingView
+from speech.vocab import DATE, DIGITS, YES_NO
 
 KEYS_HINT = "也可以按键选择"
 SORRY = "抱歉没听清。"
@@ -61,6 +62,16 @@ class Reply:
     booking: BookingView | None = None
     expect: str = "text"  # text: speech or one key | digits: keypad number ending with # | none
     options: tuple[str, ...] = ()  # what keys 1..n mean, for logs and the admin transcript
+    hints: tuple[str, ...] = ()  # recogniser hints for the caller's next words: the step's vocabulary
+
+
+# What the caller is expected to say at each step, as recogniser hints (speech.vocab); the call flow puts them
+# on its Listen. Steps not listed (the item, which change, which booking) are open questions.
+STEP_HINTS: dict[Step, tuple[str, ...]] = {
+    Step.DAY: DATE.phrases, Step.PART: DATE.phrases, Step.SLOT: DATE.phrases,
+    Step.PHONE_OK: YES_NO.phrases, Step.CONFIRM: YES_NO.phrases, Step.REPEAT: YES_NO.phrases,
+    Step.CANCEL_OK: YES_NO.phrases, Step.PHONE_KEYS: DIGITS.phrases, Step.LOOKUP_KEYS: DIGITS.phrases,
+}
 
 
 @dataclass
@@ -513,7 +524,8 @@ class BookingDialog:
 
     def _reply(self, say: str, done: bool = False, booking: BookingView | None = None,
                expect: str = "text") -> Reply:
-        return Reply(say, done, booking or self.booking, expect, tuple(self.menu.labels))
+        return Reply(say, done, booking or self.booking, expect, tuple(self.menu.labels),
+                     () if done else STEP_HINTS.get(self.step, ()))
 
     def _remember(self, reply: Reply) -> Reply:
         if reply.say and not reply.say.startswith(SORRY):  # a re-prompt repeats the question, not itself
@@ -524,7 +536,7 @@ class BookingDialog:
         if self._last is None:
             return self._next()
         return Reply(SORRY + self._last.say, self._last.done, self._last.booking, self._last.expect,
-                     self._last.options)
+                     self._last.options, self._last.hints)
 
 
 def _matches(slot: datetime, when: When) -> bool:
