@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("hear", help="recognise a 16-bit WAV (any sample rate) and print the text")
     p.add_argument("wav")
     p.add_argument("--hint", action="append", help="a term likely to be said (repeatable)")
-    p.add_argument("--engine", choices=("whisper", "vosk"), help="recogniser (default: asr_engine setting)")
+    p.add_argument("--engine", choices=("whisper", "vosk", "sherpa"), help="recogniser (default: asr_engine setting)")
     p.set_defaults(func=_cmd_hear)
 
     p = cmds.add_parser("status", help="which speech engines are ready, and how to fix the others")
