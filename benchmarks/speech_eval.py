@@ -271,7 +271,7 @@ class Cell:
 
 
 class Evaluation:
-    def __init__(self, settings, questions: Sequence[Question]) -> None:  # noqa: ANN001
+    def __init__(self, settings, questions: Sequence[Question], whisper: dict | None = None) -> None:  # noqa: ANN001
         from kb.loader import default_data_dir, load_dir
         from kb.qa import QAEngine
         from speech.engine import make_recognizer
@@ -281,7 +281,13 @@ class Evaluation:
         self.noise = Noise(self.voices)
         self.qa = QAEngine.from_kb(load_dir(default_data_dir()))
         self.terms = tuple(dict.fromkeys(self.qa.hotwords()))  # what ivr.session.KbHints passes
-        self.recognizer = make_recognizer(settings)
+        if whisper:  # tuning: a private recogniser with other options
+            from speech.whisper_asr import WhisperOptions, WhisperRecognizer
+
+            self.recognizer = WhisperRecognizer(settings.model_cache_dir, WhisperOptions(**whisper))
+            print(f"whisper options: {whisper}", file=sys.stderr)
+        else:
+            self.recognizer = make_recognizer(settings)
         self.recognizer.load()
         self.failures: list[str] = []
 
@@ -437,8 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--voices", default=",".join(VOICES))
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--limit", type=int, default=0, help="first N questions of the split (development)")
-    parser.add_argument("--confirm-below", type=float, action="append", default=[],
-                        help="extra flow policies to compare (FlowOptions.confirm_below)")
+    parser.add_argument("--policy", action="append", default=[], metavar="BELOW:ABSTAINED",
+                        help="extra flow policy to compare: FlowOptions.confirm_below:confirm_abstained_above")
+    parser.add_argument("--beam", type=int, help="Whisper beam size (tuning)")
+    parser.add_argument("--refine-hints", type=int, help="Whisper second-pass hints (tuning)")
     parser.add_argument("--f5", action="store_true", help="only the f5-tts real-speaker clip")
     parser.add_argument("--no-f5", action="store_true", help="skip the f5-tts clip")
     parser.add_argument("--split", metavar="QUESTION", help="print the split of a new question and exit")
@@ -459,10 +467,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         questions = questions[: args.limit] if args.limit else questions
         voices = ["neutral"] if args.tune else args.voices.split(",")
         conditions = args.conditions.split(",")
-        policies: dict[str, object] = {"before": FlowOptions(confirm_below=0.0), "now": FlowOptions()}
-        for x in args.confirm_below:
-            policies[f"confirm<{x:g}"] = FlowOptions(confirm_below=x)
-        ev = Evaluation(settings, questions)
+        before = FlowOptions(confirm_below=0.0, confirm_abstained_above=2.0)  # the flow before issue 16
+        policies: dict[str, object] = {"before": before, "now": FlowOptions()}
+        for spec in args.policy:
+            below, abstained = (float(x) for x in spec.split(":"))
+            policies[spec] = FlowOptions(confirm_below=below, confirm_abstained_above=abstained)
+        overrides = {k: v for k, v in (("beam_size", args.beam), ("refine_hints", args.refine_hints)) if v}
+        ev = Evaluation(settings, questions, overrides)
         right_text, n_text = ev.text_ceiling()
         kinds = Counter(q.kind for q in questions)
         print(f"speech eval: {split} split, {len(questions)} utterances ({dict(kinds)}), asr={settings.asr_engine}; "

@@ -220,7 +220,10 @@ class FlowOptions:
     # Between min_asr_confidence and this, the item the KB found is confirmed ("您问的是…吗？") before it is
     # answered: a wrong answer read out costs the caller more than one yes. Tuned on the tuning split of
     # benchmarks/speech_eval_questions.yaml (neutral voice only); see speech/README.md.
-    confirm_below: float = 0.5
+    confirm_below: float = 0.6
+    # The KB abstained but has a best candidate scoring at least this: confirm it at once ("您问的是…吗？")
+    # instead of asking the caller to rephrase first (a value above 1 turns this off). Tuned the same way.
+    confirm_abstained_above: float = 0.4
     reprompts: int = 2  # silences re-prompted before the goodbye
     failures_before_help: int = 2  # failed recognitions in a row before confirmation / menu
 
@@ -422,6 +425,8 @@ class CallFlow:
             return [Say(a.answer), self._listen(*names)], S.CLARIFYING
         if not heard or a.abstained:
             self.candidate = best or self.candidate
+            if heard and best and not self.failures and a.confidence >= self.options.confirm_abstained_above:
+                return self._confirm(e.question, best)
             return self._failed(e.question)
         if not e.confirmed and e.confidence < self.options.confirm_below and a.item_code and a.item_name:
             return self._confirm(e.question, (a.item_code, a.item_name))  # unsure: confirm, do not guess
