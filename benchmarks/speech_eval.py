@@ -443,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--voices", default=",".join(VOICES))
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--limit", type=int, default=0, help="first N questions of the split (development)")
+    parser.add_argument("--kinds", help="only these kinds (e.g. yes_no,date,digits)")
     parser.add_argument("--policy", action="append", default=[], metavar="BELOW:ABSTAINED",
                         help="extra flow policy to compare: FlowOptions.confirm_below:confirm_abstained_above")
     parser.add_argument("--beam", type=int, help="Whisper beam size (tuning)")
@@ -464,6 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         split = "tune" if args.tune else "held"
         questions = [q for q in load_questions() if q.split == split]
+        questions = [q for q in questions if not args.kinds or q.kind in args.kinds.split(",")]
         questions = questions[: args.limit] if args.limit else questions
         voices = ["neutral"] if args.tune else args.voices.split(",")
         conditions = args.conditions.split(",")

@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
 from speech.hints import sound_key
@@ -35,6 +37,10 @@ _DIGIT_SOUNDS = {
     "其": "七", "八": "八", "把": "八", "吧": "八", "巴": "八", "九": "九", "酒": "九", "就": "九", "久": "九",
 }  # fmt: skip
 _DIGIT_CHARS = set("零〇幺一二两三四五六七八九0123456789")
+# In a date, a character next to 点/号/月 (after it: 半) or after 周/星期/礼拜 that sounds exactly like a numeral
+# (or 日/天) is that numeral: "就点半" -> "九点半", "星期思" -> "星期四".
+_NUMERALS = "一二两三四五六七八九十日天"
+_DATE_SLOT = re.compile(r"(?<=周|期|拜)(.)|(.)(?=点|号|月)")
 
 
 @dataclass(frozen=True)
@@ -57,11 +63,15 @@ class Vocabulary:
     def snap(self, text: str) -> str:
         """A short reply that sounds like one of the phrases, written as the phrase; anything else unchanged."""
         t = _PUNCT.sub("", text)
+        if self.name == "date":
+            return _date_numerals(text)  # dates are mostly heard as dates: fix their numbers in place
         if not t or self.covers(t):
             return text
         if self.name == "digits":
             mapped = "".join(_DIGIT_SOUNDS.get(ch, ch) for ch in t)
             return mapped if self.covers(mapped) else text
+        if self.name == "date":
+            return _date_numerals(text)
         if len(t) > 6 or not _HAN.search(t):
             return text  # a sentence: maybe a new question, leave it to the knowledge base
         key = sound_key(t)
@@ -73,14 +83,31 @@ class Vocabulary:
         return best if best is not None and score >= 80 else text
 
 
+@lru_cache(maxsize=1)
+def _numeral_by_sound() -> dict[str, str]:
+    return {lazy_pinyin(n)[0]: n for n in _NUMERALS if n != "两"} | {"liang": "两"}
+
+
+def _date_numerals(text: str) -> str:
+    by_sound = _numeral_by_sound()
+
+    def fix(m: re.Match) -> str:
+        ch = m.group(0)
+        if ch in _NUMERALS or not _HAN.match(ch):
+            return ch
+        return by_sound.get(lazy_pinyin(ch)[0], ch)
+
+    return _DATE_SLOT.sub(fix, text)
+
+
 YES_NO = Vocabulary(
     "yes_no",
-    phrases=("是的", "不是", "对", "不对", "好的", "可以", "不用", "不需要", "没错"),
+    phrases=("是的", "不是", "嗯，对的", "不对", "好的", "可以", "不用", "不需要", "没错"),
     keywords=("是", "对", "好", "可以", "不用", "不要", "需要", "没错", "嗯", "行", "确认", "错"),
 )
 DATE = Vocabulary(
     "date",
-    phrases=("今天", "明天", "后天", "下周一", "星期三", "上午", "下午", "十点半", "号"),
+    phrases=("今天", "明天", "后天", "下周一", "周二", "周三", "周四", "周五", "上午", "下午", "九点半", "号"),
     keywords=("今天", "明天", "后天", "周", "星期", "礼拜", "上午", "下午", "早上", "中午", "点", "号", "月", "最早",
               "尽快"),
 )
