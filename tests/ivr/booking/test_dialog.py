@@ -247,3 +247,19 @@ def test_confirming_with_the_same_details_books(store: BookingStore) -> None:
     assert "12月1日周二上午九点" in r.say
     r = talk(d, "对，就明天上午")
     assert r.booking is not None and r.booking.slot_start == datetime(2026, 12, 1, 9, 0)
+
+
+def test_each_reply_carries_the_vocabulary_of_the_step_it_asks_for(store: BookingStore) -> None:
+    from speech.vocab import DATE, YES_NO
+
+    d = dialog(store)
+    r = d.start("book", "我想预约办理养犬登记证核发")
+    assert r.hints == DATE.phrases  # "哪天？"
+    r = talk(d, "明天下午两点")
+    assert d.step.value in ("phone_ok", "confirm") and r.hints == YES_NO.phrases
+    assert talk(d, "").hints == r.hints  # the re-prompt keeps them
+    for _ in range(3):  # the caller's number, then the whole booking: yes, yes
+        if d.booking is None:
+            assert talk(d, "对").hints == YES_NO.phrases  # …and "再听一遍吗？" after booking
+    end = talk(d, "不用了，谢谢")
+    assert d.booking is not None and end.done and end.hints == ()
