@@ -154,3 +154,31 @@ def test_an_import_refuses_audio_that_does_not_match_its_hash(db, settings, tmp_
         store.import_set(db, settings.recording_dir, bad, "x")
     with pytest.raises(store.LabelError, match="not a labelled-set zip"):
         store.import_set(db, settings.recording_dir, tmp_path / "missing.zip", "x")
+
+
+def test_the_cli_exports_imports_and_reports_a_labelled_set(db, settings, tmp_path, monkeypatch, capsys):
+    from hotline.cli import main
+
+    ids = _call(db, settings, [("狗正怎么办", "GA-001", MONDAY), ("明天下雨吗", "CENTRE", MONDAY)])
+    _label(db, settings, ids[0], "狗证怎么办", "GA-001")
+    _label(db, settings, ids[1], "明天下雨吗", None)  # answered although out of scope: wrong
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("HOTLINE_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("HOTLINE_RECORDING_DIR", str(settings.recording_dir))
+    archive = tmp_path / "set.zip"
+    assert main(["speech", "labels", "export", str(archive)]) == 0
+    assert main(["speech", "eval", "--from-labels", "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out.splitlines()[-1])
+    assert report["total"] == {"n": 2, "cer": pytest.approx(1 / 10), "items_n": 1, "items_right": 1,
+                               "item_accuracy": 1.0, "oos_n": 1, "oos_right": 0}
+    assert [w["week"] for w in report["weeks"]] == ["2026-W49"]
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    upgrade(other)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", other)
+    monkeypatch.setenv("HOTLINE_RECORDING_DIR", str(tmp_path / "other-rec"))
+    assert main(["speech", "labels", "import", str(archive), "--name", "centre-a"]) == 0
+    assert "2 labelled utterances added, 0 already here" in capsys.readouterr().out
+    assert main(["speech", "eval", "--from-labels"]) == 0
+    assert "2026-W49" in capsys.readouterr().out
