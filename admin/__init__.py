@@ -1,7 +1,8 @@
 """Flask admin panel and agent console: the app factory (``admin.app``), one blueprint per page group
 (``admin.views``), the logic behind them (``admin.services``), templates and static files (no CDN).
 
-May import: hotline (settings, models), kb (the knowledge base it edits and asks), booking (appointments).
+May import: hotline (settings, models), kb (the knowledge base it edits and asks), booking (appointments),
+speech (labelling real caller audio and its error rates).
 Never ivr: the panel sees calls through the database rows the IVR writes.
 """
 

@@ -135,3 +135,13 @@ class UserCreateForm(FlaskForm):
 
 class ExtensionForm(FlaskForm):
     extension = StringField("分机", validators=[Optional(), Length(max=49)])
+
+
+class LabelForm(FlaskForm):
+    """One caller utterance's label: what was said and which item it was about (or out of scope)."""
+
+    transcript = StringField("实际说的话", validators=[DataRequired(message="请填写来电人实际说的话"), Length(max=500)])
+    item_code = StringField("事项编码", validators=[Optional(), Regexp(r"^\s*[A-Z]{1,6}-\d{3}\b.*$",
+                                                                 message="事项编码格式应为 GA-001")])
+    aspect = SelectField("问的方面", validators=[Optional()], validate_choice=True)
+    out_of_scope = BooleanField("不在知识库范围")

@@ -20,7 +20,14 @@ from speech import commands as speech_commands
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 # Areas that contribute subcommands; each module exposes register(subparsers).
-AREAS = (kb_commands, speech_commands, ivr_commands, asterisk_commands, booking_commands, admin_commands)
+AREAS = (kb_commands, ivr_commands, asterisk_commands, booking_commands, admin_commands)
+
+
+def _knowledge(settings: Settings):  # noqa: ANN202 - kb.reloader.KnowledgeReloader
+    """The KB as the IVR answers now (the database, or the sample files before the first import)."""
+    from kb.reloader import KnowledgeReloader
+
+    return KnowledgeReloader.from_url(settings.effective_database_url)
 
 
 def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for area in AREAS:
         area.register(sub)
+    speech_commands.register(sub, knowledge=_knowledge)
     return parser
 
 

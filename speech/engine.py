@@ -68,6 +68,10 @@ def shared(key: tuple[Any, ...], factory: Callable[[], Any]) -> Any:
 
 
 def make_recognizer(settings: Settings) -> Recognizer:
+    if settings.asr_engine == "sherpa":
+        from speech.sherpa_asr import SherpaRecognizer
+
+        return shared(("sherpa", settings.sherpa_model_dir), lambda: SherpaRecognizer(settings.sherpa_model_dir))
     if settings.asr_engine == "vosk":
         from speech.vosk_asr import VoskRecognizer
 
@@ -329,10 +333,12 @@ class SpeechEngine:
 def speech_status(settings: Settings) -> list[EngineStatus]:
     """Cheap checks (no model loading) for `hotline doctor`."""
     out: list[EngineStatus] = []
-    if settings.asr_engine == "whisper" or not settings.vosk_model_dir:
+    if settings.asr_engine == "whisper" or not (settings.vosk_model_dir or settings.sherpa_model_dir):
         out.append(_whisper_status(settings))
     if settings.asr_engine == "vosk" or settings.vosk_model_dir:
         out.append(_vosk_status(settings))
+    if settings.asr_engine == "sherpa" or settings.sherpa_model_dir:
+        out.append(_sherpa_status(settings))
     for name in dict.fromkeys([settings.tts_engine, settings.tts_fallback, "espeak"]):
         out.append(_voice_status(name, settings))
     out.append(_cache_status(settings))
@@ -363,6 +369,18 @@ def _vosk_status(settings: Settings) -> EngineStatus:
     except SpeechError as exc:
         return EngineStatus("vosk", False, str(exc).split(":")[0], HOW_TO_ADD)
     return EngineStatus("vosk", True, f"model at {path}", "")
+
+
+def _sherpa_status(settings: Settings) -> EngineStatus:
+    from speech.sherpa_asr import HOW_TO_ADD, INSTALL, find_model
+
+    if importlib.util.find_spec("sherpa_onnx") is None:
+        return EngineStatus("sherpa", False, "sherpa-onnx is not installed", INSTALL)
+    try:
+        model = find_model(settings.sherpa_model_dir)
+    except SpeechError as exc:
+        return EngineStatus("sherpa", False, str(exc).split(": download")[0], HOW_TO_ADD)
+    return EngineStatus("sherpa", True, f"{model.kind} model at {model.directory}", "")
 
 
 def _voice_status(name: str, settings: Settings) -> EngineStatus:

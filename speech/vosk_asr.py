@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from speech.api import SAMPLE_RATE, ModelUnavailableError, RecognitionError, Transcript
 from speech.audio import check_pcm
+from speech.loading import LazyModel, need
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +48,28 @@ class VoskRecognizer:
         self.model_dir = model_dir
         self.hints_as_grammar = hints_as_grammar
         self._model: Any = None
-        self._lock = threading.Lock()
-        self.load_s = 0.0
+        self._loader: LazyModel[Any] = LazyModel("vosk model")
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._loader.loaded
+
+    @property
+    def load_s(self) -> float:
+        return self._loader.load_s
 
     def load(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            path = check_model_dir(self.model_dir)
-            try:
-                import vosk
-            except ImportError:
-                raise ModelUnavailableError("Vosk is not installed: pip install vosk") from None
-            started = time.perf_counter()
-            vosk.SetLogLevel(-1)
-            try:
-                self._model = vosk.Model(model_path=str(path))
-            except Exception as exc:
-                raise ModelUnavailableError(f"Vosk could not load {path}: {exc}") from exc
-            self.load_s = time.perf_counter() - started
-            log.info("vosk model %s loaded in %.2f s", path, self.load_s)
+        self._loader.get(self._build)
+
+    def _build(self) -> Any:
+        path = check_model_dir(self.model_dir)
+        vosk = need("vosk", "Vosk", "pip install vosk")
+        vosk.SetLogLevel(-1)
+        try:
+            self._model = vosk.Model(model_path=str(path))
+        except Exception as exc:
+            raise ModelUnavailableError(f"Vosk could not load {path}: {exc}") from exc
+        return self._model
 
     def _in_vocabulary(self, hints: Sequence[str]) -> list[str]:
         """Grammar phrases whose every word the model knows (Vosk would drop the others with a warning)."""

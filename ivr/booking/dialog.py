@@ -33,6 +33,7 @@ from ivr.booking.phrases import (
     tail,
     yes_no,
 )
+from speech.vocab import DATE, DIGITS, YES_NO
 
 KEYS_HINT = "也可以按键选择"
 SORRY = "抱歉没听清。"
@@ -54,22 +55,29 @@ class Step(StrEnum):
     END = "end"
 
 
-# What the caller's words mean at each step: the handler method for that step (the whole dialog graph at a
-# glance, like ivr.flow.TRANSITIONS). Keys work the same way at every step (handle_dtmf).
-ON_TEXT: dict[Step, str] = {
-    Step.ITEM: "_text_item",  # an item name, or "第二个"
-    Step.DAY: "_text_day",  # "周四上午", or "第一个"
-    Step.PART: "_text_day",  # 上午 / 下午
-    Step.SLOT: "_text_slot",  # one of the offered times, yes, or another time
-    Step.PHONE_OK: "_text_phone_ok",  # yes / no / another number
-    Step.PHONE_KEYS: "_text_phone_keys",  # a number said instead of keyed
-    Step.CONFIRM: "_text_confirm",  # yes, no, or the change itself ("改成下午")
-    Step.CHANGE: "_text_change",  # what to change
-    Step.REPEAT: "_text_repeat",  # hear the code again?
-    Step.PICK: "_text_pick",  # which booking (ordinal or code)
-    Step.CANCEL_OK: "_text_cancel_ok",  # yes / no
-    Step.LOOKUP_KEYS: "_text_lookup_keys",  # a number for the look-up
-    Step.END: "_text_end",
+@dataclass(frozen=True)
+class StepSpec:
+    on_text: str  # the handler method for the caller's words at this step
+    hints: tuple[str, ...] = ()  # what the caller is expected to say: recogniser hints (speech.vocab)
+
+
+# The whole dialog graph at a glance, like ivr.flow.TRANSITIONS: what the caller's words mean at each step and
+# what the recogniser should expect there (the call flow puts the hints on its Listen; open questions — the
+# item, which change, which booking — have none). Keys work the same way at every step (handle_dtmf).
+STEPS: dict[Step, StepSpec] = {
+    Step.ITEM: StepSpec("_text_item"),  # an item name, or "第二个"
+    Step.DAY: StepSpec("_text_day", DATE.phrases),  # "周四上午", or "第一个"
+    Step.PART: StepSpec("_text_day", DATE.phrases),  # 上午 / 下午
+    Step.SLOT: StepSpec("_text_slot", DATE.phrases),  # one of the offered times, yes, or another time
+    Step.PHONE_OK: StepSpec("_text_phone_ok", YES_NO.phrases),  # yes / no / another number
+    Step.PHONE_KEYS: StepSpec("_text_phone_keys", DIGITS.phrases),  # a number said instead of keyed
+    Step.CONFIRM: StepSpec("_text_confirm", YES_NO.phrases),  # yes, no, or the change itself ("改成下午")
+    Step.CHANGE: StepSpec("_text_change"),  # what to change
+    Step.REPEAT: StepSpec("_text_repeat", YES_NO.phrases),  # hear the code again?
+    Step.PICK: StepSpec("_text_pick"),  # which booking (ordinal or code)
+    Step.CANCEL_OK: StepSpec("_text_cancel_ok", YES_NO.phrases),  # yes / no
+    Step.LOOKUP_KEYS: StepSpec("_text_lookup_keys", DIGITS.phrases),  # a number for the look-up
+    Step.END: StepSpec("_text_end"),
 }
 
 
@@ -80,6 +88,7 @@ class Reply:
     booking: BookingView | None = None
     expect: str = "text"  # text: speech or one key | digits: keypad number ending with # | none
     options: tuple[str, ...] = ()  # what keys 1..n mean, for logs and the admin transcript
+    hints: tuple[str, ...] = ()  # recogniser hints for the caller's next words: the step's vocabulary
 
 
 @dataclass
@@ -132,7 +141,7 @@ class BookingDialog:
             return self._reprompt()
         if any(w in text for w in ("重复", "再说一遍", "没听清")) and self._last and self.step != Step.REPEAT:
             return self._last
-        return self._remember(getattr(self, ON_TEXT[self.step])(text))
+        return self._remember(getattr(self, STEPS[self.step].on_text)(text))
 
     def handle_dtmf(self, digit: str) -> Reply:
         if self.step == Step.PHONE_OK and digit.isdigit():  # keying a number instead of answering yes/no
@@ -528,7 +537,8 @@ class BookingDialog:
 
     def _reply(self, say: str, done: bool = False, booking: BookingView | None = None,
                expect: str = "text") -> Reply:
-        return Reply(say, done, booking or self.booking, expect, tuple(self.menu.labels))
+        return Reply(say, done, booking or self.booking, expect, tuple(self.menu.labels),
+                     () if done else STEPS[self.step].hints)
 
     def _remember(self, reply: Reply) -> Reply:
         if reply.say and not reply.say.startswith(SORRY):  # a re-prompt repeats the question, not itself
@@ -539,7 +549,7 @@ class BookingDialog:
         if self._last is None:
             return self._next()
         return Reply(SORRY + self._last.say, self._last.done, self._last.booking, self._last.expect,
-                     self._last.options)
+                     self._last.options, self._last.hints)
 
 
 def _matches(slot: datetime, when: When) -> bool:

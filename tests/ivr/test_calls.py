@@ -15,9 +15,10 @@ from sqlalchemy import select
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models.calls import Call, CallEvent, CallTurn
 from hotline.outcomes import Outcome
+from hotline.recordings import resolve_audio
 from ivr import prompts as P
 from ivr.harness import AudioSocketPeer, CallIdentity, agi_request, place_call
-from speech.audio import dbfs, duration_s
+from speech.audio import dbfs, duration_s, read_wav_8k
 
 
 def load_call(url: str, call_uuid: str) -> tuple[Call, list[CallTurn], list[CallEvent]]:
@@ -212,6 +213,9 @@ def test_spoken_question_gets_spoken_answer_and_hang_up_mid_answer_is_abandoned(
     # Whisper may pick a homophone (护口本): what was heard must sound like the question; the item must be right.
     assert asked and "hu kou ben" in " ".join(lazy_pinyin(asked[0].text))
     assert asked[0].item_code == "GA-015" and not asked[0].abstained
+    # The caller's words were kept for the labelling view (real voices become a held-out set).
+    kept = resolve_audio(s.recording_dir, asked[0].audio_path)
+    assert kept is not None and duration_s(read_wav_8k(kept)) > 0.8
     lat = asked[0].latency_ms
     assert set(lat) >= {"endpoint", "asr", "qa", "tts_first_frame", "total"}
     # Recognition began at the 300 ms pause (speculative end of turn) and was kept when the turn ended: the turn

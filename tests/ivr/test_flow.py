@@ -451,6 +451,10 @@ def test_booking_after_answer_keeps_item_and_star_leaves(qa, tmp_path):
     call.say("犬证怎么办理")
     call.press("9")
     assert call.last(F.Book) == F.Book(text=None, item_code="GA-001", start=True)
+    # The booking step's vocabulary (which day) reaches the recogniser through the bridge and the flow's Listen.
+    from speech.vocab import DATE
+
+    assert call.last(F.Listen).hints == DATE.phrases
     said = call.say("明天上午")
     assert call.last(F.Book) == F.Book(text="明天上午")
     assert said
@@ -498,3 +502,71 @@ def test_yes_or_no(text, expected):
 def test_spoken_choices_parses_clarifying_question():
     assert spoken_choices("您问的是补身份证还是换身份证？", 2) == ["补身份证", "换身份证"]
     assert spoken_choices("请说出事项名称", 2) == []
+
+
+# ---- unsure recognitions are confirmed, not guessed (FlowOptions.confirm_below / confirm_abstained_above) ----
+
+
+def _answered(flow: F.CallFlow, answer, confidence: float) -> list:
+    flow.handle(F.CallStarted(True))
+    flow.state = F.State.ANSWERING
+    return flow.handle(F.Answered("狗证怎么办", answer, confidence))
+
+
+def _answer(item="GA-001", abstained=False, confidence=0.9, alternatives=()):
+    from kb.api import Alternative, Answer
+
+    alts = [Alternative(code, name, 0.5) for code, name in alternatives]
+    return Answer(item if not abstained else None, "养犬登记证核发" if not abstained else None, "公安", "process",
+                  "养犬登记证核发需要……", confidence, abstained, alts)
+
+
+def test_an_unsure_recognition_of_a_found_item_is_confirmed_before_it_is_answered():
+    from speech.vocab import YES_NO
+
+    flow = F.CallFlow()
+    commands = _answered(flow, _answer(), confidence=0.5)
+    assert [c.text for c in commands if isinstance(c, F.Say)] == [P.CONFIRM.format(item="养犬登记证核发")]
+    assert flow.state is F.State.CONFIRMING and commands[-1].hints == YES_NO.phrases
+    assert flow.handle(F.Utterance("是的")) == [F.Ask("狗证怎么办", "GA-001", confirmed=True)]
+
+
+def test_a_sure_recognition_is_answered_and_a_denied_guess_asks_again_not_the_menu():
+    flow = F.CallFlow()
+    assert any(isinstance(c, F.Say) and c.kind == "answer" for c in _answered(flow, _answer(), confidence=0.8))
+    flow = F.CallFlow()
+    _answered(flow, _answer(), confidence=0.5)
+    said = flow.handle(F.Utterance("不是"))
+    assert [c.text for c in said if isinstance(c, F.Say)] == [P.ASK_AGAIN] and flow.state is F.State.LISTENING
+
+
+def test_an_abstained_answer_with_a_good_candidate_is_confirmed_at_once():
+    candidate = (("GA-001", "养犬登记证核发"), ("GA-002", "养犬登记证年检"))
+    flow = F.CallFlow()
+    said = _answered(flow, _answer(abstained=True, confidence=0.45, alternatives=candidate), confidence=0.9)
+    assert flow.state is F.State.CONFIRMING and flow.candidate == candidate[0]
+    assert said[0] == F.Say(P.CONFIRM.format(item="养犬登记证核发"))
+    weak = F.CallFlow()
+    said = _answered(weak, _answer(abstained=True, confidence=0.2, alternatives=candidate), confidence=0.9)
+    assert weak.state is F.State.LISTENING and said[0] == F.Say(P.NOT_HEARD)  # too weak: ask to rephrase
+
+
+def test_the_flow_before_issue_16_is_one_option_away():
+    old = F.FlowOptions(confirm_below=0.0, confirm_abstained_above=2.0)
+    flow = F.CallFlow(old)
+    assert any(isinstance(c, F.Say) and c.kind == "answer" for c in _answered(flow, _answer(), confidence=0.5))
+
+
+def test_callback_offer_and_booking_listen_with_their_vocabularies():
+    from speech.vocab import DATE, YES_NO
+
+    flow = F.CallFlow()
+    flow.handle(F.CallStarted(False))
+    flow.handle(F.Utterance("转人工"))
+    commands = flow.handle(F.AgentStatus(staffed=False, free=False))
+    assert commands[-1] == F.Listen(flow.options.listen_timeout_s, YES_NO.phrases)
+    flow = F.CallFlow()
+    flow.handle(F.CallStarted(True))
+    flow.handle(F.Utterance("我要预约"))
+    commands = flow.handle(F.BookingReplied("您想约哪天？", done=False, hints=DATE.phrases))
+    assert commands[-1].hints == DATE.phrases

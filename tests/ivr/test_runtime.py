@@ -94,7 +94,7 @@ def test_a_knowledge_base_edit_renders_the_new_answers_openings(settings, ivr_se
         return [t for t in rt._tasks if t.get_name() == "answer-prerender"]
 
     async def scenario():
-        async with running_ivr(s, speech, None) as rt:  # the runtime's own KnowledgeHolder, watching the DB
+        async with running_ivr(s, speech, None) as rt:  # the runtime's own KnowledgeReloader, watching the DB
             await prerenders(rt)[0]
             with session_scope(factory) as db:
                 add_alias(db, "GA-001", "汪星人上户口", "test")  # a new KB revision

@@ -4,7 +4,7 @@ import pytest
 
 from cli.main import main
 from speech.audio import read_wav, resample_pcm, write_wav
-from speech.bench import cer
+from speech.scoring import cer
 
 
 @pytest.fixture

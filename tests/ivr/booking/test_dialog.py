@@ -250,7 +250,23 @@ def test_confirming_with_the_same_details_books(store: BookingStore) -> None:
 
 
 def test_every_step_has_a_declared_handler_for_the_callers_words() -> None:
-    from ivr.booking.dialog import ON_TEXT, Step
+    from ivr.booking.dialog import STEPS, Step
 
-    assert set(ON_TEXT) == set(Step)
-    assert all(callable(getattr(BookingDialog, name, None)) for name in ON_TEXT.values())
+    assert set(STEPS) == set(Step)
+    assert all(callable(getattr(BookingDialog, spec.on_text, None)) for spec in STEPS.values())
+
+
+def test_each_reply_carries_the_vocabulary_of_the_step_it_asks_for(store: BookingStore) -> None:
+    from speech.vocab import DATE, YES_NO
+
+    d = dialog(store)
+    r = d.start("book", "我想预约办理养犬登记证核发")
+    assert r.hints == DATE.phrases  # "哪天？"
+    r = talk(d, "明天下午两点")
+    assert d.step.value in ("phone_ok", "confirm") and r.hints == YES_NO.phrases
+    assert talk(d, "").hints == r.hints  # the re-prompt keeps them
+    for _ in range(3):  # the caller's number, then the whole booking: yes, yes
+        if d.booking is None:
+            assert talk(d, "对").hints == YES_NO.phrases  # …and "再听一遍吗？" after booking
+    end = talk(d, "不用了，谢谢")
+    assert d.booking is not None and end.done and end.hints == ()
