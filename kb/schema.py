@@ -70,6 +70,9 @@ class Item:
     phone: str = ""
     basis: list[str] = field(default_factory=list)
     faq: list[Faq] = field(default_factory=list)
+    citywide: bool = False  # 全城通办: any centre in the city takes it (the "5+2" weekend list names these first)
+    door_to_door: bool = False  # 上门服务 for people who cannot come (elderly, disabled): the social items
+    sample_form: bool = False  # 样表下载: a filled-in sample form can be downloaded
     department: str = ""  # department code; set by the loader from the enclosing file
 
 
@@ -90,6 +93,7 @@ class Bundle:
     items: list[str]
     aliases: list[str] = field(default_factory=list)
     note: str = ""
+    kind: str = ""  # 商事 | 不动产 | 民生: which family of "一件事" the bundle belongs to (empty: unclassified)
 
 
 @dataclass
