@@ -33,6 +33,7 @@ class Online:
     web: bool
     mobile: bool
     note: str = ""
+    full: bool = False  # 全程网办: done entirely online, the caller never needs to come in
 
 
 @dataclass
