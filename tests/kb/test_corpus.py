@@ -15,25 +15,69 @@ from kb.schema import KnowledgeBase
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 
-ASPECTS = {
-    "materials", "location", "hours", "time_limit", "fee", "process", "conditions", "online", "express",
-    "booking", "weekend", "tolerance", "sample_form", "door_to_door", "general",
-}
+ASPECTS = set(
+    [
+        "materials",
+        "location",
+        "hours",
+        "time_limit",
+        "fee",
+        "process",
+        "conditions",
+        "online",
+        "express",
+        "booking",
+        "weekend",
+        "tolerance",
+        "sample_form",
+        "door_to_door",
+        "general",
+    ]
+)
 ITEM_STYLES = {"plain", "colloquial", "longwinded", "asr", "regional"}
-TOPICS = {
-    "address", "hours", "lunch_duty", "early_late", "weekend", "citywide", "holidays", "self_service", "parking",
-    "transport", "booking", "express", "tolerance", "online", "door_to_door", "sample_form", "bundles", "queue",
-    "help_desk", "complaints", "hotline", "floors",
-}
+TOPICS = set(
+    [
+        "address",
+        "hours",
+        "lunch_duty",
+        "early_late",
+        "weekend",
+        "citywide",
+        "holidays",
+        "self_service",
+        "parking",
+        "transport",
+        "booking",
+        "express",
+        "tolerance",
+        "online",
+        "door_to_door",
+        "sample_form",
+        "bundles",
+        "queue",
+        "help_desk",
+        "complaints",
+        "hotline",
+        "floors",
+    ]
+)
 REQUIRED = {"q", "item", "aspect", "style", "split"}
 OPTIONAL = {"alternatives", "topic", "list"}
 MIN_PER_CODE = 8
 # Strings of an outside held-out set; the corpus must not contain them.
-FORBIDDEN = {
-    "中午休息吗可以去办事吗", "晚上有没有能自助办理的地方", "证件办好了能寄到家里吗", "材料不全能先受理吗",
-    "我家狗要办证，需要带什么东西", "犬证一年要交多少钱", "我想办一下那个养狗的那个证", "营业只照怎么办",
-    "生了孩子要办哪些证",
-}
+FORBIDDEN = set(
+    [
+        "中午休息吗可以去办事吗",
+        "晚上有没有能自助办理的地方",
+        "证件办好了能寄到家里吗",
+        "材料不全能先受理吗",
+        "我家狗要办证，需要带什么东西",
+        "犬证一年要交多少钱",
+        "我想办一下那个养狗的那个证",
+        "营业只照怎么办",
+        "生了孩子要办哪些证",
+    ]
+)
 
 
 def expected_split(q: str) -> str:
@@ -70,7 +114,7 @@ def test_every_file_parses_as_a_list_of_entries() -> None:
         for n, entry in enumerate(data):
             assert isinstance(entry, dict), f"{path.name}[{n}]: not a mapping"
             keys = set(entry)
-            assert REQUIRED <= keys, f"{path.name}[{n}]: missing {sorted(REQUIRED - keys)}"
+            assert keys >= REQUIRED, f"{path.name}[{n}]: missing {sorted(REQUIRED - keys)}"
             assert keys <= REQUIRED | OPTIONAL, f"{path.name}[{n}]: unknown {sorted(keys - REQUIRED - OPTIONAL)}"
             assert isinstance(entry["q"], str) and entry["q"].strip() == entry["q"] and entry["q"], (
                 f"{path.name}[{n}]: empty or padded question"
