@@ -331,18 +331,18 @@ def validate_texts(
         dept = _read_department(node, reader, PurePosixPath(name).stem)
         # Codes are registered from the raw nodes even when the file has other problems, so one bad field
         # does not also make every bundle that uses the item look broken.
+        # Aliases likewise, so a clash is reported even next to an unrelated problem in the same file.
         for i, item_node in enumerate(_raw_items(node)):
             code = _scalar(item_node, "code")
+            _claim_aliases(_raw_aliases(item_node), code or f"items[{i}]", f"items[{i}].aliases", item_node, reader,
+                           aliases)
             if code is None:
                 continue
             if code in codes:
                 reader.problem(item_node, f"items[{i}].code", f"duplicate code {code!r}, first at {codes[code]}")
             codes.setdefault(code, f"{label}:{item_node.start_mark.line + 1}")
-        if dept is None:
-            continue
-        for i, (item, item_node) in enumerate(zip(dept.items, _raw_items(node), strict=True)):
-            _claim_aliases(item.aliases, item.code, f"items[{i}].aliases", item_node, reader, aliases)
-        kb.departments.append(dept)
+        if dept is not None:
+            kb.departments.append(dept)
 
     if "bundles.yaml" in texts:
         label = labels.get("bundles.yaml", "bundles.yaml")
@@ -367,6 +367,14 @@ def _raw_items(node: yaml.Node) -> list[yaml.Node]:
         for key, value in node.value:
             if key.value == "items" and isinstance(value, yaml.SequenceNode):
                 return list(value.value)
+    return []
+
+
+def _raw_aliases(node: yaml.Node) -> list[str]:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == "aliases" and isinstance(v, yaml.SequenceNode):
+                return [str(a.value).strip() for a in v.value if isinstance(a, yaml.ScalarNode) and a.tag == _STR]
     return []
 
 
