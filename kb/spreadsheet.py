@@ -64,12 +64,20 @@ class CellError(ValueError):
 
 
 def format_material(m: Material) -> str:
+    """The cell line for one material; CellError for the rare text the syntax cannot carry back unchanged."""
     extra = ""
     if not m.required:
         extra = "，非必需" + (f"：{m.note}" if m.note else "")
     elif m.note:
         extra = f"，备注：{m.note}"
-    return f"{m.name}（{m.form}，{m.copies}份{extra}）"
+    text = f"{m.name}（{m.form}，{m.copies}份{extra}）"
+    try:
+        lossless = Material(**parse_material(text)) == m
+    except CellError:
+        lossless = False
+    if not lossless or "\n" in text:
+        raise CellError(f"material {m.name!r} cannot be written as one spreadsheet line: change its name or note")
+    return text
 
 
 def parse_material(text: str) -> dict[str, Any]:
