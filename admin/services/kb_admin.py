@@ -24,7 +24,8 @@ from hotline.errors import HotlineError
 from hotline.models.kb import KBAlias, KBDepartment, KBItem
 from kb.loader import KBValidationError, Problem, validate_dir
 from kb.schema import Bundle, KnowledgeBase
-from kb.store import KBError, export_kb, import_kb, item_to_dict, load_kb, save_item
+from kb.spreadsheet import SheetProblem, SpreadsheetError, import_spreadsheet, write_spreadsheet
+from kb.store import KBError, bundle_to_dict, export_kb, import_kb, item_to_dict, load_kb, save_item
 
 
 class KBEditError(HotlineError):
@@ -91,9 +92,11 @@ def _save(session: Session, data: dict, user: str, department: str | None) -> No
         raise KBEditError([str(exc)]) from None
 
 
+ITEM_FLAGS = ("weekend", "bookable", "self_service", "citywide", "door_to_door", "sample_form")
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
-
 
 
 def save_item_form(session: Session, code: str, form: dict, user: str) -> None:
@@ -110,8 +113,9 @@ def save_item_form(session: Session, code: str, form: dict, user: str) -> None:
     data["legal_days"] = form["legal_days"]
     data["promised_days"] = form["promised_days"]
     data["fee"] = {"charged": bool(form["fee_charged"]), "standard": form["fee_standard"].strip()}
-    for flag in ("weekend", "bookable", "self_service"):
+    for flag in ITEM_FLAGS:
         data[flag] = bool(form[flag])
+    data["online"] = {**data["online"], "full": bool(form["online_full"])}
     _save(session, data, user, None)
 
 
@@ -166,9 +170,7 @@ def save_department(session: Session, code: str, name: str, short_name: str, pho
 
 
 def bundles_yaml(session: Session) -> str:
-    kb = load_kb(session)
-    data = [{"code": b.code, "name": b.name, "aliases": b.aliases, "window": b.window, "items": b.items,
-             "note": b.note} for b in kb.bundles]
+    data = [bundle_to_dict(b) for b in load_kb(session).bundles]
     return yaml.safe_dump({"bundles": data}, allow_unicode=True, sort_keys=False, width=1000)
 
 
@@ -179,7 +181,7 @@ def save_bundles_yaml(session: Session, text: str, user: str) -> None:
         data = yaml.safe_load(text) or {}
         kb.bundles = [Bundle(code=str(b["code"]), name=b["name"], window=b.get("window", ""),
                              items=list(b.get("items") or []), aliases=list(b.get("aliases") or []),
-                             note=b.get("note", "")) for b in data.get("bundles") or []]
+                             note=b.get("note", ""), kind=b.get("kind") or "") for b in data.get("bundles") or []]
     except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
         raise KBEditError([f"格式错误：{exc}"]) from None
     _replace(session, kb, user)
@@ -243,4 +245,34 @@ def import_zip(session: Session, data: bytes, user: str) -> str:
             raise KBEditError([str(p).replace(tmp + "/", "") for p in problems])
     report = import_kb(session, kb, user)
     audit.record(session, user, "kb_import", "kb", None, {"report": str(report)})
+    return str(report)
+
+
+# ------------------------------------------------------------------------------------- spreadsheets (办事指南)
+
+
+class SpreadsheetRejected(HotlineError):
+    """The uploaded sheet has problems; every one is listed by sheet, row and column, and nothing was imported."""
+
+    def __init__(self, problems: list[SheetProblem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s)")
+
+
+def export_spreadsheet(session: Session, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="kb-sheet-") as tmp:
+        path = Path(tmp) / f"kb.{fmt}"
+        write_spreadsheet(load_kb(session), path, fmt)
+        return path.read_bytes()
+
+
+def import_sheet(session: Session, data: bytes, fmt: str, user: str, max_bytes: int) -> str:
+    """Replace the KB's items (and departments/bundles when the workbook has those sheets) from a spreadsheet."""
+    if len(data) > max_bytes:
+        raise KBEditError([f"文件过大（{len(data) // 1024} KB），上限 {max_bytes // 1024 // 1024} MB"])
+    try:
+        report = import_spreadsheet(session, data, fmt, user)
+    except SpreadsheetError as exc:
+        raise SpreadsheetRejected(exc.problems) from None
+    audit.record(session, user, "kb_import_sheet", "kb", None, {"format": fmt, "report": str(report)})
     return str(report)
