@@ -64,6 +64,8 @@ def _import_spreadsheet(path: Path, args: argparse.Namespace, settings: Settings
     from kb.spreadsheet import SpreadsheetError, format_of, import_spreadsheet
 
     fmt = format_of(path)
+    if not path.is_file():
+        raise KBCommandError(f"{path}: no such file")
     data = path.read_bytes()
     try:
         with session_scope(_sessionmaker(settings)) as session:

@@ -31,6 +31,7 @@ import openpyxl
 import yaml
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy.orm import Session
 
 from hotline.errors import HotlineError
@@ -41,7 +42,8 @@ from kb.store import EXPORT_HEADER, ImportReport, bundle_to_dict, import_kb, ite
 ITEMS, DEPARTMENTS, BUNDLES = "事项", "部门", "一件事"
 FORMATS = ("xlsx", "csv")
 MAX_ROWS = 5000  # per sheet: a district centre has ~500 items; more is a wrong file, not a guide
-IGNORED_HEADERS = ("序号",)  # the row number column most 办事指南 sheets start with
+IGNORED_HEADERS = ("序号",)
+HEADER_SEARCH = 5  # rows searched for the header (title rows above it are skipped)  # the row number column most 办事指南 sheets start with
 
 YES, NO = "是", "否"
 DELIVERY_WORDS = {"window": "窗口领取", "express_one_way": "快递送达", "express_two_way": "双向快递"}
@@ -306,10 +308,14 @@ class _Reading:
         self.problems.append(SheetProblem(sheet, row, column, message))
         self.bad_cells.add((sheet, row, column))
 
-    def sheet(self, name: str, table: Iterable[tuple[Any, ...]]) -> _Sheet:
+    def sheet(self, name: str, table: list[tuple[Any, ...]]) -> _Sheet:
         columns = SHEET_COLUMNS[name]
         out = _Sheet(name, columns)
-        rows = iter(table)
+        # Hand-kept guides often put a title row or two above the header: the header is the first row that
+        # names the code column.
+        first = columns[0].header
+        skip = next((i for i, r in enumerate(table[:HEADER_SEARCH]) if any(_same(c, first) for c in r)), 0)
+        rows = iter(table[skip:])
         header = next(rows, None) or ()
         by_header = {c.header: c for c in columns}
         positions: dict[str, int] = {}
@@ -318,17 +324,17 @@ class _Reading:
             if not title or title in IGNORED_HEADERS:
                 continue
             if title not in by_header:
-                self.problems.append(SheetProblem(name, 1, title, "unknown column (accepted: "
+                self.problems.append(SheetProblem(name, skip + 1, title, "unknown column (accepted: "
                                                   f"{', '.join(by_header)})"))
             elif title in positions:
-                self.problems.append(SheetProblem(name, 1, title, "column appears twice"))
+                self.problems.append(SheetProblem(name, skip + 1, title, "column appears twice"))
             else:
                 positions[title] = i
         for column in columns:
             if column.required and column.header not in positions:
-                self.problems.append(SheetProblem(name, 1, column.header, "required column is missing"))
+                self.problems.append(SheetProblem(name, skip + 1, column.header, "required column is missing"))
                 out.missing.add(column.header)
-        for number, cells in enumerate(rows, 2):
+        for number, cells in enumerate(rows, skip + 2):
             if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
                 continue  # blank rows between blocks are common in hand-kept sheets
             if len(out.rows) == MAX_ROWS:
@@ -347,6 +353,10 @@ class _Reading:
                 _put(data, column.path, value)
             out.rows.append(_Row(number, data, raw))
         return out
+
+
+def _same(cell: Any, header: str) -> bool:
+    return isinstance(cell, str) and cell.strip() == header
 
 
 def _put(data: dict[str, Any], path: str, value: Any) -> None:
@@ -526,7 +536,7 @@ def _header(columns: tuple[Column, ...], rest: str) -> str:
     return best.header if best else "(行)"
 
 
-def _tables(source: str | Path | bytes, fmt: str) -> dict[str, Iterable[tuple[Any, ...]]]:
+def _tables(source: str | Path | bytes, fmt: str) -> dict[str, list[tuple[Any, ...]]]:
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     if fmt == "csv":
         for encoding in ("utf-8-sig", "gb18030"):  # Excel in Chinese saves CSV as GB18030 unless told otherwise
@@ -542,11 +552,11 @@ def _tables(source: str | Path | bytes, fmt: str) -> dict[str, Iterable[tuple[An
         raise CellError(f"unknown format {fmt!r} (xlsx or csv)")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError) as exc:
         raise CellError(f"not an xlsx workbook ({exc})") from None
     names = book.sheetnames
     items = ITEMS if ITEMS in names else next((n for n in names if n not in SHEET_COLUMNS and n != "说明"), None)
-    tables: dict[str, Iterable[tuple[Any, ...]]] = {}
+    tables: dict[str, list[tuple[Any, ...]]] = {}
     for name, wanted in ((items, ITEMS), (DEPARTMENTS, DEPARTMENTS), (BUNDLES, BUNDLES)):
         if name in names:
             tables[wanted] = [tuple(r) for r in itertools.islice(book[name].iter_rows(values_only=True), MAX_ROWS + 2)]

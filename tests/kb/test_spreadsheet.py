@@ -289,3 +289,23 @@ def test_cli_export_and_import_spreadsheets(tmp_path: Path, tiny_dir: Path) -> N
     assert f"{tmp_path / 'broken.csv'}:事项:2: 法定时限: expected a whole number" in failed.stdout
     assert run("kb", "export", str(tmp_path / "yaml")).returncode == 0  # the YAML export still works
     assert load_dir(tmp_path / "yaml").items() == load_dir(tiny_dir).items()
+
+
+def test_a_title_row_above_the_header_is_skipped_and_rows_keep_their_numbers(tiny_dir: Path) -> None:
+    tiny = load_dir(tiny_dir)
+    out = io.BytesIO()
+    write_xlsx(tiny, out)
+    book = openpyxl.load_workbook(io.BytesIO(out.getvalue()))
+    sheet = book[ITEMS]
+    sheet.insert_rows(1)
+    sheet["A1"] = "杭州市某区政务服务事项办事指南（示例数据）"
+    data = io.BytesIO()
+    book.save(data)
+    kb, problems = read_spreadsheet(data.getvalue(), "xlsx", tiny)
+    assert problems == [] and kb.items() == tiny.items()
+    header = [c.value for c in sheet[2]]
+    sheet.cell(4, header.index("法定时限") + 1).value = "十五"
+    data = io.BytesIO()
+    book.save(data)
+    kb, problems = read_spreadsheet(data.getvalue(), "xlsx", tiny)
+    assert [str(p) for p in problems] == ["事项:4: 法定时限: expected a whole number of working days (0 = 即办), got '十五'"]
