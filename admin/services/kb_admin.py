@@ -2,8 +2,9 @@
 
 Single items go through ``kb.store.save_item`` (item-level checks + alias uniqueness, audited, bumps the
 revision). Departments, bundles and centre facts are edited by changing a loaded KnowledgeBase, writing it out
-as source files and validating that directory exactly as ``hotline kb validate`` does before importing it,
-so the panel can never store a KB the command line would reject.
+as source files (in memory) and validating them exactly as ``hotline kb validate`` does before importing,
+so the panel can never store a KB the command line would reject. Spreadsheets go through ``kb.spreadsheet``,
+which validates the same way.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from sqlalchemy.orm import Session
 from admin.services import audit
 from hotline.errors import HotlineError
 from hotline.models.kb import KBAlias, KBDepartment, KBItem
-from kb.loader import KBValidationError, Problem, validate_dir
+from kb.loader import KBValidationError, Problem, validate_dir, validate_texts
 from kb.schema import Bundle, KnowledgeBase
 from kb.spreadsheet import SheetProblem, SpreadsheetError, import_spreadsheet, write_spreadsheet
-from kb.store import KBError, bundle_to_dict, export_kb, import_kb, item_to_dict, load_kb, save_item
+from kb.store import (
+    KBError,
+    bundle_to_dict,
+    export_kb,
+    import_kb,
+    item_to_dict,
+    load_kb,
+    save_item,
+    source_texts,
+)
 
 
 class KBEditError(HotlineError):
@@ -148,9 +158,7 @@ def item_history(session: Session, code: str) -> list:
 
 
 def _replace(session: Session, kb: KnowledgeBase, user: str) -> KnowledgeBase:
-    with tempfile.TemporaryDirectory(prefix="kb-edit-") as tmp:
-        export_kb(kb, tmp)
-        checked, problems = validate_dir(tmp)
+    checked, problems = validate_texts(source_texts(kb))
     if checked is None:
         raise KBEditError(_messages(problems))
     import_kb(session, checked, user)
