@@ -96,6 +96,10 @@ class ItemForm(FlaskForm):
     weekend = BooleanField("双休日可办")
     bookable = BooleanField("可预约")
     self_service = BooleanField("自助机可办")
+    citywide = BooleanField("全城通办")
+    door_to_door = BooleanField("上门服务")
+    sample_form = BooleanField("样表下载")
+    online_full = BooleanField("全程网办")
 
 
 class YamlForm(FlaskForm):
@@ -112,6 +116,14 @@ class DepartmentForm(FlaskForm):
 class ImportForm(FlaskForm):
     archive = FileField("知识库 zip（centre.yaml、bundles.yaml、departments/*.yaml）",
                         validators=[FileRequired(), FileAllowed(["zip"], "只接受 zip 文件")])
+
+
+SPREADSHEET_MAX_BYTES = 4 * 1024 * 1024  # ~10x a 500-item 办事指南; the app refuses any request over 5 MB anyway
+
+
+class SpreadsheetForm(FlaskForm):
+    sheet = FileField("办事指南表格（.xlsx 或 .csv）",
+                      validators=[FileRequired(), FileAllowed(["xlsx", "csv"], "只接受 xlsx 或 csv 文件")])
 
 
 class CapacityForm(FlaskForm):

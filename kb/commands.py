@@ -1,4 +1,4 @@
-"""`hotline kb validate|import|export|stats` and `hotline ask`."""
+"""`hotline kb validate|check|import|export|stats` and `hotline ask`."""
 
 from __future__ import annotations
 
@@ -46,14 +46,38 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.db import session_scope
     from kb.store import import_kb
 
-    directory = Path(args.dir) if args.dir else default_data_dir()
-    kb = load_dir(directory)  # raises with every problem listed; nothing is written then
+    source = Path(args.source) if args.source else default_data_dir()
+    if source.is_file() or source.suffix.lower() in (".xlsx", ".csv"):
+        return _import_spreadsheet(source, args, settings)
+    kb = load_dir(source)  # raises with every problem listed; nothing is written then
     try:
         with session_scope(_sessionmaker(settings)) as session:
             report = import_kb(session, kb, user=args.user)
     except (OperationalError, ProgrammingError) as exc:
         raise _not_migrated(exc) from None
-    print(f"imported {directory}: {report}")
+    print(f"imported {source}: {report}")
+    return 0
+
+
+def _import_spreadsheet(path: Path, args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.db import session_scope
+    from kb.spreadsheet import SpreadsheetError, format_of, import_spreadsheet
+
+    fmt = format_of(path)
+    if not path.is_file():
+        raise KBCommandError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        with session_scope(_sessionmaker(settings)) as session:
+            report = import_spreadsheet(session, data, fmt, user=args.user)
+    except (OperationalError, ProgrammingError) as exc:
+        raise _not_migrated(exc) from None
+    except SpreadsheetError as exc:  # the transaction was rolled back: the KB is as it was
+        for problem in exc.problems:
+            print(f"{path}:{problem}")
+        print(f"{path}: {len(exc.problems)} problem(s); nothing imported", file=sys.stderr)
+        return 1
+    print(f"imported {path}: {report}")
     return 0
 
 
@@ -67,8 +91,28 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             kb = load_kb(session)
     except (OperationalError, ProgrammingError) as exc:
         raise _not_migrated(exc) from None
-    written = export_kb(kb, args.dir)
-    print(f"exported KB revision {kb.revision} to {args.dir}: {len(written)} files")
+    if args.format == "yaml":
+        written = export_kb(kb, args.target)
+        print(f"exported KB revision {kb.revision} to {args.target}: {len(written)} files")
+        return 0
+    from kb.spreadsheet import write_spreadsheet
+
+    write_spreadsheet(kb, args.target, args.format)
+    print(f"exported KB revision {kb.revision} to {args.target}: {len(kb.items())} items")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from kb.check import check_dir
+
+    directory = Path(args.dir) if args.dir else default_data_dir()
+    problems = check_dir(directory)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{directory}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{directory}: OK, content checks passed")
     return 0
 
 
@@ -130,18 +174,24 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    kb = sub.add_parser("kb", help="knowledge base: validate, import, export, stats").add_subparsers(
+    kb = sub.add_parser("kb", help="knowledge base: validate, check, import, export, stats").add_subparsers(
         dest="kb_command", required=True)
     p = kb.add_parser("validate", help="check the source files; every problem as file:line: field: message")
     p.add_argument("dir", nargs="?", help="source directory (default: the packaged kb/data)")
     p.set_defaults(func=_cmd_validate)
-    p = kb.add_parser("import", help="load the source files into the database (one transaction, by code)")
-    p.add_argument("dir", nargs="?", help="source directory (default: the packaged kb/data)")
+    p = kb.add_parser("import", help="load the source files or a spreadsheet into the database (one transaction)")
+    p.add_argument("source", nargs="?",
+                   help="source directory (default: the packaged kb/data), or a FILE.xlsx / FILE.csv 办事指南")
     p.add_argument("--user", default="cli", help="recorded as who changed the KB")
     p.set_defaults(func=_cmd_import)
-    p = kb.add_parser("export", help="write the database KB back as source files")
-    p.add_argument("dir")
+    p = kb.add_parser("export", help="write the database KB back as source files or a spreadsheet")
+    p.add_argument("--format", choices=("yaml", "xlsx", "csv"), default="yaml",
+                   help="yaml: a source directory (default); xlsx: 事项/部门/一件事 sheets; csv: the 事项 sheet")
+    p.add_argument("target", help="directory (yaml) or file (xlsx, csv)")
     p.set_defaults(func=_cmd_export)
+    p = kb.add_parser("check", help="content lint of the source files: the 14 elements, consistency, speakable text")
+    p.add_argument("dir", nargs="?", help="source directory (default: the packaged kb/data)")
+    p.set_defaults(func=_cmd_check)
     p = kb.add_parser("stats", help="counts of departments, items, aliases, FAQ, bundles")
     p.set_defaults(func=_cmd_stats)
 

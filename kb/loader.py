@@ -13,7 +13,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -29,6 +29,7 @@ from kb.schema import (
     KnowledgeBase,
 )
 
+BUNDLE_KINDS = ("", "商事", "不动产", "民生")  # "" = not classified yet
 ITEM_CODE = re.compile(r"^[A-Z]{1,6}-\d{3}$")
 DEPT_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # libyaml's loader keeps node marks (line numbers) and is ~10x faster than the pure-Python one.
@@ -153,12 +154,15 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _compose(path: Path, label: str, problems: list[Problem]) -> yaml.Node | None:
+def _read_text(path: Path, label: str, problems: list[Problem]) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(label, 1, "(file)", f"not UTF-8 text: {exc.reason}"))
         return None
+
+
+def _compose(text: str, label: str, problems: list[Problem]) -> yaml.Node | None:
     try:
         node = yaml.compose(text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -252,6 +256,8 @@ def _read_bundles(node: yaml.Node, reader: _Reader) -> list[tuple[Bundle, yaml.N
         if bundle is not None:
             if not bundle.items:
                 reader.problem(bnode, f"bundles[{i}].items", "must list at least one item")
+            if bundle.kind not in BUNDLE_KINDS:
+                reader.problem(_find_scalar(bnode, bundle.kind) or bnode, f"bundles[{i}].kind", f"{bundle.kind!r} must be one of 商事, 不动产, 民生 (or empty)")
             out.append((bundle, bnode))
     return out
 
@@ -274,52 +280,79 @@ def validate_dir(directory: str | Path) -> tuple[KnowledgeBase | None, list[Prob
     problems: list[Problem] = []
     if not root.is_dir():
         return None, [Problem(str(root), 1, "(dir)", "not a directory")]
+    paths = [root / "centre.yaml", *sorted((root / "departments").glob("*.yaml")), root / "bundles.yaml"]
+    texts: dict[str, str | None] = {}
+    labels: dict[str, str] = {}
+    for path in paths:
+        if path.exists():
+            name = path.relative_to(root).as_posix()
+            texts[name] = _read_text(path, str(path), problems)
+            labels[name] = str(path)
+    if not any(name.startswith("departments/") for name in texts):
+        problems.append(Problem(str(root / "departments"), 1, "(dir)", "no department files found"))
+    kb, more = validate_texts(texts, labels)
+    problems += more
+    return (None if problems else kb), problems
+
+
+def validate_texts(
+    texts: dict[str, str | None], labels: dict[str, str] | None = None
+) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Check source files given as {relative path: YAML text} (``centre.yaml``, ``departments/<code>.yaml``,
+    ``bundles.yaml``); problems name ``labels[path]`` (default: the path). A None text is a file that could not be
+    read (its problem already reported): its item codes are unknown, so bundles are not checked against them.
+
+    The one validation behind `hotline kb validate`, the admin panel and the spreadsheet import.
+    """
+    labels = labels or {}
+    problems: list[Problem] = []
     kb = KnowledgeBase()
 
-    centre_path = root / "centre.yaml"
-    if centre_path.exists():
-        node = _compose(centre_path, str(centre_path), problems)
+    def compose(name: str) -> yaml.Node | None:
+        text = texts.get(name)
+        return None if text is None else _compose(text, labels.get(name, name), problems)
+
+    if "centre.yaml" in texts:
+        node = compose("centre.yaml")
         if node is not None:
-            kb.centre = _read_centre(node, _Reader(str(centre_path), problems))
+            kb.centre = _read_centre(node, _Reader(labels.get("centre.yaml", "centre.yaml"), problems))
 
     # Every alias/name/code seen so far -> where it was defined, for cross-file duplicate checks.
     codes: dict[str, str] = {}
     aliases: dict[str, str] = {}
-    dept_files = sorted((root / "departments").glob("*.yaml"))
-    if not dept_files:
-        problems.append(Problem(str(root / "departments"), 1, "(dir)", "no department files found"))
     codes_complete = True  # False once a department file could not be parsed: its codes are unknown
-    for path in dept_files:
-        node = _compose(path, str(path), problems)
+    for name in sorted(n for n in texts if n.startswith("departments/")):
+        label = labels.get(name, name)
+        node = compose(name)
         if node is None:
             codes_complete = False
             continue
-        reader = _Reader(str(path), problems)
-        dept = _read_department(node, reader, path.stem)
+        reader = _Reader(label, problems)
+        dept = _read_department(node, reader, PurePosixPath(name).stem)
         # Codes are registered from the raw nodes even when the file has other problems, so one bad field
         # does not also make every bundle that uses the item look broken.
+        # Aliases likewise, so a clash is reported even next to an unrelated problem in the same file.
         for i, item_node in enumerate(_raw_items(node)):
             code = _scalar(item_node, "code")
+            _claim_aliases(_raw_aliases(item_node), code or f"items[{i}]", f"items[{i}].aliases", item_node, reader,
+                           aliases)
             if code is None:
                 continue
             if code in codes:
                 reader.problem(item_node, f"items[{i}].code", f"duplicate code {code!r}, first at {codes[code]}")
-            codes.setdefault(code, f"{path}:{item_node.start_mark.line + 1}")
-        if dept is None:
-            continue
-        for i, (item, item_node) in enumerate(zip(dept.items, _raw_items(node), strict=True)):
-            _claim_aliases(item.aliases, item.code, f"items[{i}].aliases", item_node, reader, aliases)
-        kb.departments.append(dept)
+            codes.setdefault(code, f"{label}:{item_node.start_mark.line + 1}")
+        if dept is not None:
+            kb.departments.append(dept)
 
-    bundles_path = root / "bundles.yaml"
-    if bundles_path.exists():
-        node = _compose(bundles_path, str(bundles_path), problems)
+    if "bundles.yaml" in texts:
+        label = labels.get("bundles.yaml", "bundles.yaml")
+        node = compose("bundles.yaml")
         if node is not None:
-            reader = _Reader(str(bundles_path), problems)
+            reader = _Reader(label, problems)
             for i, (bundle, bnode) in enumerate(_read_bundles(node, reader)):
                 if bundle.code in codes:
                     reader.problem(bnode, f"bundles[{i}].code", f"duplicate code {bundle.code!r}, first at {codes[bundle.code]}")
-                codes.setdefault(bundle.code, f"{bundles_path}:{bnode.start_mark.line + 1}")
+                codes.setdefault(bundle.code, f"{label}:{bnode.start_mark.line + 1}")
                 _claim_aliases(bundle.aliases, bundle.code, f"bundles[{i}].aliases", bnode, reader, aliases)
                 missing = [c for c in bundle.items if codes_complete and (c not in codes or c == bundle.code)]
                 for code in missing:
@@ -334,6 +367,14 @@ def _raw_items(node: yaml.Node) -> list[yaml.Node]:
         for key, value in node.value:
             if key.value == "items" and isinstance(value, yaml.SequenceNode):
                 return list(value.value)
+    return []
+
+
+def _raw_aliases(node: yaml.Node) -> list[str]:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == "aliases" and isinstance(v, yaml.SequenceNode):
+                return [str(a.value).strip() for a in v.value if isinstance(a, yaml.ScalarNode) and a.tag == _STR]
     return []
 
 

@@ -83,7 +83,7 @@ def _item_from_row(row: KBItem) -> Item:
         promised_days=row.promised_days,
         fee=Fee(row.fee_charged, row.fee_standard),
         location=row.location,
-        online=Online(row.online_web, row.online_mobile, row.online_note),
+        online=Online(row.online_web, row.online_mobile, row.online_note, row.online_full),
         delivery=list(row.delivery),
         tolerance=Tolerance(row.tolerance_allowed, list(row.tolerance_later)),
         weekend=row.weekend,
@@ -94,6 +94,9 @@ def _item_from_row(row: KBItem) -> Item:
         phone=row.phone,
         basis=list(row.basis),
         faq=[Faq(f.question, f.answer) for f in row.faqs],
+        citywide=row.citywide,
+        door_to_door=row.door_to_door,
+        sample_form=row.sample_form,
         department=row.department.code,
     )
 
@@ -105,9 +108,11 @@ def _fill_item_row(session: Session, row: KBItem, item: Item) -> None:
     row.fee_charged, row.fee_standard = item.fee.charged, item.fee.standard
     row.location, row.hours, row.phone = item.location, item.hours, item.phone
     row.online_web, row.online_mobile, row.online_note = item.online.web, item.online.mobile, item.online.note
+    row.online_full = item.online.full
     row.delivery = list(item.delivery)
     row.tolerance_allowed, row.tolerance_later = item.tolerance.allowed, list(item.tolerance.later_materials)
     row.weekend, row.bookable, row.self_service = item.weekend, item.bookable, item.self_service
+    row.citywide, row.door_to_door, row.sample_form = item.citywide, item.door_to_door, item.sample_form
     # Old child rows go first: re-inserting an unchanged alias before the delete would hit its unique key.
     if row.id is not None:
         row.materials.clear()
@@ -137,7 +142,7 @@ def load_kb(session: Session) -> KnowledgeBase:
     for row in session.scalars(_items_query().order_by(KBItem.department_id, KBItem.position, KBItem.code)):
         depts[row.department_id].items.append(_item_from_row(row))
     kb.departments = list(depts.values())
-    kb.bundles = [Bundle(b.code, b.name, b.window, list(b.item_codes), list(b.aliases), b.note)
+    kb.bundles = [Bundle(b.code, b.name, b.window, list(b.item_codes), list(b.aliases), b.note, b.kind)
                   for b in session.scalars(select(KBBundle).order_by(KBBundle.position, KBBundle.code))]
     kb.centre = {f.key: f.value for f in session.scalars(select(KBCentreFact).order_by(KBCentreFact.position))}
     return kb
@@ -202,7 +207,7 @@ def import_kb(session: Session, kb: KnowledgeBase, user: str | None = None) -> I
     for pos, bundle in enumerate(kb.bundles):
         row = old_bundles.pop(bundle.code, None)
         values = dict(position=pos, name=bundle.name, aliases=list(bundle.aliases), window=bundle.window,
-                      item_codes=list(bundle.items), note=bundle.note)
+                      item_codes=list(bundle.items), note=bundle.note, kind=bundle.kind)
         if row is None:
             session.add(KBBundle(code=bundle.code, **values))
             report.added += 1
@@ -251,7 +256,7 @@ def _plain(obj: object) -> object:
 
 _ITEM_ORDER = ("code", "name", "aliases", "target", "conditions", "materials", "process", "legal_days",
                "promised_days", "fee", "location", "hours", "phone", "basis", "online", "delivery", "tolerance",
-               "weekend", "bookable", "self_service", "faq")
+               "weekend", "bookable", "self_service", "citywide", "door_to_door", "sample_form", "faq")
 
 
 def item_to_dict(item: Item) -> dict:
@@ -259,32 +264,40 @@ def item_to_dict(item: Item) -> dict:
     return {k: plain[k] for k in _ITEM_ORDER}
 
 
+def bundle_to_dict(bundle: Bundle) -> dict:
+    return {"code": bundle.code, "name": bundle.name, "kind": bundle.kind, "aliases": list(bundle.aliases),
+            "window": bundle.window, "items": list(bundle.items), "note": bundle.note}
+
+
 def _dump(data: object) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=False)
+
+
+EXPORT_HEADER = "# 示例数据，须由服务中心核实 — exported by `hotline kb export`; SAMPLE DATA until verified.\n"
+
+
+def source_texts(kb: KnowledgeBase) -> dict[str, str]:
+    """The source files for ``kb`` as {relative path: YAML text}; loading them back gives the same KnowledgeBase."""
+    texts = {"centre.yaml": EXPORT_HEADER + _dump(dict(kb.centre))}
+    for dept in kb.departments:
+        data = {
+            "department": {"code": dept.code, "name": dept.name, "short_name": dept.short_name, "phone": dept.phone},
+            "items": [item_to_dict(i) for i in dept.items],
+        }
+        texts[f"departments/{dept.code}.yaml"] = EXPORT_HEADER + _dump(data)
+    texts["bundles.yaml"] = EXPORT_HEADER + _dump({"bundles": [bundle_to_dict(b) for b in kb.bundles]})
+    return texts
 
 
 def export_kb(kb: KnowledgeBase, directory: str | Path) -> list[Path]:
     """Write the source files for ``kb`` into ``directory``; loading them back gives the same KnowledgeBase."""
     root = Path(directory)
     (root / "departments").mkdir(parents=True, exist_ok=True)
-    header = "# Exported by `hotline kb export` — SAMPLE DATA until verified by the service centre.\n"
     written = []
-    path = root / "centre.yaml"
-    path.write_text(header + _dump(dict(kb.centre)), encoding="utf-8")
-    written.append(path)
-    for dept in kb.departments:
-        data = {
-            "department": {"code": dept.code, "name": dept.name, "short_name": dept.short_name, "phone": dept.phone},
-            "items": [item_to_dict(i) for i in dept.items],
-        }
-        path = root / "departments" / f"{dept.code}.yaml"
-        path.write_text(header + _dump(data), encoding="utf-8")
+    for name, text in source_texts(kb).items():
+        path = root / name
+        path.write_text(text, encoding="utf-8")
         written.append(path)
-    bundles = [{"code": b.code, "name": b.name, "aliases": b.aliases, "window": b.window, "items": b.items,
-                "note": b.note} for b in kb.bundles]
-    path = root / "bundles.yaml"
-    path.write_text(header + _dump({"bundles": bundles}), encoding="utf-8")
-    written.append(path)
     return written
 
 

@@ -2,8 +2,9 @@
 
 Single items go through ``kb.store.save_item`` (item-level checks + alias uniqueness, audited, bumps the
 revision). Departments, bundles and centre facts are edited by changing a loaded KnowledgeBase, writing it out
-as source files and validating that directory exactly as ``hotline kb validate`` does before importing it,
-so the panel can never store a KB the command line would reject.
+as source files (in memory) and validating them exactly as ``hotline kb validate`` does before importing,
+so the panel can never store a KB the command line would reject. Spreadsheets go through ``kb.spreadsheet``,
+which validates the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ from sqlalchemy.orm import Session
 from admin.services import audit
 from hotline.errors import HotlineError
 from hotline.models.kb import KBAlias, KBDepartment, KBItem
-from kb.loader import KBValidationError, Problem, validate_dir
+from kb.loader import KBValidationError, Problem, validate_dir, validate_texts
 from kb.schema import Bundle, KnowledgeBase
-from kb.store import KBError, export_kb, import_kb, item_to_dict, load_kb, save_item
+from kb.spreadsheet import SheetProblem, SpreadsheetError, import_spreadsheet, write_spreadsheet
+from kb.store import (
+    KBError,
+    bundle_to_dict,
+    export_kb,
+    import_kb,
+    item_to_dict,
+    load_kb,
+    save_item,
+    source_texts,
+)
 
 
 class KBEditError(HotlineError):
@@ -91,9 +102,11 @@ def _save(session: Session, data: dict, user: str, department: str | None) -> No
         raise KBEditError([str(exc)]) from None
 
 
+ITEM_FLAGS = ("weekend", "bookable", "self_service", "citywide", "door_to_door", "sample_form")
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
-
 
 
 def save_item_form(session: Session, code: str, form: dict, user: str) -> None:
@@ -110,8 +123,9 @@ def save_item_form(session: Session, code: str, form: dict, user: str) -> None:
     data["legal_days"] = form["legal_days"]
     data["promised_days"] = form["promised_days"]
     data["fee"] = {"charged": bool(form["fee_charged"]), "standard": form["fee_standard"].strip()}
-    for flag in ("weekend", "bookable", "self_service"):
+    for flag in ITEM_FLAGS:
         data[flag] = bool(form[flag])
+    data["online"] = {**data["online"], "full": bool(form["online_full"])}
     _save(session, data, user, None)
 
 
@@ -144,9 +158,7 @@ def item_history(session: Session, code: str) -> list:
 
 
 def _replace(session: Session, kb: KnowledgeBase, user: str) -> KnowledgeBase:
-    with tempfile.TemporaryDirectory(prefix="kb-edit-") as tmp:
-        export_kb(kb, tmp)
-        checked, problems = validate_dir(tmp)
+    checked, problems = validate_texts(source_texts(kb))
     if checked is None:
         raise KBEditError(_messages(problems))
     import_kb(session, checked, user)
@@ -166,9 +178,7 @@ def save_department(session: Session, code: str, name: str, short_name: str, pho
 
 
 def bundles_yaml(session: Session) -> str:
-    kb = load_kb(session)
-    data = [{"code": b.code, "name": b.name, "aliases": b.aliases, "window": b.window, "items": b.items,
-             "note": b.note} for b in kb.bundles]
+    data = [bundle_to_dict(b) for b in load_kb(session).bundles]
     return yaml.safe_dump({"bundles": data}, allow_unicode=True, sort_keys=False, width=1000)
 
 
@@ -179,7 +189,7 @@ def save_bundles_yaml(session: Session, text: str, user: str) -> None:
         data = yaml.safe_load(text) or {}
         kb.bundles = [Bundle(code=str(b["code"]), name=b["name"], window=b.get("window", ""),
                              items=list(b.get("items") or []), aliases=list(b.get("aliases") or []),
-                             note=b.get("note", "")) for b in data.get("bundles") or []]
+                             note=b.get("note", ""), kind=b.get("kind") or "") for b in data.get("bundles") or []]
     except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
         raise KBEditError([f"格式错误：{exc}"]) from None
     _replace(session, kb, user)
@@ -243,4 +253,34 @@ def import_zip(session: Session, data: bytes, user: str) -> str:
             raise KBEditError([str(p).replace(tmp + "/", "") for p in problems])
     report = import_kb(session, kb, user)
     audit.record(session, user, "kb_import", "kb", None, {"report": str(report)})
+    return str(report)
+
+
+# ------------------------------------------------------------------------------------- spreadsheets (办事指南)
+
+
+class SpreadsheetRejected(HotlineError):
+    """The uploaded sheet has problems; every one is listed by sheet, row and column, and nothing was imported."""
+
+    def __init__(self, problems: list[SheetProblem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s)")
+
+
+def export_spreadsheet(session: Session, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="kb-sheet-") as tmp:
+        path = Path(tmp) / f"kb.{fmt}"
+        write_spreadsheet(load_kb(session), path, fmt)
+        return path.read_bytes()
+
+
+def import_sheet(session: Session, data: bytes, fmt: str, user: str, max_bytes: int) -> str:
+    """Replace the KB's items (and departments/bundles when the workbook has those sheets) from a spreadsheet."""
+    if len(data) > max_bytes:
+        raise KBEditError([f"文件过大（{len(data) // 1024} KB），上限 {max_bytes // 1024 // 1024} MB"])
+    try:
+        report = import_spreadsheet(session, data, fmt, user)
+    except SpreadsheetError as exc:
+        raise SpreadsheetRejected(exc.problems) from None
+    audit.record(session, user, "kb_import_sheet", "kb", None, {"format": fmt, "report": str(report)})
     return str(report)

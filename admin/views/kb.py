@@ -8,7 +8,15 @@ from werkzeug.wrappers import Response
 
 from admin.access import ADMIN, ANY_ROLE, require_roles, roles_required
 from admin.database import db
-from admin.forms import DepartmentForm, ImportForm, ItemForm, YamlForm, choices
+from admin.forms import (
+    SPREADSHEET_MAX_BYTES,
+    DepartmentForm,
+    ImportForm,
+    ItemForm,
+    SpreadsheetForm,
+    YamlForm,
+    choices,
+)
 from admin.services import audit
 from admin.services import kb_admin as svc
 
@@ -60,10 +68,10 @@ def edit_item(code: str) -> str | Response:
     elif request.method == "GET":
         form.process(data={
             **{k: data[k] for k in ("name", "location", "hours", "phone", "legal_days", "promised_days",
-                                    "weekend", "bookable", "self_service")},
+                                    *svc.ITEM_FLAGS)},
             "aliases": "\n".join(data["aliases"]), "conditions": "\n".join(data["conditions"]),
             "steps": "\n".join(data["process"]), "fee_charged": data["fee"]["charged"],
-            "fee_standard": data["fee"]["standard"],
+            "fee_standard": data["fee"]["standard"], "online_full": data["online"]["full"],
         })
     return render_template("kb/edit_item.html", form=form, code=code)
 
@@ -178,6 +186,43 @@ def import_kb() -> str | Response:
             flash(f"导入完成：{report}", "ok")
             return redirect(url_for("kb.index"))
     return render_template("kb/import.html", form=form)
+
+
+_SHEET_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "csv": "text/csv; charset=utf-8"}
+
+
+@bp.get("/export.<fmt>")
+@roles_required(ADMIN)
+def export_sheet(fmt: str) -> Response:
+    if fmt not in _SHEET_TYPES:
+        abort(404)
+    return Response(svc.export_spreadsheet(db(), fmt), mimetype=_SHEET_TYPES[fmt],
+                    headers={"Content-Disposition": f"attachment; filename=kb.{fmt}"})
+
+
+@bp.route("/import-sheet", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def import_sheet() -> str | Response:
+    """Upload a 办事指南 spreadsheet: every problem is listed by sheet, row and column, and nothing is imported."""
+    form = SpreadsheetForm()
+    problems = []
+    if form.validate_on_submit():
+        upload = form.sheet.data
+        fmt = upload.filename.rsplit(".", 1)[-1].lower()
+        try:
+            report = svc.import_sheet(db(), upload.read(SPREADSHEET_MAX_BYTES + 1), fmt, current_user.username,
+                                      SPREADSHEET_MAX_BYTES)
+            db().commit()
+        except svc.SpreadsheetRejected as exc:
+            db().rollback()
+            problems = exc.problems
+        except svc.KBEditError as exc:
+            _fail(exc)
+        else:
+            flash(f"导入完成：{report}", "ok")
+            return redirect(url_for("kb.index"))
+    return render_template("kb/import_sheet.html", form=form, problems=problems)
 
 
 @bp.get("/audit")

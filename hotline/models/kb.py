@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.models.base import Base, utcnow
@@ -48,12 +48,17 @@ class KBItem(Base):
     online_web: Mapped[bool] = mapped_column(default=False)
     online_mobile: Mapped[bool] = mapped_column(default=False)
     online_note: Mapped[str] = mapped_column(Text, default="")
+    online_full: Mapped[bool] = mapped_column(default=False, server_default=false())  # 全程网办
     delivery: Mapped[list] = mapped_column(JSON, default=list)
     tolerance_allowed: Mapped[bool] = mapped_column(default=False)
     tolerance_later: Mapped[list] = mapped_column(JSON, default=list)
     weekend: Mapped[bool] = mapped_column(default=False)
     bookable: Mapped[bool] = mapped_column(default=False)
     self_service: Mapped[bool] = mapped_column(default=False)
+    # The 四全 flags of issue 11; server defaults so rows imported before migration 0008 read as "no".
+    citywide: Mapped[bool] = mapped_column(default=False, server_default=false())  # 全城通办
+    door_to_door: Mapped[bool] = mapped_column(default=False, server_default=false())  # 上门服务
+    sample_form: Mapped[bool] = mapped_column(default=False, server_default=false())  # 样表下载
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -122,6 +127,7 @@ class KBBundle(Base):
     window: Mapped[str] = mapped_column(String(120), default="")
     item_codes: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="", server_default="")  # 商事 | 不动产 | 民生 | ""
 
 
 class KBCentreFact(Base):

@@ -14,18 +14,16 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 def _edit_form(client, code: str) -> dict:
+    """What a browser would submit unchanged: text inputs and textareas as shown, checkboxes only when ticked."""
     html = client.get(f"/kb/items/{code}/edit").get_data(as_text=True)
     data = {}
-    for name, value in re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', html):
-        data[name] = value.replace("&#34;", '"').replace("&amp;", "&")
+    for tag in re.findall(r"<input[^>]*>", html):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name is None or ('type="checkbox"' in tag and " checked" not in tag):
+            continue
+        data[name.group(1)] = (value.group(1) if value else "").replace("&#34;", '"').replace("&amp;", "&")
     for name, value in re.findall(r'<textarea[^>]*?name="([^"]+)"[^>]*>\r?\n?(.*?)</textarea>', html, re.S):
         data[name] = value
-    for name in re.findall(r'<input checked[^>]*?name="([^"]+)"', html) + re.findall(
-            r'<input[^>]*?checked[^>]*?name="([^"]+)"', html):
-        data[name] = "y"
-    for flag in ("fee_charged", "weekend", "bookable", "self_service"):
-        if data.get(flag) != "y":
-            data.pop(flag, None)
     return data
 
 

@@ -99,3 +99,24 @@ def test_load_dir_raises_with_every_problem(tmp_path: Path) -> None:
         load_dir(root)
     assert len(info.value.problems) == 3  # two bad targets, one missing bundle item
     assert "3 problem(s)" in str(info.value)
+
+
+def test_bundle_kind_is_one_of_the_three_families(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, bundles=BUNDLES.replace("    note: 一次提交", "    kind: 商事\n    note: 一次提交"))
+    assert load_dir(root).bundles[0].kind == "商事"
+    bundles = BUNDLES.replace("    note: 一次提交", "    kind: 生活\n    note: 一次提交")
+    root = write_tree(tmp_path / "bad", bundles=bundles)
+    line = bundles.splitlines().index("    kind: 生活") + 1
+    assert _problems(root) == [
+        f"{root / 'bundles.yaml'}:{line}: bundles[0].kind: '生活' must be one of 商事, 不动产, 民生 (or empty)"]
+
+
+def test_texts_in_memory_are_checked_like_files() -> None:
+    """validate_texts is what validate_dir runs; labels name the problems."""
+    from kb.loader import validate_texts
+
+    kb, problems = validate_texts({"departments/gaj.yaml": DEPT, "bundles.yaml": BUNDLES})
+    assert problems == [] and [i.code for i in kb.items()] == ["GA-001", "GA-006"]
+    kb, problems = validate_texts({"departments/gaj.yaml": DEPT.replace("legal_days: 20", "legal_days: 二十")},
+                                  {"departments/gaj.yaml": "sheet"})
+    assert kb is None and [(p.file, p.field) for p in problems] == [("sheet", "items[0].legal_days")]

@@ -20,7 +20,7 @@ from kb.store import (
     load_kb,
     save_item,
 )
-from tests.kb.sources import DEPT, write_tree
+from tests.kb.sources import BUNDLES, DEPT, write_tree
 
 
 @pytest.fixture
@@ -136,3 +136,31 @@ def test_admin_edits_bump_revision_and_audit(factory, tiny_dir: Path) -> None:
         delete_item(s, "GA-020", user="admin")
     with factory() as s:
         assert load_kb(s).item("GA-020") is None
+
+
+@pytest.mark.integration
+def test_service_flags_and_bundle_kind_survive_the_database(factory, tiny_dir: Path, tmp_path: Path) -> None:
+    """全程网办, 全城通办, 上门服务, 样表下载 and the bundle kind are stored, loaded and exported (issue 11)."""
+    flagged = DEPT.replace("    self_service: false\n", "    self_service: false\n    citywide: true\n"
+                           "    door_to_door: true\n    sample_form: true\n", 1)
+    flagged = flagged.replace("      note: 浙里办搜索“犬类登记”\n", "      note: 浙里办搜索“犬类登记”\n      full: true\n")
+    bundles = BUNDLES.replace("    note: 一次提交", "    kind: 民生\n    note: 一次提交")
+    kb = load_dir(write_tree(tmp_path / "flagged", dept=flagged, bundles=bundles))
+    dog = kb.item("GA-001")
+    assert (dog.citywide, dog.door_to_door, dog.sample_form, dog.online.full) == (True, True, True, True)
+    with session_scope(factory) as s:
+        import_kb(s, kb)
+    with factory() as s:
+        loaded = load_kb(s)
+    assert loaded.item("GA-001") == dog
+    assert (loaded.item("GA-006").citywide, loaded.item("GA-006").online.full) == (False, False)
+    assert loaded.bundle("YJS-001").kind == "民生"
+    export_kb(loaded, tmp_path / "out")
+    again = load_dir(tmp_path / "out")
+    assert again.items() == kb.items() and again.bundles == kb.bundles
+    # Clearing the flags again is an update, not a no-op.
+    with session_scope(factory) as s:
+        report = import_kb(s, load_dir(tiny_dir))
+    assert report.updated == 2  # GA-001 and the bundle
+    with factory() as s:
+        assert load_kb(s).item("GA-001").citywide is False and load_kb(s).bundle("YJS-001").kind == ""
