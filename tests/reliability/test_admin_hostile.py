@@ -494,3 +494,21 @@ def test_login_brute_force_is_locked_for_that_user_only_until_the_window_passes(
         assert attacker.get("/calls/").status_code == 200
     finally:
         world.app.extensions["login_limiter"] = limiter
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example",
+                                    "/\t/evil.example", "/\n/evil.example", " //evil.example", "javascript:alert(1)",
+                                    "/%2F%2Fevil.example", "http:/evil.example"])
+def test_login_next_parameter_never_leaves_the_site(world, target):
+    """Sent: a login link whose ?next= points off-site (//host, https://, backslashes that browsers read as
+    slashes, a tab or newline browsers strip, javascript:). Must hold: after logging in, the redirect stays on
+    this site — the Location header is a same-origin path with no scheme or host, and no control characters."""
+    b = Browser(world.base)
+    b.get("/login")
+    resp = b.http.post(world.base + "/login", params={"next": target}, allow_redirects=False, timeout=30,
+                       data={"username": "agent2", "password": PASSWORD, "csrf_token": b.token("/login")})
+    assert resp.status_code == 302
+    location = resp.headers["Location"]
+    resolved = requests.compat.urljoin(world.base + "/login", location.replace("\\", "/"))
+    assert resolved.startswith(world.base + "/"), location
+    assert not any(c in location for c in "\t\r\n\\"), location
