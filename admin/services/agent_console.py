@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from admin.services import audit
 from admin.services.localtime import fmt
-from admin.services.masking import shown_number
+from admin.services.masking import redact, shown_number
 from hotline.errors import HotlineError
 from hotline.models import Call, CallbackTask, CallEvent, CallTurn, utcnow
 
@@ -107,9 +107,11 @@ def waiting_callers(
     return [
         WaitingCaller(
             call_id=c.id, number=shown_number(c.caller_number, full_numbers), state=c.queue_state or "",
-            waiting_s=max(0, int((now - since(c)).total_seconds())), question=c.first_question or "",
+            waiting_s=max(0, int((now - since(c)).total_seconds())),
+            question=redact(c.first_question, c.caller_number, full_numbers),
             item_code=c.item_code or "", item_name=c.item_name or "", department=c.department or "",
-            reason=escalation_label(c.escalation_reason), summary=c.context_summary or "", transcript=texts[c.id],
+            reason=escalation_label(c.escalation_reason), summary=redact(c.context_summary, c.caller_number, full_numbers),
+            transcript=[redact(t, c.caller_number, full_numbers) for t in texts[c.id]],
             mine=c.id in mine,
         )
         for c in calls

@@ -16,7 +16,7 @@ from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from admin.services.localtime import day_bounds, fmt
-from admin.services.masking import shown_number
+from admin.services.masking import redact, shown_number
 from hotline.errors import HotlineError
 from hotline.models import Call, CallEvent
 from hotline.outcomes import Outcome
@@ -117,7 +117,7 @@ def _row(r, full_numbers: bool) -> CallRow:
     return CallRow(
         id=r.id, started=fmt(r.started_at), number=shown_number(r.caller_number, full_numbers), outcome=r.outcome,
         outcome_label=OUTCOME_LABELS.get(r.outcome, r.outcome), item_code=r.item_code or "",
-        department=r.department or "", question=r.first_question or "", min_confidence=r.min_confidence,
+        department=r.department or "", question=redact(r.first_question, r.caller_number, full_numbers), min_confidence=r.min_confidence,
         turn_count=r.turn_count, duration_s=duration,
     )
 

@@ -64,9 +64,10 @@ def search_items(session: Session, query: str = "", department: str = "", limit:
     if department:
         stmt = stmt.where(KBDepartment.code == department)
     if query:
-        like = f"%{query}%"
-        alias_hit = select(KBAlias.item_id).where(KBAlias.text.like(like))
-        stmt = stmt.where(or_(KBItem.code.like(like), KBItem.name.like(like), KBItem.id.in_(alias_hit)))
+        # autoescape: % and _ typed by the user are literal characters, not "match anything".
+        alias_hit = select(KBAlias.item_id).where(KBAlias.text.contains(query, autoescape=True))
+        stmt = stmt.where(or_(KBItem.code.contains(query, autoescape=True), KBItem.name.contains(query, autoescape=True),
+                              KBItem.id.in_(alias_hit)))
     rows = session.execute(stmt.order_by(KBDepartment.code, KBItem.position, KBItem.code).limit(limit)).all()
     aliases: dict[int, list[str]] = {r.id: [] for r in rows}
     if aliases:

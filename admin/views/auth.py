@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -17,10 +19,14 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: "//evil.example" and "https://..." would be open redirects.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    # Only same-site paths: "//evil.example" and "https://..." would be open redirects. Browsers drop tabs and
+    # newlines from URLs ("/\t/evil.example" is "//evil.example") and a newline cannot go into a header at all.
+    if not target or any(c.isspace() or not c.isprintable() or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ from admin.access import ANY_ROLE, require_roles, sees_full_numbers
 from admin.database import db
 from admin.forms import CallFilterForm, choices
 from admin.services import calls as svc
-from admin.services.masking import shown_number
+from admin.services.masking import redact, redact_fields, shown_number
 from admin.services.recordings import resolve_audio
 from hotline.models import Call
 
@@ -42,6 +42,8 @@ def index() -> str:
         abort(400, str(exc))
     args = request.args.to_dict()
     args.pop("after", None)
+    if not sees_full_numbers():
+        args.pop("number", None)  # ignored for agents (see _filter_form), so not carried into links either
     next_url = url_for("calls.index", **args, after=page.next_cursor) if page.next_cursor else None
     return render_template("calls/list.html", form=form, page=page, next_url=next_url,
                            first_url=url_for("calls.index", **args) if "after" in request.args else None,
@@ -61,8 +63,13 @@ def detail(call_id: int) -> str:
     call = svc.get_call(db(), call_id)
     if call is None:
         abort(404)
-    return render_template("calls/detail.html", call=call, events=svc.call_events(db(), call),
-                           number=shown_number(call.caller_number, sees_full_numbers()),
+    full = sees_full_numbers()
+    # Agents read the transcript and events too: the caller's number is masked inside them as well.
+    texts = {t.id: (redact(t.text, call.caller_number, full), redact(t.answer_text, call.caller_number, full))
+             for t in call.turns}
+    events = [(e, redact_fields(e.data, call.caller_number, full)) for e in svc.call_events(db(), call)]
+    return render_template("calls/detail.html", call=call, events=events, texts=texts,
+                           number=shown_number(call.caller_number, full),
                            has_recording=_audio(call.recording_path) is not None,
                            turn_audio={t.id for t in call.turns if _audio(t.audio_path) is not None})
 
