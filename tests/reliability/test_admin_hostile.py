@@ -224,6 +224,7 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict]]:
         "kb.bundles": ("/kb/bundles", {"text": "bundles: []\n"}),
         "kb.centre": ("/kb/centre", {"text": "name: 伪造中心\n"}),
         "kb.import_kb": ("/kb/import", {}),
+        "kb.import_sheet": ("/kb/import-sheet", {}),
         "labels.label": (f"/labels/{i['turn']}", {"transcript": "伪造标注", "item_code": "GA-001"}),
         "quality.teach": (f"/quality/{i['turn2']}/teach", {"question": "伪造", "item_code": "GA-001", "kind": "alias"}),
         "quality.dismiss": (f"/quality/{i['turn2']}/dismiss", {}),
