@@ -160,6 +160,7 @@ class Sandbox:
             "CACHE_DIR": str(inside / "cache"),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": secret,
+            "SYSTEM_NAME": re.sub(r"[^A-Za-z0-9_-]", "-", self.instance),
         }
 
 
