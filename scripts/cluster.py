@@ -215,14 +215,9 @@ class Cluster:
                     "HOTLINE_ADMIN_PORT": str(self.admin_port)})
         g.var_dir.mkdir(parents=True, exist_ok=True)
         args = ["serve", "--workers", str(g.count)] + (["--no-admin"] if g.node else [])
-        if g.count == 1:  # --workers 1 is the plain single process: give it the same var layout as a worker
-            env["HOTLINE_VAR_DIR"] = str(g.var_dir / "workers" / "0")
-            Path(env["HOTLINE_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
         with open(g.log, "ab") as out:
             g.proc = subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, cwd=self.workdir,
                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        if g.count == 1:
-            (Path(env["HOTLINE_VAR_DIR"]) / "worker.pid").write_text(f"{g.proc.pid}\n")
         _wait_for(lambda: self.ready_workers(g) >= g.count or g.proc.poll() is not None, 240,
                   f"IVR workers of node {g.node + 1}", g.log)
         if g.proc.poll() is not None:
