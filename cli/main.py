@@ -57,6 +57,10 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers is not None and not args.no_ivr:
+        from cli.workers import serve_workers
+
+        return serve_workers(settings, args.workers, with_admin=not args.no_admin, config=args.config)
     from cli.serve import serve
 
     return serve(settings, with_admin=not args.no_admin, with_ivr=not args.no_ivr)
@@ -71,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the IVR servers (AudioSocket, FastAGI, AMI client) and the admin panel")
     p.add_argument("--no-admin", action="store_true", help="do not start the admin panel")
     p.add_argument("--no-ivr", action="store_true", help="do not start the IVR servers")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="N supervised IVR processes (restarted when they die) on ports AGI_PORT+i / "
+                        "AUDIOSOCKET_PORT+i, one per core; see cli/workers.py")
     p.set_defaults(func=_cmd_serve)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)

@@ -184,14 +184,25 @@ class CallLog:
 
     # ---- start-up ----
 
-    def recover(self) -> int:
-        """At process start: replay the spool, then close calls a crash left in progress. Returns rows closed."""
+    def recover(self, worker: str | None = None) -> int:
+        """At process start: replay the spool, then close calls a crash left in progress. Returns rows closed.
+        With ``worker`` (ivr.control.worker_id) only the rows that worker started, or that no worker claimed: the
+        other workers sharing the database are alive and their calls are not orphans."""
         self._replay()
         with session_scope(self._factory) as session:
+            stmt = select(Call.id).where(Call.outcome == Outcome.IN_PROGRESS.value)
+            ids = list(session.scalars(stmt))
+            if worker is not None and ids:
+                owner = dict(session.execute(
+                    select(CallEvent.call_id, CallEvent.data)
+                    .where(CallEvent.call_id.in_(ids), CallEvent.name == "call-start")).all())
+                ids = [i for i in ids if (owner.get(i) or {}).get("worker") in (None, worker)]
+            if not ids:
+                return 0
             result = session.execute(
                 update(Call)
-                .where(Call.outcome == Outcome.IN_PROGRESS.value)
-                .values(outcome=Outcome.ERROR.value, error="process restart", ended_at=utcnow())
+                .where(Call.id.in_(ids), Call.outcome == Outcome.IN_PROGRESS.value)
+                .values(outcome=Outcome.FAILED_OVER.value, error="IVR process restart", ended_at=utcnow())
             )
             return result.rowcount or 0
 

@@ -25,6 +25,12 @@ from ivr.escalation import QUEUE_EXITS, AgentMonitor, decide_route, hangup_cause
 log = logging.getLogger(__name__)
 
 
+def worker_id(settings: Settings) -> str:
+    """This IVR process as Asterisk addresses it (FastAGI host:port): stable across restarts of the same worker,
+    distinct between workers, so a restarted worker closes its own orphaned rows and never another's."""
+    return f"{settings.bind_host}:{settings.agi_port}"
+
+
 def _call_dict(session: Session, call_uuid: str) -> dict[str, Any] | None:
     call = session.scalar(select(Call).where(Call.call_uuid == call_uuid))
     if call is None:
@@ -74,7 +80,8 @@ class CallControl:
             asterisk_uniqueid=agi.uniqueid or None,
             language=env.get("agi_language") or None,
         )
-        await self.calllog.event(call_uuid, "call-start", {"channel": agi.channel}, source="agi")
+        await self.calllog.event(call_uuid, "call-start", {"channel": agi.channel, "worker": worker_id(self.settings)},
+                                 source="agi")
         await agi.set_variable("HOTLINE_STAFFED", "1" if is_staffed(self.settings) else "0")
 
     async def call_route(self, agi: AgiSession) -> None:
@@ -120,7 +127,8 @@ class CallControl:
         await self.calllog.event(call_uuid, "voicemail", {"file": recording}, source="agi")
 
     async def call_end(self, agi: AgiSession) -> None:
-        """``call-end,UUID,CAUSE`` from the h extension: the hang-up cause, and a row no IVR step closed."""
+        """``call-end,UUID,CAUSE[,failover]`` from the h extension: the hang-up cause, and a row no IVR step closed.
+        ``failover``: the worker that held the call refused, so this one closes its row as failed over."""
         if not agi.args:
             return
         call_uuid = agi.args[0]
@@ -130,4 +138,10 @@ class CallControl:
         if cause:  # "0"/empty says nothing: keep whatever AMI's Hangup event reported
             self.calllog.update(call_uuid, hangup_cause=cause)
         self.calllog.event(call_uuid, "call-end", {"cause": raw}, source="agi")
-        await self.calllog.finish(call_uuid, Outcome.ABANDONED)  # no-op when the call already has an outcome
+        failover = len(agi.args) > 2 and agi.args[2] == "failover"
+        # Both no-ops when the call already has an outcome.
+        if failover:
+            await self.calllog.finish(call_uuid, Outcome.FAILED_OVER,
+                                      error="IVR worker lost mid-call; Asterisk's dialplan carried the caller on")
+        else:
+            await self.calllog.finish(call_uuid, Outcome.ABANDONED)

@@ -21,7 +21,7 @@ from ivr.agi import FastAgiServer
 from ivr.audiosocket import AudioSocketConnection, AudioSocketServer
 from ivr.booking.bridge import BookingBridge
 from ivr.calllog import CallLog
-from ivr.control import CallControl
+from ivr.control import CallControl, worker_id
 from ivr.escalation import AgentMonitor
 from ivr.flow import FlowOptions
 from ivr.ports import Agents, SessionDeps
@@ -148,7 +148,7 @@ class IvrRuntime:
     async def start(self) -> None:
         s = self.settings
         loop = asyncio.get_running_loop()
-        closed = await loop.run_in_executor(None, self.calllog.recover)
+        closed = await loop.run_in_executor(None, self.calllog.recover, worker_id(s))
         if closed:
             log.warning("closed %d call rows left in progress by a previous process", closed)
         if self.knowledge is None:

@@ -55,6 +55,7 @@ class Sandbox:
     ivr_host: str = "127.0.0.1"
     agi_port: int = 4573
     audiosocket_port: int = 9092
+    ivr_workers: str = ""  # "host:agi:audiosocket&..." for several IVR workers (dialplan [hotline-ivr-pick])
     ami_user: str = "hotline"
     ami_secret: str = ""  # empty: generated once into <instance>/ami_secret
     rtp_ports: tuple[int, int] = (10000, 20000)
@@ -121,6 +122,7 @@ class Sandbox:
             "ivr_host": s.bind_host,
             "agi_port": s.agi_port,
             "audiosocket_port": s.audiosocket_port,
+            "ivr_workers": env.get("HOTLINE_IVR_WORKERS", ""),
             "ami_user": s.ami_user,
             "ami_secret": s.ami_secret,
             "rtp_ports": (int(rtp[0]), int(rtp[1])),
@@ -142,6 +144,7 @@ class Sandbox:
             "IVR_HOST": self.ivr_host,
             "AGI_PORT": str(self.agi_port),
             "AUDIOSOCKET_PORT": str(self.audiosocket_port),
+            "IVR_WORKERS": self.ivr_workers,
             "AGENT_WAIT_S": str(self.agent_wait_s),
             "STAFFED_TIMES": self.staffed_hours,
             "STAFFED_DAYS": self.staffed_days,
@@ -157,6 +160,7 @@ class Sandbox:
             "CACHE_DIR": str(inside / "cache"),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": secret,
+            "SYSTEM_NAME": re.sub(r"[^A-Za-z0-9_-]", "-", self.instance),
         }
 
 
@@ -480,8 +484,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("errors", help="ERROR lines of the instance log")
     p = sub.add_parser("rx", help="run one CLI command, e.g. 'dialplan show 86909000@from-test-phones'")
     p.add_argument("command", nargs="+")
+    # A second node from the same chroot: its own instance dir and ports (same as HOTLINE_SANDBOX_INSTANCE etc.).
+    for p in sub.choices.values():
+        p.add_argument("--instance", help="instance name (default: $HOTLINE_SANDBOX_INSTANCE or 'default')")
+        p.add_argument("--sip-port", type=int, help="pjsip UDP port (default: $HOTLINE_SIP_PORT or 5070)")
+        p.add_argument("--ami-port", type=int, help="AMI port (default: $HOTLINE_AMI_PORT or 5038)")
+        p.add_argument("--rtp-ports", help="RTP range START-END (default: $HOTLINE_RTP_PORTS or 10000-20000)")
+        p.add_argument("--ivr-workers", help="IVR workers host:agi:audiosocket&... (default: $HOTLINE_IVR_WORKERS)")
     args = parser.parse_args(argv)
-    sb = Sandbox.from_env()
+    overrides: dict[str, object] = {k: v for k, v in (("instance", args.instance), ("sip_port", args.sip_port),
+                                                       ("ami_port", args.ami_port), ("ivr_workers", args.ivr_workers))
+                                    if v is not None}
+    if args.rtp_ports:
+        lo, hi = args.rtp_ports.split("-")
+        overrides["rtp_ports"] = (int(lo), int(hi))
+    sb = Sandbox.from_env(**overrides)
     try:
         if args.cmd == "build":
             print(build(sb.root))

@@ -36,9 +36,10 @@ def test_dialplan_is_loaded_without_errors(asterisk: Sandbox):
     trunk = rx(asterisk, "dialplan show 86909000@from-trunk")
     assert "Goto(hotline,s,1)" in trunk
     main = rx(asterisk, "dialplan show s@hotline")
-    for step in ("Answer()", "Set(__CALL_UUID=${UUID()})", "/call-start,${CALL_UUID})",
+    for step in ("Answer()", "Set(__CALL_UUID=${UUID()})", "Gosub(hotline-ivr-pick,s,1)",
                  "AudioSocket(${CALL_UUID},${IVR_HOST}:${AUDIOSOCKET_PORT})", "/call-route,${CALL_UUID})"):
         assert step in main, step
+    assert "/call-start,${CALL_UUID})" in rx(asterisk, "dialplan show s@hotline-ivr-pick")
     globals_ = rx(asterisk, "dialplan show globals")
     assert f"AGI_PORT={asterisk.agi_port}" in globals_
     assert f"AUDIOSOCKET_PORT={asterisk.audiosocket_port}" in globals_

@@ -108,7 +108,7 @@ def test_recover_replays_spool_and_closes_crashed_calls(sqlite_url, tmp_path):
     log.close()
     assert closed == 2  # u-3, and u-4 (only ever spooled, never finished)
     call, *_ = _call(sqlite_url, "u-3")
-    assert call.outcome == Outcome.ERROR.value and call.error == "process restart"
+    assert call.outcome == Outcome.FAILED_OVER.value and call.error == "IVR process restart"
     assert _call(sqlite_url, "u-4")[0].caller_number == "110"
     assert not log.spool_path.exists()
 
@@ -148,3 +148,23 @@ def test_ami_event_updates_call_by_uniqueid(sqlite_url, tmp_path):
     with session_scope(factory) as s:
         orphan = s.scalar(select(CallEvent).where(CallEvent.asterisk_uniqueid == "9999.9"))
         assert orphan is not None and orphan.call_id is None and orphan.source == "ami"
+
+
+def test_a_restarted_worker_closes_only_its_own_rows(db_url, tmp_path):
+    """Several workers share one database: worker A's restart must not close worker B's live call."""
+    log = _log(db_url, tmp_path)
+
+    async def calls():
+        for uuid, worker in (("w-a", "127.0.0.1:4573"), ("w-b", "127.0.0.1:4574")):
+            await log.start_call(uuid)
+            await log.event(uuid, "call-start", {"channel": "PJSIP/x", "worker": worker}, source="agi")
+        await log.start_call("w-none")  # no call-start claimed it (e.g. an old row): the restart closes it
+
+    asyncio.run(calls())
+    closed = log.recover("127.0.0.1:4573")
+    log.close()
+    assert closed == 2
+    assert _call(db_url, "w-a")[0].outcome == Outcome.FAILED_OVER.value
+    assert _call(db_url, "w-none")[0].outcome == Outcome.FAILED_OVER.value
+    assert _call(db_url, "w-b")[0].outcome == Outcome.IN_PROGRESS.value
+

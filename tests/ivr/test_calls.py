@@ -392,3 +392,25 @@ class _Spy:
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
+
+
+def test_call_end_from_a_fallback_worker_closes_the_row_as_failed_over(settings, espeak_speech, qa, ivr_settings,
+                                                                         running_ivr):
+    """The worker that took the call died: the dialplan's [hotline-ivr-failover] sends call-end with "failover" to
+    another worker, which closes the still-open row as failed_over (a plain call-end would say abandoned)."""
+    s = ivr_settings(settings)
+    lost, plain = CallIdentity(), CallIdentity()
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
+            host, agi, _ = ports(rt)
+            for who in (lost, plain):
+                await agi_request(host, agi, "call-start", [who.uuid], who)
+            await agi_request(host, agi, "call-end", [lost.uuid, "16", "failover"], lost)
+            await agi_request(host, agi, "call-end", [plain.uuid, "16"], plain)
+
+    asyncio.run(scenario())
+    row, _, events = load_call(s.effective_database_url, lost.uuid)
+    assert row.outcome == Outcome.FAILED_OVER.value and row.ended_at is not None
+    assert events[0].name == "call-start" and events[0].data["worker"] == f"{s.bind_host}:{s.agi_port}"
+    assert load_call(s.effective_database_url, plain.uuid)[0].outcome == Outcome.ABANDONED.value
