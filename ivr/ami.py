@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 MAX_LINE = 65536
 MAX_MESSAGE_LINES = 10000
+# One message's bytes (a long ``Command`` output is ~100 KB): a peer sending an event that never ends with its
+# blank line is cut off here, not after MAX_MESSAGE_LINES lines of MAX_LINE bytes (650 MB).
+MAX_MESSAGE_BYTES = 1 << 20
 END_COMMAND = "--END COMMAND--"
 _FOLLOWS_HEADERS = frozenset({"privilege", "actionid", "message"})
 _KEY = re.compile(r"^([^:\s][^:]*):[ ]?(.*)$")
@@ -117,6 +120,7 @@ class AmiParser:
         self._banner = expect_banner
         self._items: list[tuple[str, str]] = []
         self._output: list[str] | None = None  # inside a Response: Follows block
+        self._message_bytes = 0  # bytes of the message being collected
 
     def feed(self, data: bytes) -> list[AmiEvent]:
         self._buf += data
@@ -129,6 +133,9 @@ class AmiParser:
                 return out
             line = bytes(self._buf[:nl]).decode("utf-8", errors="replace").rstrip("\r")
             del self._buf[: nl + 1]
+            self._message_bytes += nl + 1
+            if self._message_bytes > MAX_MESSAGE_BYTES:
+                raise AmiProtocolError(f"AMI message longer than {MAX_MESSAGE_BYTES} bytes without its blank line")
             msg = self._line(line)
             if msg is not None:
                 out.append(msg)
@@ -136,13 +143,17 @@ class AmiParser:
     def _line(self, line: str) -> AmiEvent | None:
         if self._banner:
             self._banner = False
+            self._message_bytes = 0
             if not line.startswith("Asterisk Call Manager"):
                 raise AmiProtocolError(f"not an AMI banner: {line[:80]!r}")
             return BannerReceived(line)
         if self._output is not None:
             return self._follows_line(line)
         if line == "":
-            return self._finish() if self._items else None
+            if not self._items:
+                self._message_bytes = 0  # blank lines between messages
+                return None
+            return self._finish()
         m = _KEY.match(line)
         if not m:
             raise AmiProtocolError(f"not an AMI 'Key: Value' line: {line[:80]!r}")
@@ -171,7 +182,7 @@ class AmiParser:
 
     def _finish(self) -> AmiMessage:
         msg = AmiMessage(tuple(self._items), tuple(self._output or ()))
-        self._items, self._output = [], None
+        self._items, self._output, self._message_bytes = [], None, 0
         return msg
 
 

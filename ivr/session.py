@@ -94,9 +94,11 @@ class CallSession:
         except AudioSocketProtocolError as exc:
             error = f"protocol: {exc}"
             metrics.ERRORS.labels("protocol").inc()
-            log.warning("malformed AudioSocket data, closing the call: %s", exc)
-        except _NoUuid:
+            log.warning("AudioSocket %s: malformed data, closing the call: %s", self.conn.peer, exc)
+        except _NoUuid as exc:
             error = "no UUID"
+            metrics.ERRORS.labels("protocol").inc()
+            log.warning("AudioSocket %s: closing, %s", self.conn.peer, exc)
         except asyncio.CancelledError:
             error = "server shutdown"
             raise
@@ -141,7 +143,12 @@ class CallSession:
         finally:
             got.cancel()
         if self.uuid is None:
-            raise _NoUuid
+            while not self.caller.inputs.empty():  # the reader failed (malformed bytes): that is the reason
+                item = self.caller.inputs.get_nowait()
+                if isinstance(item, Exception):
+                    raise item
+            raise _NoUuid("peer closed before sending the call UUID" if reader.done()
+                          else f"no call UUID within {timeout_s:g} s")
 
     # ---- dialog loop ----
 
