@@ -154,9 +154,11 @@ class AgiParser:
         events: list[AgiEvent] = []
         while True:
             nl = self._buf.find(b"\n")
+            # Checked whether or not the line's end arrived in the same read: the verdict must not depend on
+            # how TCP split the bytes.
+            if (nl if nl >= 0 else len(self._buf)) > MAX_LINE:
+                raise AgiProtocolError(f"AGI line longer than {MAX_LINE} bytes")
             if nl < 0:
-                if len(self._buf) > MAX_LINE:
-                    raise AgiProtocolError(f"AGI line longer than {MAX_LINE} bytes")
                 return events
             raw = bytes(self._buf[:nl])
             del self._buf[: nl + 1]

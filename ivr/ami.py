@@ -122,15 +122,35 @@ class AmiParser:
         self._output: list[str] | None = None  # inside a Response: Follows block
         self._message_bytes = 0  # bytes of the message being collected
 
+    @property
+    def between_messages(self) -> bool:
+        """Nothing buffered and no message half collected (the bytes so far were whole messages)."""
+        return not self._buf and not self._items and self._output is None
+
     def feed(self, data: bytes) -> list[AmiEvent]:
-        self._buf += data
+        out, error = self.feed_until_error(data)
+        if error is not None:
+            raise error
+        return out
+
+    def feed_until_error(self, data: bytes) -> tuple[list[AmiEvent], AmiProtocolError | None]:
+        """Like feed, but the whole messages before a malformed line come back with the error (a login response
+        followed by garbage in the same read is still a login response)."""
         out: list[AmiEvent] = []
+        try:
+            self._feed(data, out)
+        except AmiProtocolError as exc:
+            return out, exc
+        return out, None
+
+    def _feed(self, data: bytes, out: list[AmiEvent]) -> None:
+        self._buf += data
         while True:
             nl = self._buf.find(b"\n")
+            if (nl if nl >= 0 else len(self._buf)) > MAX_LINE:  # however TCP split the bytes
+                raise AmiProtocolError(f"AMI line longer than {MAX_LINE} bytes")
             if nl < 0:
-                if len(self._buf) > MAX_LINE:
-                    raise AmiProtocolError(f"AMI line longer than {MAX_LINE} bytes")
-                return out
+                return
             line = bytes(self._buf[:nl]).decode("utf-8", errors="replace").rstrip("\r")
             del self._buf[: nl + 1]
             self._message_bytes += nl + 1
@@ -368,11 +388,14 @@ class AmiClient:
                 data = await reader.read(65536)
                 if not data:
                     raise ConnectionResetError("AMI closed the connection")
-                for item in parser.feed(data):
+                items, error = parser.feed_until_error(data)
+                for item in items:
                     if isinstance(item, BannerReceived):
                         self.banner = item.text
                     else:
                         await self._dispatch(item)
+                if error is not None:
+                    raise error
         finally:
             self._fail_pending()  # e.g. the login still waiting when the socket died
 

@@ -184,18 +184,29 @@ class AudioSocketParser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[Event]:
+        events, error = self.feed_until_error(data)
+        if error is not None:
+            raise error
+        return events
+
+    def feed_until_error(self, data: bytes) -> tuple[list[Event], AudioSocketProtocolError | None]:
+        """Like feed, but the whole messages before a malformed one are returned with the error (e.g. the call
+        UUID that arrived in the same read as a bad frame: the call row must still name the fault)."""
         self._buf += data
         events: list[Event] = []
-        while len(self._buf) >= HEADER.size:
-            kind, length = HEADER.unpack_from(self._buf)
-            _check_length(kind, length)
-            end = HEADER.size + length
-            if len(self._buf) < end:
-                break
-            payload = bytes(self._buf[HEADER.size:end])
-            del self._buf[:end]
-            events.append(_event(kind, payload))
-        return events
+        try:
+            while len(self._buf) >= HEADER.size:
+                kind, length = HEADER.unpack_from(self._buf)
+                _check_length(kind, length)
+                end = HEADER.size + length
+                if len(self._buf) < end:
+                    break
+                payload = bytes(self._buf[HEADER.size:end])
+                del self._buf[:end]
+                events.append(_event(kind, payload))
+        except AudioSocketProtocolError as exc:
+            return events, exc
+        return events, None
 
 
 def _encode(kind: int, payload: bytes = b"") -> bytes:
@@ -286,7 +297,8 @@ class AudioSocketConnection:
                 self.closed = True
                 yield HangupReceived()
                 return
-            for event in self._parser.feed(data):
+            events, error = self._parser.feed_until_error(data)
+            for event in events:
                 if self._uuid_first:
                     self._uuid_first = False
                     if not isinstance(event, UuidReceived):
@@ -297,6 +309,8 @@ class AudioSocketConnection:
                 if isinstance(event, HangupReceived):
                     self.closed = True
                     return
+            if error is not None:
+                raise error
 
     async def send_raw(self, data: bytes) -> None:
         if self.closed or self._writer.is_closing():
