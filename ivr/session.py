@@ -211,7 +211,13 @@ class CallSession:
         if item.early is not None and early is None:
             item.early.task.cancel()  # the flow listens for other words now (e.g. yes/no): recognise again
         try:
-            transcript = await (early.task if early else self.deps.speech.recognize(item.pcm, hints))
+            # A hung recogniser must not leave the caller in silence: past the timeout it is a fault like any other.
+            transcript = await asyncio.wait_for(early.task if early else self.deps.speech.recognize(item.pcm, hints),
+                                                self.deps.asr_timeout_s)
+        except TimeoutError:
+            metrics.ERRORS.labels("asr").inc()
+            log.warning("recognition gave no result in %g s", self.deps.asr_timeout_s)
+            return F.SpeechFailed("asr", f"no result in {self.deps.asr_timeout_s:g} s", timeout=True)
         except Exception as exc:
             metrics.ERRORS.labels("asr").inc()
             log.warning("recognition failed: %s", exc)

@@ -42,6 +42,12 @@ class LogLines(logging.Handler):
             return [line for line in self.lines if all(w in line for w in words)]
 
 
+@pytest.fixture(scope="session")
+def espeak_prompts(tmp_path_factory) -> Path:
+    """One on-disk prompt cache for espeak-ng across the package: prompts are rendered once, as at install."""
+    return tmp_path_factory.mktemp("espeak-prompts")
+
+
 @pytest.fixture
 def ivr_log() -> Iterator[LogLines]:
     handler = LogLines()
@@ -76,9 +82,18 @@ class LoopThread:
         self.loop.close()
 
 
+# espeak-ng at a brisk rate: the scenarios wait for prompts in real time, and a cheap voice keeps the package
+# within its CI budget (the prompts say the same words).
+ESPEAK_WPM = 400
+
+
+def fast_voice(binary: str = "espeak-ng") -> EspeakSynthesizer:
+    return EspeakSynthesizer(binary=binary, speed_wpm=ESPEAK_WPM)
+
+
 def light_speech(settings: Settings, tmp: Path) -> SpeechEngine:
     """espeak-ng for prompts; Vosk without its model as the recogniser (a real engine that fails at once)."""
-    return SpeechEngine(settings, VoskRecognizer(tmp / "no-vosk-model"), FallbackSynthesizer([EspeakSynthesizer()]))
+    return SpeechEngine(settings, VoskRecognizer(tmp / "no-vosk-model"), FallbackSynthesizer([fast_voice()]))
 
 
 def fresh_settings(tmp: Path, **overrides: Any) -> Settings:
@@ -113,10 +128,10 @@ class BackgroundIvr:
 
 
 @pytest.fixture(scope="module")
-def background_ivr(tmp_path_factory, qa) -> Iterator[BackgroundIvr]:  # noqa: F811
+def background_ivr(tmp_path_factory, qa, espeak_prompts) -> Iterator[BackgroundIvr]:  # noqa: F811
     """One IVR for a whole module, with short protocol timeouts so a fuzzing run stays within its budget."""
     tmp = tmp_path_factory.mktemp("ivr")
-    settings = fresh_settings(tmp)
+    settings = fresh_settings(tmp, prompt_cache_dir=espeak_prompts)
     loop = LoopThread()
     runtime = IvrRuntime(settings, speech=light_speech(settings, tmp), knowledge=qa)
     loop.run(runtime.start(), timeout=120)
