@@ -21,6 +21,10 @@ Server::
     await server.start(); ...; await server.stop()
 
 When the handler returns, the server closes the socket and Asterisk continues with the next dialplan priority.
+
+Bounds: a line longer than ``MAX_LINE``, an environment larger than ``MAX_ENV_BYTES`` or not complete within
+``env_timeout_s``, and a reply that does not come within ``reply_timeout_s`` (commands that play or run an
+application excepted) each close the connection with one logged line naming the peer and the reason.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_LINE = 8192
 MAX_ENV_BYTES = 65536
-ENV_TIMEOUT_S = 10.0
+ENV_TIMEOUT_S = 10.0  # Asterisk sends its whole environment at once; a peer dripping lines is cut off
+REPLY_TIMEOUT_S = 30.0  # our commands (SET/GET VARIABLE, VERBOSE...) answer at once; STREAM FILE and EXEC wait
 
 
 class AgiProtocolError(ProtocolError):
@@ -149,9 +154,11 @@ class AgiParser:
         events: list[AgiEvent] = []
         while True:
             nl = self._buf.find(b"\n")
+            # Checked whether or not the line's end arrived in the same read: the verdict must not depend on
+            # how TCP split the bytes.
+            if (nl if nl >= 0 else len(self._buf)) > MAX_LINE:
+                raise AgiProtocolError(f"AGI line longer than {MAX_LINE} bytes")
             if nl < 0:
-                if len(self._buf) > MAX_LINE:
-                    raise AgiProtocolError(f"AGI line longer than {MAX_LINE} bytes")
                 return events
             raw = bytes(self._buf[:nl])
             del self._buf[: nl + 1]
@@ -202,6 +209,8 @@ def quote(value: object) -> str:
 
 class AgiCommand:
     """One AGI command: ``line()`` is what goes on the wire, ``parse(reply)`` turns a 200 reply into a value."""
+
+    waits = False  # True: the reply comes when the caller has listened or the application ended (no timeout)
 
     def line(self) -> str:
         raise NotImplementedError
@@ -271,6 +280,7 @@ class StreamResult:
 
 @dataclass(frozen=True)
 class StreamFile(AgiCommand):
+    waits = True
     filename: str  # without extension, relative to the sounds dir or absolute
     escape_digits: str = ""
     offset: int | None = None
@@ -289,6 +299,7 @@ class StreamFile(AgiCommand):
 
 @dataclass(frozen=True)
 class Exec(AgiCommand):
+    waits = True
     application: str
     options: str = ""
 
@@ -315,8 +326,10 @@ class AgiSession:
         env: Mapping[str, str],
         parser: AgiParser | None = None,
         pending: Iterable[AgiEvent] = (),
+        reply_timeout_s: float | None = REPLY_TIMEOUT_S,
     ) -> None:
         self._reader = reader
+        self.reply_timeout_s = reply_timeout_s
         self._writer = writer
         self._parser = parser or AgiParser()
         self._pending: deque[AgiEvent] = deque(pending)  # events that arrived with the environment
@@ -366,7 +379,10 @@ class AgiSession:
             self.hung_up = True
             raise AgiHangup("AGI connection closed by Asterisk") from None
         while True:
-            event = await self._next_event()
+            try:
+                event = await asyncio.wait_for(self._next_event(), None if command.waits else self.reply_timeout_s)
+            except TimeoutError:
+                raise AgiProtocolError(f"no reply to {command.line()[:40]!r} within {self.reply_timeout_s:g} s") from None
             if isinstance(event, HangupNotified):
                 self.hung_up = True
                 continue
@@ -410,28 +426,48 @@ class AgiSession:
 AgiHandler = Callable[[AgiSession], Awaitable[None]]
 
 
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+
 class FastAgiServer(TcpServer):
     """Routes each FastAGI connection by ``agi_network_script`` to an async handler."""
 
-    def __init__(self, host: str, port: int, routes: Mapping[str, AgiHandler]) -> None:
+    def __init__(self, host: str, port: int, routes: Mapping[str, AgiHandler], *,
+                 env_timeout_s: float = ENV_TIMEOUT_S, reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         super().__init__(host, port, name="fastagi")
         self.routes = dict(routes)
+        self.env_timeout_s = env_timeout_s
+        self.reply_timeout_s = reply_timeout_s
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer(writer)
         parser = AgiParser()
-        got = await asyncio.wait_for(self._read_env(reader, parser), timeout=ENV_TIMEOUT_S)
+        try:
+            got = await asyncio.wait_for(self._read_env(reader, parser), timeout=self.env_timeout_s)
+        except TimeoutError:
+            log.warning("FastAGI %s: closing, no complete AGI environment within %g s", peer, self.env_timeout_s)
+            return
+        except AgiProtocolError as exc:
+            log.warning("FastAGI %s: closing, malformed environment: %s", peer, exc)
+            return
         if got is None:
-            return  # closed before sending its environment
+            log.info("FastAGI %s: closed before sending its environment", peer)
+            return
         env, pending = got
-        session = AgiSession(reader, writer, env, parser, pending)
+        session = AgiSession(reader, writer, env, parser, pending, self.reply_timeout_s)
         handler = self.routes.get(session.script)
         if handler is None:
-            log.warning("FastAGI: no route %r (channel %s); returning to the dialplan", session.script, session.channel)
+            log.warning("FastAGI %s: no route %r (channel %s); returning to the dialplan", peer, session.script[:80],
+                        session.channel[:80])
             return
         try:
             await handler(session)
         except AgiHangup:
             log.info("FastAGI %s: caller hung up (channel %s)", session.script, session.channel)
+        except AgiProtocolError as exc:
+            log.warning("FastAGI %s: closing %s, malformed reply: %s", peer, session.script, exc)
 
     @staticmethod
     async def _read_env(

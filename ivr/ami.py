@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 MAX_LINE = 65536
 MAX_MESSAGE_LINES = 10000
+# One message's bytes (a long ``Command`` output is ~100 KB): a peer sending an event that never ends with its
+# blank line is cut off here, not after MAX_MESSAGE_LINES lines of MAX_LINE bytes (650 MB).
+MAX_MESSAGE_BYTES = 1 << 20
 END_COMMAND = "--END COMMAND--"
 _FOLLOWS_HEADERS = frozenset({"privilege", "actionid", "message"})
 _KEY = re.compile(r"^([^:\s][^:]*):[ ]?(.*)$")
@@ -117,18 +120,42 @@ class AmiParser:
         self._banner = expect_banner
         self._items: list[tuple[str, str]] = []
         self._output: list[str] | None = None  # inside a Response: Follows block
+        self._message_bytes = 0  # bytes of the message being collected
+
+    @property
+    def between_messages(self) -> bool:
+        """Nothing buffered and no message half collected (the bytes so far were whole messages)."""
+        return not self._buf and not self._items and self._output is None
 
     def feed(self, data: bytes) -> list[AmiEvent]:
-        self._buf += data
+        out, error = self.feed_until_error(data)
+        if error is not None:
+            raise error
+        return out
+
+    def feed_until_error(self, data: bytes) -> tuple[list[AmiEvent], AmiProtocolError | None]:
+        """Like feed, but the whole messages before a malformed line come back with the error (a login response
+        followed by garbage in the same read is still a login response)."""
         out: list[AmiEvent] = []
+        try:
+            self._feed(data, out)
+        except AmiProtocolError as exc:
+            return out, exc
+        return out, None
+
+    def _feed(self, data: bytes, out: list[AmiEvent]) -> None:
+        self._buf += data
         while True:
             nl = self._buf.find(b"\n")
+            if (nl if nl >= 0 else len(self._buf)) > MAX_LINE:  # however TCP split the bytes
+                raise AmiProtocolError(f"AMI line longer than {MAX_LINE} bytes")
             if nl < 0:
-                if len(self._buf) > MAX_LINE:
-                    raise AmiProtocolError(f"AMI line longer than {MAX_LINE} bytes")
-                return out
+                return
             line = bytes(self._buf[:nl]).decode("utf-8", errors="replace").rstrip("\r")
             del self._buf[: nl + 1]
+            self._message_bytes += nl + 1
+            if self._message_bytes > MAX_MESSAGE_BYTES:
+                raise AmiProtocolError(f"AMI message longer than {MAX_MESSAGE_BYTES} bytes without its blank line")
             msg = self._line(line)
             if msg is not None:
                 out.append(msg)
@@ -136,13 +163,17 @@ class AmiParser:
     def _line(self, line: str) -> AmiEvent | None:
         if self._banner:
             self._banner = False
+            self._message_bytes = 0
             if not line.startswith("Asterisk Call Manager"):
                 raise AmiProtocolError(f"not an AMI banner: {line[:80]!r}")
             return BannerReceived(line)
         if self._output is not None:
             return self._follows_line(line)
         if line == "":
-            return self._finish() if self._items else None
+            if not self._items:
+                self._message_bytes = 0  # blank lines between messages
+                return None
+            return self._finish()
         m = _KEY.match(line)
         if not m:
             raise AmiProtocolError(f"not an AMI 'Key: Value' line: {line[:80]!r}")
@@ -171,7 +202,7 @@ class AmiParser:
 
     def _finish(self) -> AmiMessage:
         msg = AmiMessage(tuple(self._items), tuple(self._output or ()))
-        self._items, self._output = [], None
+        self._items, self._output, self._message_bytes = [], None, 0
         return msg
 
 
@@ -357,11 +388,14 @@ class AmiClient:
                 data = await reader.read(65536)
                 if not data:
                     raise ConnectionResetError("AMI closed the connection")
-                for item in parser.feed(data):
+                items, error = parser.feed_until_error(data)
+                for item in items:
                     if isinstance(item, BannerReceived):
                         self.banner = item.text
                     else:
                         await self._dispatch(item)
+                if error is not None:
+                    raise error
         finally:
             self._fail_pending()  # e.g. the login still waiting when the socket died
 

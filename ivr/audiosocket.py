@@ -42,6 +42,10 @@ asyncio::
 
     conn.start_keepalive()                    # silence when idle: Asterisk drops the call after 2 s without data
                                               # (AudioSocketServer does this for every connection)
+
+    Bounds (a hostile peer cannot make us buffer or wait without end): a message's length is checked from its
+    header alone; a message begun and not finished within ``partial_timeout_s`` raises; the server side requires
+    the call UUID as the first message, as Asterisk always sends it.
     pacer = Pacer(conn.send_audio)            # 20 ms frames, never more than ~60 ms ahead of real time
     finished = await pacer.play(pcm)          # False when stop() cut it short (barge-in)
     pacer.stop()                              # from any task: play() returns within one frame
@@ -84,6 +88,9 @@ DTMF_DIGITS = frozenset("0123456789*#ABCD")
 HEADER = struct.Struct("!BH")
 MAX_FRAME_MS = 500  # Asterisk sends 20 ms frames; anything above half a second is not a real frame
 FRAME_MS = 20
+# Asterisk writes each message whole: a message begun and not finished within this time is a stalled or hostile
+# peer (e.g. a header announcing 65,534 bytes, then nothing) and the connection is cut.
+PARTIAL_TIMEOUT_S = 2.0
 
 
 class AudioSocketProtocolError(ProtocolError):
@@ -177,18 +184,29 @@ class AudioSocketParser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[Event]:
+        events, error = self.feed_until_error(data)
+        if error is not None:
+            raise error
+        return events
+
+    def feed_until_error(self, data: bytes) -> tuple[list[Event], AudioSocketProtocolError | None]:
+        """Like feed, but the whole messages before a malformed one are returned with the error (e.g. the call
+        UUID that arrived in the same read as a bad frame: the call row must still name the fault)."""
         self._buf += data
         events: list[Event] = []
-        while len(self._buf) >= HEADER.size:
-            kind, length = HEADER.unpack_from(self._buf)
-            _check_length(kind, length)
-            end = HEADER.size + length
-            if len(self._buf) < end:
-                break
-            payload = bytes(self._buf[HEADER.size:end])
-            del self._buf[:end]
-            events.append(_event(kind, payload))
-        return events
+        try:
+            while len(self._buf) >= HEADER.size:
+                kind, length = HEADER.unpack_from(self._buf)
+                _check_length(kind, length)
+                end = HEADER.size + length
+                if len(self._buf) < end:
+                    break
+                payload = bytes(self._buf[HEADER.size:end])
+                del self._buf[:end]
+                events.append(_event(kind, payload))
+        except AudioSocketProtocolError as exc:
+            return events, exc
+        return events, None
 
 
 def _encode(kind: int, payload: bytes = b"") -> bytes:
@@ -237,10 +255,13 @@ def split_frames(pcm: bytes, sample_rate: int = 8000) -> list[bytes]:
 class AudioSocketConnection:
     """One AudioSocket TCP connection (either side). Sending after the peer left is a no-op, not an error."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 uuid_first: bool = False, partial_timeout_s: float = PARTIAL_TIMEOUT_S) -> None:
         self._reader = reader
         self._writer = writer
         self._parser = AudioSocketParser()
+        self._uuid_first = uuid_first  # server side: Asterisk's first message is always the call UUID
+        self.partial_timeout_s = partial_timeout_s
         self.uuid: uuid_mod.UUID | None = None
         self.closed = False
         self._last_sent = time.monotonic()
@@ -261,21 +282,35 @@ class AudioSocketConnection:
     async def events(self, chunk_size: int = 4096) -> AsyncIterator[Event]:
         """Events in arrival order; always ends with one HangupReceived (a closed socket is a hang-up)."""
         while True:
+            pending = self._parser.pending
             try:
-                data = await self._reader.read(chunk_size)
+                # Waiting for the rest of a begun message is bounded; waiting for the next one is not (a silent
+                # caller behind silence suppression sends nothing, and the call flow has its own timeouts).
+                data = await asyncio.wait_for(self._reader.read(chunk_size),
+                                              self.partial_timeout_s if pending else None)
+            except TimeoutError:
+                raise AudioSocketProtocolError(
+                    f"incomplete message: {pending} bytes and nothing more for {self.partial_timeout_s:g} s") from None
             except (ConnectionError, OSError):
                 data = b""
             if not data:
                 self.closed = True
                 yield HangupReceived()
                 return
-            for event in self._parser.feed(data):
+            events, error = self._parser.feed_until_error(data)
+            for event in events:
+                if self._uuid_first:
+                    self._uuid_first = False
+                    if not isinstance(event, UuidReceived):
+                        raise AudioSocketProtocolError(f"first message must be the call UUID, got {event!r:.60}")
                 if isinstance(event, UuidReceived) and self.uuid is None:
                     self.uuid = event.uuid
                 yield event
                 if isinstance(event, HangupReceived):
                     self.closed = True
                     return
+            if error is not None:
+                raise error
 
     async def send_raw(self, data: bytes) -> None:
         if self.closed or self._writer.is_closing():
@@ -396,13 +431,15 @@ class AudioSocketServer(TcpServer):
     started) and the socket is closed when it returns."""
 
     def __init__(
-        self, host: str, port: int, on_connection: Callable[[AudioSocketConnection], Awaitable[None]]
+        self, host: str, port: int, on_connection: Callable[[AudioSocketConnection], Awaitable[None]],
+        partial_timeout_s: float = PARTIAL_TIMEOUT_S,
     ) -> None:
         super().__init__(host, port, name="audiosocket")
         self._on_connection = on_connection
+        self.partial_timeout_s = partial_timeout_s
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = AudioSocketConnection(reader, writer)
+        conn = AudioSocketConnection(reader, writer, uuid_first=True, partial_timeout_s=self.partial_timeout_s)
         conn.start_keepalive()
         try:
             await self._on_connection(conn)

@@ -68,6 +68,7 @@ class RecognitionFailed:
 class SpeechFailed:
     stage: str  # asr / tts / qa / booking
     detail: str = ""
+    timeout: bool = False  # the stage hung (no result in time) rather than raised
 
 
 @dataclass(frozen=True)
@@ -503,7 +504,7 @@ class CallFlow:
         if e.stage == "booking":
             return self._ask(P.BOOKING_UNAVAILABLE)
         lead = Say(P.SPEECH_FAILED if self.staffed else P.SPEECH_FAILED_UNSTAFFED, barge_in=False)
-        return self._escalate(f"{e.stage}_error", lead)
+        return self._escalate(f"{e.stage}_{'timeout' if e.timeout else 'error'}", lead)
 
     def _on_hung_up(self, e: HungUp):
         if e.interrupted == "answer" and self.answers:

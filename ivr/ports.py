@@ -57,6 +57,7 @@ class SessionDeps:
     booking: Callable[[str, str | None], Booking] | None = None  # (call uuid, caller number) -> dialog
     flow_options: F.FlowOptions = field(default_factory=F.FlowOptions)
     max_call_s: float = 600.0
+    asr_timeout_s: float = 15.0  # recognition taking longer is a fault (the recogniser hangs)
     prompt_cache: dict[str, bytes] = field(default_factory=dict)  # fixed prompts, rendered at start-up
     kb_hints: KbHints | None = None
     recording_dir: Path | None = None  # caller utterances are kept here for the labelling view (None: not kept)

@@ -26,6 +26,8 @@ CLARIFY_PICK = "请说出事项名称，或者按对应的数字键。"
 TRANSFERRING = "好的，正在为您转接人工服务，请稍候。"
 SPEECH_FAILED = "抱歉，系统出了点问题，正在为您转接人工服务，请稍候。"
 SPEECH_FAILED_UNSTAFFED = "抱歉，系统出了点问题。"
+LINES_BUSY = "您好，现在线路繁忙，正在为您转接人工服务，请稍候。"
+LINES_BUSY_UNSTAFFED = "您好，现在线路繁忙，请留下您的问题，工作人员会给您回电。"
 OFFER_CALLBACK_UNSTAFFED = "现在不是人工服务时间，需要工作人员上班后给您回电吗？需要请说“是”或按1，不需要请说“不用”。"
 OFFER_CALLBACK_BUSY = "现在坐席都在忙，需要工作人员稍后给您回电吗？需要请说“是”或按1，继续等待请按0。"
 CALLBACK_BOOKED = "好的，已为您登记回电，工作人员会尽快联系您。感谢来电，再见。"
@@ -59,6 +61,8 @@ FIXED = (
     TRANSFERRING,
     SPEECH_FAILED,
     SPEECH_FAILED_UNSTAFFED,
+    LINES_BUSY,
+    LINES_BUSY_UNSTAFFED,
     OFFER_CALLBACK_UNSTAFFED,
     OFFER_CALLBACK_BUSY,
     CALLBACK_BOOKED,

@@ -1,5 +1,7 @@
 """What `hotline serve` runs for the IVR: AudioSocket and FastAGI servers, the AMI client, the shared engines.
 
+Calls beyond ``max_calls`` hear "线路繁忙" and go straight to people (ivr.overflow).
+
 Start-up order: database (replay the call-log spool, close rows a crash left open) → knowledge base (from the
 database, hot-reloaded when its revision changes) → speech engine (loaded once) → fixed prompts pre-rendered →
 AMI → listeners. Shutdown reverses it; every live call's row is closed by its session's ``finally``.
@@ -24,6 +26,7 @@ from ivr.calllog import CallLog
 from ivr.control import CallControl, worker_id
 from ivr.escalation import AgentMonitor
 from ivr.flow import FlowOptions
+from ivr.overflow import lines_busy
 from ivr.ports import Agents, SessionDeps
 from ivr.session import CallSession
 from kb.reloader import KnowledgeReloader
@@ -142,6 +145,7 @@ class IvrRuntime:
         self.agi: FastAgiServer | None = None
         self.deps: SessionDeps | None = None
         self.sessions: set[CallSession] = set()
+        self.turned_away = 0  # callers beyond max_calls, sent to people with "线路繁忙"
         self.prerendered: list[str] = []  # answers the background task put in the prompt cache
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -182,6 +186,7 @@ class IvrRuntime:
             booking=booking,
             flow_options=FlowOptions(),
             max_call_s=s.max_call_s,
+            asr_timeout_s=s.asr_timeout_s,
             prompt_cache=cache,
             recording_dir=s.recording_dir,
         )
@@ -195,6 +200,10 @@ class IvrRuntime:
 
     async def _on_call(self, conn: AudioSocketConnection) -> None:
         assert self.deps is not None
+        if len(self.sessions) >= self.settings.max_calls:
+            self.turned_away += 1
+            await lines_busy(conn, self.deps, len(self.sessions), self.settings.max_calls)
+            return
         session = CallSession(conn, self.deps)
         self.sessions.add(session)
         try:

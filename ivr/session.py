@@ -94,9 +94,11 @@ class CallSession:
         except AudioSocketProtocolError as exc:
             error = f"protocol: {exc}"
             metrics.ERRORS.labels("protocol").inc()
-            log.warning("malformed AudioSocket data, closing the call: %s", exc)
-        except _NoUuid:
+            log.warning("AudioSocket %s: malformed data, closing the call: %s", self.conn.peer, exc)
+        except _NoUuid as exc:
             error = "no UUID"
+            metrics.ERRORS.labels("protocol").inc()
+            log.warning("AudioSocket %s: closing, %s", self.conn.peer, exc)
         except asyncio.CancelledError:
             error = "server shutdown"
             raise
@@ -141,7 +143,12 @@ class CallSession:
         finally:
             got.cancel()
         if self.uuid is None:
-            raise _NoUuid
+            while not self.caller.inputs.empty():  # the reader failed (malformed bytes): that is the reason
+                item = self.caller.inputs.get_nowait()
+                if isinstance(item, Exception):
+                    raise item
+            raise _NoUuid("peer closed before sending the call UUID" if reader.done()
+                          else f"no call UUID within {timeout_s:g} s")
 
     # ---- dialog loop ----
 
@@ -204,7 +211,13 @@ class CallSession:
         if item.early is not None and early is None:
             item.early.task.cancel()  # the flow listens for other words now (e.g. yes/no): recognise again
         try:
-            transcript = await (early.task if early else self.deps.speech.recognize(item.pcm, hints))
+            # A hung recogniser must not leave the caller in silence: past the timeout it is a fault like any other.
+            transcript = await asyncio.wait_for(early.task if early else self.deps.speech.recognize(item.pcm, hints),
+                                                self.deps.asr_timeout_s)
+        except TimeoutError:
+            metrics.ERRORS.labels("asr").inc()
+            log.warning("recognition gave no result in %g s", self.deps.asr_timeout_s)
+            return F.SpeechFailed("asr", f"no result in {self.deps.asr_timeout_s:g} s", timeout=True)
         except Exception as exc:
             metrics.ERRORS.labels("asr").inc()
             log.warning("recognition failed: %s", exc)
