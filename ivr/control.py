@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +30,18 @@ def worker_id(settings: Settings) -> str:
     """This IVR process as Asterisk addresses it (FastAGI host:port): stable across restarts of the same worker,
     distinct between workers, so a restarted worker closes its own orphaned rows and never another's."""
     return f"{settings.bind_host}:{settings.agi_port}"
+
+
+def _call_uuid(agi: AgiSession) -> str | None:
+    """The call's UUID from the first AGI argument, or None when absent or not a UUID: a hostile or broken
+    argument must never reach the database (too long for the column on PostgreSQL, it would poison the spool)."""
+    if not agi.args:
+        return None
+    try:
+        return str(uuid.UUID(agi.args[0].strip()))
+    except ValueError:
+        log.warning("AGI %s: ignoring a call UUID that is not a UUID: %r", agi.channel, agi.args[0][:80])
+        return None
 
 
 def _call_dict(session: Session, call_uuid: str) -> dict[str, Any] | None:
@@ -65,10 +78,10 @@ class CallControl:
                 "call-voicemail": self.call_voicemail, "call-end": self.call_end}
 
     async def call_start(self, agi: AgiSession) -> None:
-        if not agi.args:
-            await agi.verbose("hotline call-start: missing UUID argument")
+        call_uuid = _call_uuid(agi)
+        if call_uuid is None:
+            await agi.verbose("hotline call-start: missing or malformed UUID argument")
             return
-        call_uuid = agi.args[0]
         env = agi.env
         await self.calllog.update(
             call_uuid,
@@ -85,10 +98,10 @@ class CallControl:
         await agi.set_variable("HOTLINE_STAFFED", "1" if is_staffed(self.settings) else "0")
 
     async def call_route(self, agi: AgiSession) -> None:
-        if not agi.args:
+        call_uuid = _call_uuid(agi)
+        if call_uuid is None:
             await agi.set_variable("HOTLINE_ROUTE", "queue")  # no UUID: a person must take it
             return
-        call_uuid = agi.args[0]
         after_queue = len(agi.args) > 1 and agi.args[1] == "timeout"
         call = await self.calllog.read(_call_dict, call_uuid)
         route = decide_route(call, is_staffed(self.settings), self.settings, after_queue=after_queue)
@@ -115,9 +128,9 @@ class CallControl:
 
     async def call_voicemail(self, agi: AgiSession) -> None:
         """``call-voicemail,UUID,FILE``: the caller left a message; file it as a callback task."""
-        if not agi.args:
+        call_uuid = _call_uuid(agi)
+        if call_uuid is None:
             return
-        call_uuid = agi.args[0]
         recording = agi.args[1] if len(agi.args) > 1 else ""
         call = await self.calllog.read(_call_dict, call_uuid)
         number = call["caller_number"] if call else _clean_number(agi.env.get("agi_callerid"))
@@ -129,9 +142,9 @@ class CallControl:
     async def call_end(self, agi: AgiSession) -> None:
         """``call-end,UUID,CAUSE[,failover]`` from the h extension: the hang-up cause, and a row no IVR step closed.
         ``failover``: the worker that held the call refused, so this one closes its row as failed over."""
-        if not agi.args:
+        call_uuid = _call_uuid(agi)
+        if call_uuid is None:
             return
-        call_uuid = agi.args[0]
         raw = agi.args[1] if len(agi.args) > 1 else ""
         # ${HANGUPCAUSE} may be empty on a dead channel; the AGI environment can still carry it.
         cause = hangup_cause(raw) or hangup_cause(agi.env.get("agi_hangupcause"))

@@ -15,14 +15,16 @@ from hotline.errors import HotlineError
 from hotline.models import Call, CallbackTask, CallEvent, CallTurn, utcnow
 
 WAITING_STATES = ("waiting", "ringing")
-# Escalation reasons the IVR records (ivr/flow.py _escalate); unknown ones are shown as recorded.
+# Escalation reasons the IVR records (ivr/flow.py _escalate, ivr/overflow.py); unknown ones are shown as recorded.
 ESCALATION_LABELS = {
     "caller_request": "来电人要求转人工",
     "dtmf_0": "来电人按 0 转人工",
     "asr_error": "语音识别故障",
+    "asr_timeout": "语音识别超时",
     "qa_error": "知识库查询故障",
     "tts_error": "语音合成故障",
     "booking_error": "预约系统故障",
+    "lines_busy": "线路繁忙，直接转人工",
 }
 CALLBACK_STATUSES = ("done", "failed")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hotline.models import AuditLog, CallbackTask, CallEvent, utcnow
 from tests.admin.conftest import csrf_token
 
@@ -86,3 +88,13 @@ def test_console_shows_item_name_reason_and_context_summary_escaped(agent_client
     caller = agent_client.get("/agent/queue.json").get_json()["callers"][0]
     assert (caller["item_name"], caller["reason"], caller["summary"]) == (
         "住房公积金提取", "来电人按 0 转人工", "<b>公积金提取</b>：退休了怎么取")
+
+
+@pytest.mark.parametrize("reason", ["caller_request", "dtmf_0", "asr_error", "asr_timeout", "qa_error", "tts_error",
+                                    "booking_error", "lines_busy"])
+def test_every_escalation_reason_the_ivr_records_reads_as_words(reason):
+    """Agents see why a caller is waiting in Chinese words, not the IVR's code (ivr/flow.py, ivr/overflow.py)."""
+    from admin.services.agent_console import escalation_label
+
+    label = escalation_label(reason)
+    assert label != reason and not any(c.isascii() and c.isalpha() for c in label)

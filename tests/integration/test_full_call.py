@@ -182,9 +182,12 @@ def _recording(asterisk: Sandbox, call_uuid: str) -> bytes:
         files = sorted(asterisk.host_path(asterisk.recording_dir_in).glob(f"*/{call_uuid}.wav"))
         if not files:
             return None
-        with wave.open(str(files[0])) as w:
-            assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
-            return w.readframes(w.getnframes())
+        try:
+            with wave.open(str(files[0])) as w:
+                assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
+                return w.readframes(w.getnframes())
+        except (wave.Error, EOFError):
+            return None  # MixMonitor has not written the header yet (a busy machine)
 
     first = _wait_for(done, 10)
     assert first, f"no MixMonitor recording for {call_uuid}"

@@ -21,7 +21,10 @@ import uuid as uuid_mod
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
+from hotline.db import make_engine, make_sessionmaker, session_scope
+from hotline.models.calls import Call
 from hotline.outcomes import Outcome
 from ivr.agi import MAX_ENV_BYTES, MAX_LINE, AgiParser, AgiProtocolError, EnvironmentReceived
 from ivr.ami import MAX_MESSAGE_BYTES, AmiClient, AmiParser, AmiProtocolError, AmiUnavailable, encode_message
@@ -469,3 +472,27 @@ def test_an_ami_event_without_its_blank_line_is_cut_off_at_a_bound(ivr_log):
     assert connects == 2
     assert _logged(ivr_log, "WARNING", f"AMI 127.0.0.1:{port} unavailable", "without its blank line")
     assert sent <= MAX_MESSAGE_BYTES + (8 << 20)  # the bound plus socket buffers, not hundreds of MB
+
+
+@pytest.mark.parametrize("arg", ["x" * 200, "'; DROP TABLE calls; --", "3f2c1b4a-9d8e-4f70-a1b2-c3d4e5f60718x"])
+def test_a_call_uuid_that_is_not_a_uuid_never_reaches_the_database(background_ivr, ivr_log, arg):
+    """Sent: a complete, well-formed ``call-start`` environment whose UUID argument is not a UUID (too long for the
+    PostgreSQL column: every write behind it would fail and pile up in the spool). Must hold: the handler logs the
+    refusal and returns to the dialplan, no call row exists for that argument, and the next real call is served."""
+    ivr = background_ivr
+    lines = [f"{k}: {v}\n".encode() for k, v in
+             agi_environment("call-start", "127.0.0.1", ivr.agi_port, [arg], CallIdentity()).items()]
+    sock = _send(ivr.host, ivr.agi_port, b"".join(lines) + b"\n")
+    try:
+        assert _logged(ivr_log, "WARNING", "not a UUID")
+    finally:
+        sock.close()
+    engine = make_engine(ivr.url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as s:
+            assert s.scalar(select(func.count()).select_from(Call).where(Call.call_uuid == arg[:36])) == 0
+            assert s.scalar(select(func.count()).select_from(Call).where(Call.call_uuid == arg)) == 0
+    finally:
+        engine.dispose()
+    healthy = HealthyCalls(ivr)
+    _assert_healthy(ivr, healthy.stop())
