@@ -46,6 +46,15 @@ class SandboxError(IvrError):
     """The sandbox cannot be built, configured, started or reached; the message says what failed."""
 
 
+def asterisk_time_range(spec: str) -> str:
+    """Our HH:MM-HH:MM staffed hours as GotoIfTime's time field: Asterisk refuses 24:00 (its ranges end on a
+    minute that is still inside), so a range to midnight ends at 23:59 and the whole day is ``*``."""
+    start, end = spec.strip().split("-")
+    if end == "24:00":
+        return "*" if start in ("00:00", "0:00") else f"{start}-23:59"
+    return f"{start}-{end}"
+
+
 @dataclass(frozen=True)
 class Sandbox:
     root: Path = DEFAULT_ROOT
@@ -146,7 +155,7 @@ class Sandbox:
             "AUDIOSOCKET_PORT": str(self.audiosocket_port),
             "IVR_WORKERS": self.ivr_workers,
             "AGENT_WAIT_S": str(self.agent_wait_s),
-            "STAFFED_TIMES": self.staffed_hours,
+            "STAFFED_TIMES": asterisk_time_range(self.staffed_hours),
             "STAFFED_DAYS": self.staffed_days,
             "RECORD_CALLS": "yes" if self.record_calls else "no",
             "RECORDING_DIR": str(self.recording_dir_in),

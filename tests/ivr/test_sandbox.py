@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.sandbox import REPO_DIALPLANS, Sandbox, SandboxError, apt_mirror, build, render
+from scripts.sandbox import REPO_DIALPLANS, Sandbox, SandboxError, apt_mirror, asterisk_time_range, build, render
 
 
 def test_render_replaces_only_marked_values():
@@ -111,3 +111,10 @@ def test_install_config_copies_our_rendered_prompts_into_the_chroot(tmp_path: Pa
     target = root / "usr" / "share" / "asterisk" / "sounds"
     assert (target / "custom" / "hotline-queue-periodic.wav").read_bytes() == b"RIFF"
     assert not (target / "README.md").exists() and not (target / ".rendered.json").exists()
+
+
+@pytest.mark.parametrize(("spec", "field"), [("08:00-20:00", "08:00-20:00"), ("00:00-24:00", "*"),
+                                             ("18:00-24:00", "18:00-23:59"), ("00:00-12:00", "00:00-12:00")])
+def test_staffed_hours_become_a_time_field_asterisk_accepts(spec, field):
+    """GotoIfTime refuses 24:00: a range to midnight must not silently turn the staffed branch off."""
+    assert asterisk_time_range(spec) == field
