@@ -13,8 +13,10 @@ import base64
 import hashlib
 import hmac
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 GUEST_ENDPOINT = "webcall-guest"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
@@ -87,3 +89,21 @@ def pjsip_conf(secret: str, usernames: Iterable[str]) -> str:
                    f"[{name}-auth]\ntype = auth\nauth_type = userpass\nusername = {name}\n"
                    f"password = {sip_password(secret, username)}\n")
     return "\n".join(out)
+
+
+def asterisk_reachable(ws_url: str, timeout_s: float = 1.0) -> bool:
+    """Can the panel open a TCP connection to Asterisk's WebSocket port? Tells "Asterisk is down" apart from
+    "the browser does not trust the certificate" when the browser's WebSocket fails."""
+    parts = urlsplit(ws_url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def certificate_url(ws_url: str) -> str:
+    """Asterisk's HTTPS address to open once so the browser can accept its certificate (it then answers
+    "Bad Request": the path only speaks WebSocket)."""
+    parts = urlsplit(ws_url)
+    return f"https://{parts.netloc}{parts.path}"
