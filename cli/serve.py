@@ -21,8 +21,12 @@ def _start_admin(settings: Settings):  # -> waitress server
 
     from admin import create_app
     from admin.rollup import start_background_rollup
+    from ivr.ami import QueueMembers
 
     app = create_app(settings)
+    # The console's log in / pause / log out buttons (admin may not import ivr, so it is handed in here).
+    app.extensions["queue_members"] = QueueMembers(settings.ami_host, settings.ami_port, settings.ami_user,
+                                                   settings.ami_secret, settings.queue_name)
     start_background_rollup(settings)  # stores finished dashboard days so the first dashboard view is warm
     server = create_server(app, host=settings.admin_host, port=settings.admin_port, threads=8, ident="hotline")
     thread = threading.Thread(target=server.run, name="admin-http", daemon=True)
