@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -92,13 +93,21 @@ def pjsip_conf(secret: str, usernames: Iterable[str]) -> str:
 
 
 def asterisk_reachable(ws_url: str, timeout_s: float = 1.0) -> bool:
-    """Can the panel open a TCP connection to Asterisk's WebSocket port? Tells "Asterisk is down" apart from
-    "the browser does not trust the certificate" when the browser's WebSocket fails."""
+    """Does Asterisk's WebSocket port answer a TLS handshake? Tells "Asterisk is down" apart from "the browser does
+    not trust the certificate" when the browser's WebSocket fails. The handshake is completed and closed cleanly
+    (a bare TCP connect makes Asterisk log an SSL ERROR); the certificate is not judged here, only reachability."""
     parts = urlsplit(ws_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "wss" else 80)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 443), timeout=timeout_s):
+        with socket.create_connection((host, port), timeout=timeout_s) as raw:
+            if parts.scheme != "wss":
+                return True
+            ctx = ssl.create_default_context()
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                tls.unwrap()
             return True
-    except OSError:
+    except (OSError, ssl.SSLError):
         return False
 
 
