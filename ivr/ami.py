@@ -438,6 +438,11 @@ class QueueMembers:
                 return event
         return None
 
+    def available(self) -> int:
+        """Members free to ring now (QueueSummary ``Available``: logged in, not paused, not on a call)."""
+        resp = self._run("QueueSummary", Queue=self.queue)
+        return sum(int(e.get("Available") or 0) for e in resp.events if e.get("Queue") == self.queue)
+
     def _run(self, name: str, **fields: object) -> AmiResponse:
         async def once() -> AmiResponse:
             client = AmiClient(self.host, self.port, self._username, self._secret, events="off",

@@ -214,5 +214,14 @@
     setStatus("不可用", "error");
     showError(e.message);
   });
-  window.addEventListener("beforeunload", function () { if (ua) { ua.stop(); } });
+  // Sign off cleanly (un-REGISTER, WebSocket close) when the console is closed or the agent logs out of the panel.
+  function stop() {
+    if (!ua) { return; }
+    if (current) { current.terminate(); }
+    ua.on("disconnected", function () { box.setAttribute("data-phone", "stopped"); });
+    ua.stop();
+    ua = null;
+  }
+  window.hotlinePhone = {stop: stop};
+  window.addEventListener("pagehide", stop);
 }());

@@ -125,6 +125,8 @@
   $("dtmf-0").addEventListener("click", function () {
     if (session) { session.sendDTMF("0", {transportType: JsSIP.C.DTMF_TRANSPORT.RFC2833}); }
   });
+  window.hotlinePhone = {stop: function () { if (session) { session.terminate(); } else if (ua) { finish("未通话"); } }};
+  window.addEventListener("pagehide", window.hotlinePhone.stop);
   if (!navigator.mediaDevices || !window.RTCPeerConnection) {
     button.disabled = true;
     showError("此浏览器不支持网页通话，请使用新版 Chrome、Edge 或 Firefox，或直接拨打电话 86909000。");
