@@ -173,7 +173,10 @@
     // A blind transfer to [from-agents] hotline-ivr: the caller talks with the IVR again, same call id.
     current.refer("sip:hotline-ivr@" + config.uri.split("@")[1], {
       eventHandlers: {
-        accepted: function () { note("已转回语音导航。"); if (current) { current.terminate(); } },
+        accepted: function () {
+          note("已转回语音导航。");
+          if (current && !current.isEnded()) { current.terminate(); }  // Asterisk usually hangs up first
+        },
         failed: function () { showError("转回语音导航失败，请重试或直接处理来电。"); }
       }
     });

@@ -79,6 +79,11 @@ def tone_share(pcm: bytes, freq: int, rate: int = 8000) -> float:
     return float(spectrum[(freqs > freq - 40) & (freqs < freq + 40)].sum() / spectrum.sum())
 
 
+def _byte(seconds: float) -> int:
+    """Offset of ``seconds`` in 8 kHz 16-bit audio, on a sample boundary."""
+    return int(seconds * 8000) * 2
+
+
 @dataclasses.dataclass
 class Panel:
     base: str
@@ -260,14 +265,28 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
         agent.find_element(By.ID, "btn-answer").click()
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "incall", 15,
                "the agent's call to connect")
+        answered_s = time.monotonic() - connected_at  # where the agent's part starts in the recording
         time.sleep(len(agent_line) / 16000 + 3)  # the agent says its line; the caller's tone flows meanwhile
         energy = _inbound_energy(agent)
         agent.find_element(By.ID, "btn-mute").click()
         assert agent.find_element(By.ID, "softphone").get_attribute("data-muted") == "1"
         agent.find_element(By.ID, "btn-mute").click()
-        agent.find_element(By.ID, "btn-hangup").click()
+
+        # "Back to the IVR": a blind transfer; the agent's line frees, the caller hears the IVR again (same call).
+        agent.find_element(By.ID, "btn-ivr").click()
+        _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "registered", 15,
+               "the agent's line to free after the transfer")
+        assert caller.find_element(By.ID, "webcall").get_attribute("data-state") == "incall"
+
+        def greetings() -> int:
+            with panel.sessions() as s:
+                call = s.scalars(select(Call).where(Call.call_uuid == call_uuid)).one()
+                return sum(1 for t in call.turns if t.speaker == "ivr" and t.kind == "greeting")
+
+        _until(caller, lambda d: greetings() >= 2, 20, "the IVR to greet the returned caller")
+        caller.find_element(By.ID, "call-button").click()  # the caller hangs up
         _until(caller, lambda d: d.find_element(By.ID, "webcall").get_attribute("data-state") == "ended", 15,
-               "the web call to end after the agent hung up")
+               "the web call to end")
     finally:
         _quit(caller)
         _quit(agent)
@@ -276,11 +295,12 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
     assert energy > 0.01, energy
     # Agent → caller, and the IVR's answer: Asterisk's recording of the caller's channel.
     pcm = _recording(asterisk, call_uuid)
-    # The last seconds: the agent's line (and the caller's tone, mixed).
-    talk = pcm[-int((len(agent_line) / 16000 + 5) * 16000):]
+    # From the agent's answer: the agent's line (and the caller's tone, mixed). MixMonitor starts at Answer(),
+    # within a fraction of a second of the page showing the call connected.
+    talk = pcm[_byte(answered_s):_byte(answered_s + len(agent_line) / 16000 + 3)]
     agent_heard = _hear(recognizer, talk)
     share_caller = tone_share(talk, CALLER_TONE_HZ)
-    heard = _hear(recognizer, pcm[int(asked_s * 16000):int((asked_s + listen_s) * 16000)])
+    heard = _hear(recognizer, pcm[_byte(asked_s):_byte(asked_s + listen_s)])
     with panel.sessions() as s:
         call = s.scalars(select(Call).where(Call.call_uuid == call_uuid)).one()
         answer = next(t.text for t in call.turns if t.speaker == "ivr" and t.kind == "answer")
