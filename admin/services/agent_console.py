@@ -173,6 +173,13 @@ class ScreenPop:
         return asdict(self)
 
 
+def caller_label(number: str | None, full_numbers: bool) -> str:
+    """The caller as an agent reads it: web caller page calls carry a token, not a phone number."""
+    if (number or "").startswith("web"):
+        return "网页来电（无电话号码）"
+    return shown_number(number, full_numbers)
+
+
 def screen_pop(session: Session, call_uuid: str, *, full_numbers: bool, now: datetime | None = None) -> ScreenPop | None:
     call = session.scalars(select(Call).where(Call.call_uuid == call_uuid)).one_or_none()
     if call is None:
@@ -185,7 +192,7 @@ def screen_pop(session: Session, call_uuid: str, *, full_numbers: bool, now: dat
         .order_by(CallTurn.seq)
     )
     return ScreenPop(
-        call_uuid=call.call_uuid, number=shown_number(call.caller_number, full_numbers),
+        call_uuid=call.call_uuid, number=caller_label(call.caller_number, full_numbers),
         question=call.first_question or "", item_code=call.item_code or "", item_name=call.item_name or "",
         department=call.department or "", reason=escalation_label(call.escalation_reason),
         summary=call.context_summary or "", waiting_s=max(0, int((now - joined).total_seconds())),

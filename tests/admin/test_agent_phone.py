@@ -196,3 +196,8 @@ def test_web_caller_page_without_webrtc_says_so(settings: Settings):
     assert "网页呼叫暂未开通" in client.get("/call/").get_data(as_text=True)
     resp = client.post("/call/start", headers={"X-CSRFToken": csrf_token(client, "/call/")})
     assert resp.status_code == 503
+
+
+def test_screen_pop_names_a_web_caller_instead_of_masking_its_token(agent_client, make_call):
+    call = make_call(caller_number="web" + "ab" * 12, ended_at=None, queue_state="ringing")
+    assert agent_client.get(f"/agent/calls/{call.call_uuid}.json").get_json()["number"] == "网页来电（无电话号码）"
