@@ -201,3 +201,16 @@ def test_web_caller_page_without_webrtc_says_so(settings: Settings):
 def test_screen_pop_names_a_web_caller_instead_of_masking_its_token(agent_client, make_call):
     call = make_call(caller_number="web" + "ab" * 12, ended_at=None, queue_state="ringing")
     assert agent_client.get(f"/agent/calls/{call.call_uuid}.json").get_json()["number"] == "网页来电（无电话号码）"
+
+
+def test_event_streams_are_capped_and_released(agent_client, app):
+    from admin.views import agent_events
+
+    first = agent_client.get("/agent/events", buffered=False)
+    assert first.status_code == 200 and app.extensions["sse_streams"].open == 1
+    app.extensions["sse_streams"].limit = 1
+    assert agent_client.get("/agent/events").status_code == 503  # the console falls back to polling
+    _events(first, 1)  # reading then closing the stream releases its slot
+    assert app.extensions["sse_streams"].open == 0
+    assert agent_client.get("/agent/events", buffered=False).status_code == 200
+    assert agent_events.MAX_STREAMS >= 8
