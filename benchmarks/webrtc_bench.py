@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from admin import create_app  # noqa: E402
 from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
-from hotline.models import Call, User  # noqa: E402
+from hotline.models import Call, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, reload_webrtc_endpoints, start, stop, webrtc_secret  # noqa: E402
@@ -63,6 +63,10 @@ def chromium(work: Path) -> webdriver.Chrome:
                  "--allow-loopback-in-peer-connection", f"--user-data-dir={work / 'profile'}"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+
+
+def _epoch_ms(at: datetime) -> float:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000
 
 
 def wait(fn, timeout: float, what: str):  # noqa: ANN001, ANN201
@@ -131,6 +135,7 @@ def main() -> int:
         wait(lambda: members.available() == 1, 10, "the agent in the queue")
 
         samples: list[float] = []
+        stages: dict[str, list[float]] = {}
         for i in range(args.calls):
             number = f"1390000{i:04d}"
             driver.execute_script("document.getElementById('softphone').removeAttribute('data-ringing-at')")
@@ -146,16 +151,30 @@ def main() -> int:
             sipp.wait(60)
             with sessions() as s:
                 call = s.scalars(select(Call).where(Call.caller_number == number)).one()
-                pressed = next(t.at for t in call.turns if t.kind == "dtmf")
-            pressed = pressed if pressed.tzinfo else pressed.replace(tzinfo=UTC)
-            ms = rang - pressed.timestamp() * 1000
+                pressed = _epoch_ms(next(t.at for t in call.turns if t.kind == "dtmf"))
+                events = s.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)).all()
+                first = {}
+                for e in events:
+                    first.setdefault(e.name, _epoch_ms(e.at))
+            ms = rang - pressed
             samples.append(ms)
-            print(f"call {i + 1:2d}: pressed 0 → browser ringing {ms:6.0f} ms")
+            # Where the time goes: the IVR's hand-over words end (call-route), Asterisk queues the caller and
+            # rings the member (AMI, as the IVR recorded them), then SIP over wss reaches the browser.
+            marks = [("call-route", first.get("call-route")), ("queued", first.get("QueueCallerJoin")),
+                     ("member rung", first.get("AgentCalled")), ("browser", rang)]
+            prev, parts = pressed, []
+            for name, at in marks:
+                if at is not None:
+                    parts.append(f"{name} +{at - prev:.0f}")
+                    stages.setdefault(name, []).append(at - prev)
+                    prev = at
+            print(f"call {i + 1:2d}: pressed 0 → browser ringing {ms:6.0f} ms  ({', '.join(parts)})")
             time.sleep(WRAPUP_S + 1)
         samples.sort()
         p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
         print(f"\n{len(samples)} calls: p50 {statistics.median(samples):.0f} ms, p95 {p95:.0f} ms, "
               f"min {samples[0]:.0f} ms, max {samples[-1]:.0f} ms")
+        print("median per stage (ms): " + ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in stages.items()))
     finally:
         if driver is not None:
             driver.execute_script("if (window.hotlinePhone) { window.hotlinePhone.stop(); }")
