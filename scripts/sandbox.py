@@ -544,16 +544,34 @@ def _with_prompts(sb: Sandbox, skip: bool) -> Sandbox:
 
 
 def _panel_agents() -> list[str]:
-    """Active users of the admin panel (HOTLINE_DATABASE_URL / var dir from the usual settings)."""
+    """Active users of the admin panel (HOTLINE_DATABASE_URL / var dir from the usual settings); none (with a
+    warning) when the panel's database does not exist yet or cannot be read."""
     from sqlalchemy import select
 
+    from admin.services.agent_phone import AgentPhoneError, endpoint_name
     from hotline.config import load_settings
     from hotline.db import make_engine, make_sessionmaker
     from hotline.models import User
 
-    factory = make_sessionmaker(make_engine(load_settings().effective_database_url))
-    with factory() as session:
-        return list(session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)))
+    url = load_settings().effective_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    try:
+        factory = make_sessionmaker(make_engine(url))
+        with factory() as session:
+            names = list(session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)))
+    except Exception as exc:  # no tables yet, database down: Asterisk still starts, without agent softphones
+        print(f"asterisk-sandbox: warning: panel users not read ({exc.__class__.__name__}); no agent softphones",
+              file=sys.stderr)
+        return []
+    usable = []
+    for name in names:
+        try:
+            endpoint_name(name)
+            usable.append(name)
+        except AgentPhoneError:
+            print(f"asterisk-sandbox: warning: user {name!r} cannot have a softphone (name)", file=sys.stderr)
+    return usable
 
 
 # --- command line --------------------------------------------------------------------------------------------
@@ -582,12 +600,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(build(sb.root))
         elif args.cmd == "install-config":
             sb = _with_prompts(sb, args.no_prompts)
+            sb = dataclasses.replace(sb, webrtc_agents=sb.webrtc_agents or tuple(_panel_agents()))
             print(install_config(sb))
             if not sb.ami_secret:
                 print(f"AMI secret for {sb.ami_user}: export HOTLINE_AMI_SECRET=$(cat {sb.secret_file})")
         elif args.cmd == "start":
             build(sb.root)
-            sb = dataclasses.replace(_with_prompts(sb, args.no_prompts), record_calls=args.record)
+            sb = dataclasses.replace(_with_prompts(sb, args.no_prompts), record_calls=args.record,
+                                     webrtc_agents=sb.webrtc_agents or tuple(_panel_agents()))
             install_config(sb)
             print(f"asterisk running, pid {start(sb)}; log {sb.log_file}")
         elif args.cmd == "stop":
