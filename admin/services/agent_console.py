@@ -205,6 +205,8 @@ def callback_from_call(session: Session, call_uuid: str, note: str, username: st
     call = session.scalars(select(Call).where(Call.call_uuid == call_uuid)).one_or_none()
     if call is None or not call.caller_number:
         raise CallbackError("找不到该通话或来电号码，无法登记回电")
+    if call.caller_number.startswith("web"):
+        raise CallbackError("网页来电没有电话号码，无法登记回电，请在通话中直接解答")
     task = CallbackTask(call_id=call.id, number=call.caller_number, question=call.first_question,
                         item_code=call.item_code, note=note or None)
     session.add(task)

@@ -119,7 +119,7 @@ def callback_from_call(call_uuid: str) -> tuple[Response, int] | Response:
         db().commit()
     except svc.CallbackError as exc:
         db().rollback()
-        return jsonify(error=str(exc)), 404
+        return jsonify(error=str(exc)), 409
     return jsonify(task_id=task_id, message="已登记回电任务。")
 
 

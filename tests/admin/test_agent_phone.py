@@ -140,7 +140,10 @@ def test_callback_task_from_the_open_call(agent_client, make_call, session):
     task = session.get(CallbackTask, resp.get_json()["task_id"])
     assert (task.number, task.question, task.item_code, task.status) == ("13700001111", "公积金怎么提取", "GJJ-001", "open")
     assert session.scalars(select(AuditLog).where(AuditLog.action == "callback_create")).one().username == "agent1"
-    assert agent_client.post("/agent/calls/nope/callback", json={}, headers={"X-CSRFToken": token}).status_code == 404
+    assert agent_client.post("/agent/calls/nope/callback", json={}, headers={"X-CSRFToken": token}).status_code == 409
+    web = make_call(ended_at=None, caller_number="web" + "cd" * 12)
+    resp = agent_client.post(f"/agent/calls/{web.call_uuid}/callback", json={}, headers={"X-CSRFToken": token})
+    assert resp.status_code == 409 and "没有电话号码" in resp.get_json()["error"]
 
 
 def test_console_events_push_the_waiting_queue(agent_client, make_call, session):

@@ -52,7 +52,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from admin import create_app  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
-from hotline.models import Call, CallEvent, User  # noqa: E402
+from hotline.models import Call, CallbackTask, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -89,6 +89,7 @@ class Panel:
     base: str
     members: QueueMembers
     sessions: object
+    ws_url: str
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def panel(asterisk: Sandbox, hotline: Hotline) -> Iterator[Panel]:  # noqa: F811
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Panel(f"http://127.0.0.1:{server.server_port}", members, sessions)
+        yield Panel(f"http://127.0.0.1:{server.server_port}", members, sessions, asterisk.ws_url)
     finally:
         members.remove("PJSIP/webrtc-agent1")
         server.shutdown()
@@ -121,19 +122,23 @@ def panel(asterisk: Sandbox, hotline: Hotline) -> Iterator[Panel]:  # noqa: F811
         engine.dispose()
 
 
-def chromium(profile: Path, microphone: Path) -> webdriver.Chrome:
+def chromium(profile: Path, microphone: Path, *, trust_certificate: bool = True,
+             allow_microphone: bool = True) -> webdriver.Chrome:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.fail("chromium / chromium-driver not installed: apt-get install -y chromium chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={microphone}%noloop",
-                 # Asterisk's certificate is self-signed (made by the sandbox); ICE may pair on loopback.
-                 "--ignore-certificate-errors", "--allow-loopback-in-peer-connection",
-                 f"--user-data-dir={profile}"):
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+             "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900",
+             "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}%noloop",
+             # ICE may pair on loopback.
+             "--allow-loopback-in-peer-connection", f"--user-data-dir={profile}"]
+    # The microphone permission prompt answered yes (or no), as a user would.
+    flags.append("--use-fake-ui-for-media-stream" if allow_microphone else "--deny-permission-prompts")
+    if trust_certificate:  # Asterisk's certificate is self-signed (made by the sandbox)
+        flags.append("--ignore-certificate-errors")
+    for flag in flags:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
@@ -272,6 +277,13 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
         assert agent.find_element(By.ID, "softphone").get_attribute("data-muted") == "1"
         agent.find_element(By.ID, "btn-mute").click()
 
+        # "登记回电" from the open call: a web caller has no number to call back, and the agent is told so.
+        agent.find_element(By.ID, "btn-callback").click()
+        _until(agent, lambda d: "没有电话号码" in d.find_element(By.ID, "phone-error").text, 10, "the callback answer")
+        with panel.sessions() as s:
+            assert s.scalars(select(CallbackTask).join(Call, CallbackTask.call_id == Call.id)
+                             .where(Call.call_uuid == call_uuid)).first() is None
+
         # "Back to the IVR": a blind transfer; the agent's line frees, the caller hears the IVR again (same call).
         agent.find_element(By.ID, "btn-ivr").click()
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "registered", 15,
@@ -364,6 +376,33 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
         assert panel.members.status("PJSIP/webrtc-agent1") is None
     finally:
         _quit(agent)
+
+
+@pytest.mark.parametrize(("trust", "microphone", "expected"), [
+    (False, True, "浏览器不信任它的证书"),
+    (True, False, "无法使用麦克风"),
+])
+def test_clear_error_for_untrusted_certificate_and_denied_microphone(panel: Panel, tmp_path: Path, trust: bool,
+                                                                       microphone: bool, expected: str):
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, silence(500))
+    driver = chromium(tmp_path / "profile", mic, trust_certificate=trust, allow_microphone=microphone)
+    try:
+        driver.get(f"{panel.base}/call/")
+        driver.find_element(By.ID, "call-button").click()
+        _until(driver, lambda d: d.find_element(By.ID, "call-error").is_displayed(), 20, "an error message")
+        text = driver.find_element(By.ID, "call-error").text
+        assert expected in text, text
+        if not trust:  # the page links to Asterisk's address so the user can accept the certificate
+            link = driver.find_element(By.CSS_SELECTOR, "#call-error a").get_attribute("href")
+            assert link == asterisk_https(panel), link
+        assert driver.find_element(By.ID, "webcall").get_attribute("data-state") == "ended"
+    finally:
+        _quit(driver)
+
+
+def asterisk_https(panel: Panel) -> str:
+    return panel.ws_url.replace("wss://", "https://")
 
 
 def test_clear_error_when_asterisk_is_unreachable(hotline: Hotline, tmp_path: Path):  # noqa: F811
