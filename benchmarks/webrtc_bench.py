@@ -159,7 +159,8 @@ def main() -> int:
             ms = rang - pressed
             samples.append(ms)
             # Where the time goes: the IVR's hand-over words end (call-route), Asterisk queues the caller and
-            # rings the member (AMI, as the IVR recorded them), then SIP over wss reaches the browser.
+            # rings the member (AMI events, stamped when the IVR's call log wrote them: they may trail the
+            # browser's ring by a few ms, so "browser" can come out slightly negative), then SIP over wss.
             marks = [("call-route", first.get("call-route")), ("queued", first.get("QueueCallerJoin")),
                      ("member rung", first.get("AgentCalled")), ("browser", rang)]
             prev, parts = pressed, []
