@@ -34,8 +34,9 @@
   }
 
   function finish(text) {
-    if (ua) { ua.stop(); }
+    var old = ua;
     ua = null; session = null; connected = false;
+    if (old) { old.stop(); }
     audio.srcObject = null;
     button.textContent = "拨打 86909000";
     button.disabled = false;
@@ -110,13 +111,17 @@
         ua = new JsSIP.UA({sockets: [new JsSIP.WebSocketInterface(d.phone.ws_url)], uri: d.phone.uri,
                            password: d.phone.password, register: false, session_timers: false,
                            user_agent: "hotline-webcall"});
-        ua.on("connected", function () { if (!connected) { connected = true; call(); } });
-        ua.on("disconnected", function () { if (!connected) { problem(); finish("未接通"); } });
-        ua.start();
+        var mine = ua;
+        mine.on("connected", function () { if (!connected && ua === mine) { connected = true; call(); } });
+        mine.on("disconnected", function () {
+          // Never connected: Asterisk down or its certificate not trusted (the browser does not say which).
+          if (!connected && ua === mine) { problem(); finish("未接通"); }
+        });
         button.textContent = "挂断";
         button.disabled = false;
+        mine.start();
       })
-      .catch(function (e) { showError(e.message); finish("未接通"); });
+      .catch(function (e) { showError(e.message || "网页呼叫失败，请稍后再试。"); finish("未接通"); });
   }
 
   button.addEventListener("click", function () {
