@@ -342,6 +342,9 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
         agent.find_element(By.CSS_SELECTOR, "button[data-action=login]").click()
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-agent-state") == "login", 10,
                "QueueAdd")
+        # The waiting-caller table is pushed by Server-Sent Events, not polled.
+        _until(agent, lambda d: d.find_element(By.ID, "queue-status").get_attribute("data-mode") == "push", 10,
+               "the console's event stream")
         agent.find_element(By.CSS_SELECTOR, "button[data-action=pause]").click()
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-agent-state") == "pause", 10,
                "QueuePause")
@@ -376,6 +379,20 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
         assert panel.members.status("PJSIP/webrtc-agent1") is None
     finally:
         _quit(agent)
+
+
+def test_console_falls_back_to_polling_without_event_source(panel: Panel, tmp_path: Path):
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, silence(500))
+    driver = chromium(tmp_path / "profile", mic)
+    try:
+        _login(driver, panel.base)
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
+        driver.get(f"{panel.base}/agent/")
+        _until(driver, lambda d: d.find_element(By.ID, "queue-status").get_attribute("data-mode") == "poll", 10,
+               "the console to poll queue.json")
+    finally:
+        _quit(driver)
 
 
 @pytest.mark.parametrize(("trust", "microphone", "expected"), [
