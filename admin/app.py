@@ -62,9 +62,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 
 def _register_blueprints(app: Flask) -> None:
-    from admin.views import agent, auth, bookings, calls, dashboard, kb, labels, ops, quality, users
+    from admin.views import agent, auth, bookings, calls, dashboard, kb, labels, ops, quality, users, webcall
 
-    for module in (auth, calls, quality, labels, kb, bookings, dashboard, agent, users, ops):
+    for module in (auth, calls, quality, labels, kb, bookings, dashboard, agent, users, ops, webcall):
         app.register_blueprint(module.bp)
     csrf.exempt(ops.bp)  # /healthz and /metrics take no forms
 

@@ -21,10 +21,16 @@ def _start_admin(settings: Settings):  # -> waitress server
 
     from admin import create_app
     from admin.rollup import start_background_rollup
+    from ivr.ami import QueueMembers
 
     app = create_app(settings)
+    # The console's log in / pause / log out buttons (admin may not import ivr, so it is handed in here).
+    app.extensions["queue_members"] = QueueMembers(settings.ami_host, settings.ami_port, settings.ami_user,
+                                                   settings.ami_secret, settings.queue_name)
     start_background_rollup(settings)  # stores finished dashboard days so the first dashboard view is warm
-    server = create_server(app, host=settings.admin_host, port=settings.admin_port, threads=8, ident="hotline")
+    # Each open agent console / web call transcript holds a thread for its event stream (at most 24, see
+    # admin/views/agent_events.py), so pages keep 8 threads of their own.
+    server = create_server(app, host=settings.admin_host, port=settings.admin_port, threads=32, ident="hotline")
     thread = threading.Thread(target=server.run, name="admin-http", daemon=True)
     thread.start()
     print(f"admin panel     http://{settings.admin_host}:{server.effective_port}/", flush=True)

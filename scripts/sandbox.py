@@ -10,7 +10,9 @@ a developer's sandbox and a test run can share one chroot without touching each 
 ``; @install <template>`` gets its value replaced by the template filled with the instance's ports and hosts
 (the files stay valid drop-ins with their defaults). Secrets never come from the repo: the AMI secret comes from
 ``HOTLINE_AMI_SECRET`` or is generated into ``<instance>/ami_secret`` (mode 0600); agent SIP passwords are
-generated into ``pjsip_agents_auth.conf``.
+generated into ``pjsip_agents_auth.conf``. WebRTC: a self-signed TLS certificate for Asterisk's HTTPS/WSS server is
+generated into ``<instance>/etc/keys`` (its SHA-256 fingerprint printed), and ``pjsip_webrtc.conf`` (guest + one
+endpoint per panel agent) is derived from ``HOTLINE_WEBRTC_SECRET`` or a generated ``<instance>/webrtc_secret``.
 
 Used by ``scripts/asterisk-sandbox build|install-config|start|stop|status|env|errors|rx`` and by the integration tests.
 """
@@ -67,6 +69,11 @@ class Sandbox:
     ivr_workers: str = ""  # "host:agi:audiosocket&..." for several IVR workers (dialplan [hotline-ivr-pick])
     ami_user: str = "hotline"
     ami_secret: str = ""  # empty: generated once into <instance>/ami_secret
+    http_port: int = 8088  # Asterisk's plain HTTP (loopback); WebRTC uses the TLS port below
+    wss_port: int = 8089
+    webrtc_secret: str = ""  # empty: generated once into <instance>/webrtc_secret
+    webrtc_agents: tuple[str, ...] = ()  # panel usernames that get a webrtc-<name> endpoint
+    webcall_max: int = 5
     rtp_ports: tuple[int, int] = (10000, 20000)
     agent_wait_s: int = 60
     staffed_hours: str = "08:00-20:00"
@@ -112,6 +119,18 @@ class Sandbox:
         return self.home / "ami_secret"
 
     @property
+    def webrtc_secret_file(self) -> Path:
+        return self.home / "webrtc_secret"
+
+    @property
+    def cert_file(self) -> Path:
+        return self.home / "etc" / "keys" / "asterisk.pem"
+
+    @property
+    def ws_url(self) -> str:
+        return f"wss://127.0.0.1:{self.wss_port}/ws"
+
+    @property
     def built(self) -> bool:
         return (self.root / "usr" / "sbin" / "asterisk").exists()
 
@@ -134,6 +153,10 @@ class Sandbox:
             "ivr_workers": env.get("HOTLINE_IVR_WORKERS", ""),
             "ami_user": s.ami_user,
             "ami_secret": s.ami_secret,
+            "http_port": int(env.get("HOTLINE_ASTERISK_HTTP_PORT", "8088")),
+            "wss_port": int(env.get("HOTLINE_WSS_PORT", "8089")),
+            "webrtc_secret": s.webrtc_secret,
+            "webrtc_agents": tuple(a for a in env.get("HOTLINE_WEBRTC_AGENTS", "").split(",") if a),
             "rtp_ports": (int(rtp[0]), int(rtp[1])),
             "agent_wait_s": s.agent_wait_s,
             "staffed_hours": s.staffed_hours,
@@ -167,6 +190,11 @@ class Sandbox:
             "SPOOL_DIR": str(inside / "spool"),
             "DB_DIR": str(inside / "db"),
             "CACHE_DIR": str(inside / "cache"),
+            "HTTP_PORT": str(self.http_port),
+            "WSS_PORT": str(self.wss_port),
+            "TLS_CERT": str(inside / "etc" / "keys" / "asterisk.pem"),
+            "TLS_KEY": str(inside / "etc" / "keys" / "asterisk.key"),
+            "WEBCALL_MAX": str(self.webcall_max),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": secret,
             "SYSTEM_NAME": re.sub(r"[^A-Za-z0-9_-]", "-", self.instance),
@@ -252,6 +280,56 @@ def _secret(sb: Sandbox) -> str:
     return value
 
 
+def webrtc_secret(sb: Sandbox) -> str:
+    """The secret Asterisk and the panel derive WebRTC SIP passwords from (HOTLINE_WEBRTC_SECRET or generated)."""
+    if sb.webrtc_secret:
+        return sb.webrtc_secret
+    if sb.webrtc_secret_file.exists():
+        return sb.webrtc_secret_file.read_text().strip()
+    value = secrets.token_urlsafe(24)
+    sb.webrtc_secret_file.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(sb.webrtc_secret_file, value + "\n")
+    return value
+
+
+def tls_certificate(sb: Sandbox) -> str:
+    """A self-signed certificate for Asterisk's HTTPS/WSS server (127.0.0.1, localhost), made once per instance;
+    returns its SHA-256 fingerprint so a developer can compare what the browser shows."""
+    cert, key = sb.cert_file, sb.cert_file.with_suffix(".key")
+    if not (cert.exists() and key.exists()):
+        if shutil.which("openssl") is None:
+            raise SandboxError("openssl is not installed (apt-get install -y openssl): no certificate for WebRTC")
+        cert.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-days", "365", "-subj", "/CN=hotline-86909000 sandbox", "-addext",
+             "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+            capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SandboxError(f"openssl could not make the WebRTC certificate: {proc.stderr.strip()[-300:]}")
+        os.chmod(key, 0o600)
+    proc = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256"],
+                          capture_output=True, text=True, check=True)
+    return proc.stdout.strip().split("=", 1)[-1]
+
+
+def write_webrtc_endpoints(sb: Sandbox, usernames: Sequence[str] | None = None) -> Path:
+    """pjsip_webrtc.conf from the panel's agent usernames (default: the instance's ``webrtc_agents``).
+    A running Asterisk picks it up with ``module reload res_pjsip.so`` (see ``reload_webrtc_endpoints``)."""
+    from admin.services.agent_phone import pjsip_conf
+
+    path = sb.home / "etc" / "pjsip_webrtc.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = sb.webrtc_agents if usernames is None else usernames
+    _write_private(path, pjsip_conf(webrtc_secret(sb), names) + "\n")
+    return path
+
+
+def reload_webrtc_endpoints(sb: Sandbox, usernames: Sequence[str]) -> None:
+    write_webrtc_endpoints(sb, usernames)
+    rx(sb, "module reload res_pjsip.so")
+
+
 def _write_private(path: Path, text: str) -> None:
     path.touch(mode=0o600)
     os.chmod(path, 0o600)
@@ -297,6 +375,8 @@ def install_config(sb: Sandbox) -> Path:
             for a in AGENTS
         ]
         _write_private(auth, "; generated by install-config, never committed\n" + "\n".join(blocks))
+    write_webrtc_endpoints(sb)
+    print(f"WebRTC: {sb.ws_url}, self-signed certificate SHA-256 {tls_certificate(sb)}")
     if sb.sounds_dir and sb.sounds_dir.is_dir():
         # Layout as under <astdatadir>/sounds: custom/hotline-*.wav, zh/digits/N.wav (see dialplans/sounds/).
         (sb.root / "usr" / "local" / "share" / "asterisk" / "sounds").mkdir(parents=True, exist_ok=True)  # custom/
@@ -452,7 +532,8 @@ def env_lines(sb: Sandbox) -> str:
     import shlex
 
     values = {"HOTLINE_AMI_HOST": "127.0.0.1", "HOTLINE_AMI_PORT": str(sb.ami_port), "HOTLINE_AMI_USER": sb.ami_user,
-              "HOTLINE_AMI_SECRET": _secret(sb)}
+              "HOTLINE_AMI_SECRET": _secret(sb), "HOTLINE_WEBRTC_WS_URL": sb.ws_url,
+              "HOTLINE_WEBRTC_SECRET": webrtc_secret(sb)}
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())
 
 
@@ -475,6 +556,37 @@ def _with_prompts(sb: Sandbox, skip: bool) -> Sandbox:
     return dataclasses.replace(sb, sounds_dir=target)
 
 
+def _panel_agents() -> list[str]:
+    """Active users of the admin panel (HOTLINE_DATABASE_URL / var dir from the usual settings); none (with a
+    warning) when the panel's database does not exist yet or cannot be read."""
+    from sqlalchemy import select
+
+    from admin.services.agent_phone import AgentPhoneError, endpoint_name
+    from hotline.config import load_settings
+    from hotline.db import make_engine, make_sessionmaker
+    from hotline.models import User
+
+    url = load_settings().effective_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    try:
+        factory = make_sessionmaker(make_engine(url))
+        with factory() as session:
+            names = list(session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)))
+    except Exception as exc:  # no tables yet, database down: Asterisk still starts, without agent softphones
+        print(f"asterisk-sandbox: warning: panel users not read ({exc.__class__.__name__}); no agent softphones",
+              file=sys.stderr)
+        return []
+    usable = []
+    for name in names:
+        try:
+            endpoint_name(name)
+            usable.append(name)
+        except AgentPhoneError:
+            print(f"asterisk-sandbox: warning: user {name!r} cannot have a softphone (name)", file=sys.stderr)
+    return usable
+
+
 # --- command line --------------------------------------------------------------------------------------------
 
 
@@ -491,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("status", help="is it running, on which ports")
     sub.add_parser("env", help="print HOTLINE_AMI_* lines for `hotline serve` (eval \"$(asterisk-sandbox env)\")")
     sub.add_parser("errors", help="ERROR lines of the instance log")
+    sub.add_parser("webrtc-agents", help="give every active panel user a WebRTC endpoint (reads the panel database)")
     p = sub.add_parser("rx", help="run one CLI command, e.g. 'dialplan show 86909000@from-test-phones'")
     p.add_argument("command", nargs="+")
     # A second node from the same chroot: its own instance dir and ports (same as HOTLINE_SANDBOX_INSTANCE etc.).
@@ -513,12 +626,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(build(sb.root))
         elif args.cmd == "install-config":
             sb = _with_prompts(sb, args.no_prompts)
+            sb = dataclasses.replace(sb, webrtc_agents=sb.webrtc_agents or tuple(_panel_agents()))
             print(install_config(sb))
             if not sb.ami_secret:
                 print(f"AMI secret for {sb.ami_user}: export HOTLINE_AMI_SECRET=$(cat {sb.secret_file})")
         elif args.cmd == "start":
             build(sb.root)
-            sb = dataclasses.replace(_with_prompts(sb, args.no_prompts), record_calls=args.record)
+            sb = dataclasses.replace(_with_prompts(sb, args.no_prompts), record_calls=args.record,
+                                     webrtc_agents=sb.webrtc_agents or tuple(_panel_agents()))
             install_config(sb)
             print(f"asterisk running, pid {start(sb)}; log {sb.log_file}")
         elif args.cmd == "stop":
@@ -531,6 +646,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems = boot_problems(sb)
             print("\n".join(problems) or "no ERROR lines")
             return 1 if problems else 0
+        elif args.cmd == "webrtc-agents":
+            names = _panel_agents()
+            reload_webrtc_endpoints(sb, names)
+            print(f"WebRTC endpoints for {len(names)} agents: {', '.join(names) or '(none)'}")
         elif args.cmd == "rx":
             print(rx(sb, " ".join(args.command)), end="")
     except SandboxError as exc:

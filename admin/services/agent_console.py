@@ -156,3 +156,65 @@ def mark_callback(session: Session, task_id: int, status: str, note: str, userna
     before = {"status": task.status, "note": task.note}
     task.status, task.note, task.handled_by, task.handled_at = status, note or None, username, utcnow()
     audit.record(session, username, "callback_mark", f"callback:{task.id}", before, {"status": status, "note": note})
+
+
+@dataclass(frozen=True)
+class ScreenPop:
+    """What the agent sees while the browser rings: who (masked), what they asked, what the IVR understood."""
+
+    call_uuid: str
+    number: str
+    question: str
+    item_code: str
+    item_name: str
+    department: str
+    reason: str
+    summary: str
+    waiting_s: int
+    transcript: list[dict[str, str]]  # {"speaker": "caller"/"ivr", "text": ...} in order
+
+    def to_json_dict(self) -> dict:
+        return asdict(self)
+
+
+def caller_label(number: str | None, full_numbers: bool) -> str:
+    """The caller as an agent reads it: web caller page calls carry a token, not a phone number."""
+    if (number or "").startswith("web"):
+        return "网页来电（无电话号码）"
+    return shown_number(number, full_numbers)
+
+
+def screen_pop(session: Session, call_uuid: str, *, full_numbers: bool, now: datetime | None = None) -> ScreenPop | None:
+    call = session.scalars(select(Call).where(Call.call_uuid == call_uuid)).one_or_none()
+    if call is None:
+        return None
+    now = now or utcnow()
+    joined = call.queue_joined_at or call.started_at
+    joined = joined if joined.tzinfo else joined.replace(tzinfo=UTC)
+    turns = session.execute(
+        select(CallTurn.speaker, CallTurn.text).where(CallTurn.call_id == call.id, CallTurn.text.is_not(None))
+        .order_by(CallTurn.seq)
+    )
+    return ScreenPop(
+        call_uuid=call.call_uuid, number=caller_label(call.caller_number, full_numbers),
+        question=call.first_question or "", item_code=call.item_code or "", item_name=call.item_name or "",
+        department=call.department or "", reason=escalation_label(call.escalation_reason),
+        summary=call.context_summary or "", waiting_s=max(0, int((now - joined).total_seconds())),
+        transcript=[{"speaker": s, "text": t} for s, t in turns],
+    )
+
+
+def callback_from_call(session: Session, call_uuid: str, note: str, username: str) -> int:
+    """A callback task for the caller of an open call (the agent will call back); returns its id."""
+    call = session.scalars(select(Call).where(Call.call_uuid == call_uuid)).one_or_none()
+    if call is None or not call.caller_number:
+        raise CallbackError("找不到该通话或来电号码，无法登记回电")
+    if call.caller_number.startswith("web"):
+        raise CallbackError("网页来电没有电话号码，无法登记回电，请在通话中直接解答")
+    task = CallbackTask(call_id=call.id, number=call.caller_number, question=call.first_question,
+                        item_code=call.item_code, note=note or None)
+    session.add(task)
+    session.flush()
+    audit.record(session, username, "callback_create", f"callback:{task.id}", None,
+                 {"call": call_uuid, "note": note})
+    return task.id

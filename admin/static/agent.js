@@ -1,4 +1,5 @@
-// Agent console: refresh the waiting-caller table every 2 s without reloading the page.
+// Agent console: the waiting-caller table is pushed by the server (Server-Sent Events, /agent/events); if the
+// browser has no EventSource or the stream keeps failing, it falls back to polling queue.json every 2 s.
 // Rows are built with textContent only, so transcripts can never inject markup.
 (function () {
   "use strict";
@@ -53,16 +54,35 @@
     body.replaceChildren(rows);
   }
 
+  function live(mode) { status.textContent = "实时"; status.className = "live"; status.setAttribute("data-mode", mode); }
+
   function poll() {
     fetch(table.getAttribute("data-src"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) {
         if (!r.ok) { throw new Error(String(r.status)); }
         return r.json();
       })
-      .then(function (data) { render(data.callers); status.textContent = "实时"; status.className = "live"; })
+      .then(function (data) { render(data.callers); live("poll"); })
       .catch(function () { status.textContent = "连接中断，正在重试"; status.className = "live stale"; })
       .finally(function () { window.setTimeout(poll, 2000); });
   }
 
-  window.setTimeout(poll, 2000);
+  function push() {
+    var failures = 0;
+    var source = new EventSource(table.getAttribute("data-events"));
+    source.onmessage = function (e) {
+      failures = 0;
+      render(JSON.parse(e.data).callers);
+      live("push");
+    };
+    source.onerror = function () {
+      // EventSource reconnects by itself (the server ends each stream after a few minutes); give up after 3.
+      failures += 1;
+      status.textContent = "连接中断，正在重试";
+      status.className = "live stale";
+      if (failures >= 3) { source.close(); window.setTimeout(poll, 2000); }
+    };
+  }
+
+  if (window.EventSource && table.getAttribute("data-events")) { push(); } else { window.setTimeout(poll, 2000); }
 }());

@@ -10,7 +10,9 @@ import pytest
 from admin import create_app
 from tests.admin.conftest import PASSWORD, csrf_token, login
 
-PUBLIC = {"auth.login", "static", "ops.healthz", "ops.metrics"}
+# The web caller page is public by design (issue 13): it hands out only the guest endpoint that dials 86909000.
+PUBLIC = {"auth.login", "static", "ops.healthz", "ops.metrics", "webcall.page", "webcall.start",
+          "webcall.transcript_events"}
 ADMIN_ONLY_GET = [
     "/dashboard/", "/quality/", "/quality/ask", "/kb/items/new", "/kb/bundles", "/kb/centre", "/kb/import",
     "/kb/export.zip", "/kb/audit",

@@ -33,6 +33,8 @@ def asterisk() -> Iterator[Sandbox]:
         instance=f"pytest-{os.getpid()}",
         sip_port=free_port(socket.SOCK_DGRAM),
         ami_port=free_port(),
+        http_port=free_port(),
+        wss_port=free_port(),
         agi_port=free_port(),
         audiosocket_port=free_port(),
         ami_secret=os.urandom(12).hex(),

@@ -1,0 +1,196 @@
+"""Time from a caller pressing 0 to the agent's browser ringing, p50/p95 over N calls, on the real path:
+sipp caller → Asterisk sandbox → `hotline serve --no-admin` (IVR escalates, call-route → Queue) → wss/WebRTC →
+JsSIP softphone in headless Chromium (agent console served by the panel in this process, agent logged in to the
+queue with AMI QueueAdd). Needs root (the chroot), sipp, sox, chromium + chromium-driver. From the repo root:
+
+    .venv/bin/python benchmarks/webrtc_bench.py [--calls 20]
+
+"Pressed 0" is when the IVR received the DTMF (its dtmf turn in the call record; sipp's SIP INFO reaches it over
+loopback within milliseconds); "ringing" is the browser's Date.now() when JsSIP delivered the INVITE
+(``data-ringing-at`` on the softphone). Both clocks are this host's. After each ring the agent answers and hangs
+up; the next call starts after the queue's wrap-up time (queues.conf ``wrapuptime``; QueueSummary's "Available"
+does not count it), otherwise the ring itself would wait for the wrap-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from admin import create_app  # noqa: E402
+from hotline.config import load_settings  # noqa: E402
+from hotline.db import make_engine, make_sessionmaker  # noqa: E402
+from hotline.models import Call, CallEvent, User  # noqa: E402
+from ivr.ami import QueueMembers  # noqa: E402
+from scripts.ports import free_port  # noqa: E402
+from scripts.sandbox import Sandbox, build, install_config, reload_webrtc_endpoints, start, stop, webrtc_secret  # noqa: E402
+
+SIPP = REPO / "tests" / "integration" / "sipp" / "uac_dtmf.xml"
+PASSWORD = "bench-pass-1"
+WRAPUP_S = next(int(line.split("=")[1]) for line in (REPO / "dialplans" / "queues.conf").read_text().splitlines()
+                if line.startswith("wrapuptime"))
+
+
+def chromium(work: Path) -> webdriver.Chrome:
+    mic = work / "mic.wav"
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(mic), "trim", "0", "1"], check=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={mic}%noloop", "--ignore-certificate-errors",
+                 "--allow-loopback-in-peer-connection", f"--user-data-dir={work / 'profile'}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+
+
+def _epoch_ms(at: datetime) -> float:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000
+
+
+def wait(fn, timeout: float, what: str):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="webrtc-bench-"))
+    sb = Sandbox.from_env(env={}, instance=f"bench-{os.getpid()}", sip_port=free_port(socket.SOCK_DGRAM),
+                          ami_port=free_port(), agi_port=free_port(), audiosocket_port=free_port(),
+                          http_port=free_port(), wss_port=free_port(), ami_secret=os.urandom(12).hex(),
+                          staffed_hours="00:00-24:00", agent_wait_s=30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update(HOTLINE_VAR_DIR=str(work / "var"), HOTLINE_AGI_PORT=str(sb.agi_port),
+               HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
+               HOTLINE_AMI_SECRET=sb.ami_secret, HOTLINE_STAFFED_HOURS="00:00-24:00", HOTLINE_AGENT_WAIT_S="30",
+               HOTLINE_PROMPT_CACHE_DIR=str(sb.root.parent / "ivr-prompt-cache"), HOTLINE_PRERENDER_ANSWERS="0")
+    hotline = [sys.executable, "-m", "cli"]
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(work / "caller.wav"), "trim", "0", "60"],
+                   check=True)
+    build(sb.root)
+    install_config(sb)
+    start(sb)
+    serve = driver = server = None
+    try:
+        for step in (["db", "upgrade"], ["kb", "import"]):
+            subprocess.run(hotline + step, env=env, cwd=work, check=True, capture_output=True)
+        log = work / "serve.log"
+        serve = subprocess.Popen(hotline + ["serve", "--no-admin"], env=env, cwd=work, stdout=log.open("wb"),
+                                 stderr=subprocess.STDOUT)
+        wait(lambda: serve.poll() is None and "IVR ready" in log.read_text(errors="replace")
+             and "AMI connected" in log.read_text(errors="replace"), 180, "hotline serve")
+        settings = dataclasses.replace(load_settings(env=env), webrtc_ws_url=sb.ws_url, webrtc_secret=webrtc_secret(sb))
+        sessions = make_sessionmaker(make_engine(settings.effective_database_url))
+        with sessions() as s:
+            user = User(username="agent1", role="agent", display_name="坐席一")
+            user.set_password(PASSWORD)
+            s.add(user)
+            s.commit()
+        reload_webrtc_endpoints(sb, ["agent1"])
+        members = QueueMembers("127.0.0.1", sb.ami_port, sb.ami_user, sb.ami_secret, settings.queue_name)
+        app = create_app(settings)
+        app.extensions["queue_members"] = members
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+
+        driver = chromium(work)
+        driver.get(f"{base}/login")
+        driver.find_element(By.NAME, "username").send_keys("agent1")
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login-submit").click()
+        driver.get(f"{base}/agent/")
+        phone = lambda: driver.find_element(By.ID, "softphone")  # noqa: E731
+        wait(lambda: phone().get_attribute("data-phone") == "registered", 30, "the softphone to register")
+        driver.find_element(By.CSS_SELECTOR, "button[data-action=login]").click()
+        wait(lambda: members.available() == 1, 10, "the agent in the queue")
+
+        samples: list[float] = []
+        stages: dict[str, list[float]] = {}
+        for i in range(args.calls):
+            number = f"1390000{i:04d}"
+            driver.execute_script("document.getElementById('softphone').removeAttribute('data-ringing-at')")
+            sipp = subprocess.Popen(
+                ["sipp", "-sf", str(SIPP), "-s", "86909000", "-key", "caller", number, "-key", "dtmf", "0",
+                 f"127.0.0.1:{sb.sip_port}", "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1",
+                 "-nostdin", "-timeout", "90", "-timeout_error", "-d", "1500"],
+                cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            rang = int(wait(lambda: phone().get_attribute("data-ringing-at"), 60, f"call {i + 1} to ring"))
+            driver.find_element(By.ID, "btn-answer").click()
+            wait(lambda: phone().get_attribute("data-phone") == "incall", 15, "the agent to be connected")
+            driver.find_element(By.ID, "btn-hangup").click()
+            sipp.wait(60)
+            with sessions() as s:
+                call = s.scalars(select(Call).where(Call.caller_number == number)).one()
+                pressed = _epoch_ms(next(t.at for t in call.turns if t.kind == "dtmf"))
+                events = s.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)).all()
+                first = {}
+                for e in events:
+                    first.setdefault(e.name, _epoch_ms(e.at))
+            ms = rang - pressed
+            samples.append(ms)
+            # Where the time goes: the IVR's hand-over words end (call-route), Asterisk queues the caller and
+            # rings the member (AMI events, stamped when the IVR's call log wrote them: they may trail the
+            # browser's ring by a few ms, so "browser" can come out slightly negative), then SIP over wss.
+            marks = [("call-route", first.get("call-route")), ("queued", first.get("QueueCallerJoin")),
+                     ("member rung", first.get("AgentCalled")), ("browser", rang)]
+            prev, parts = pressed, []
+            for name, at in marks:
+                if at is not None:
+                    parts.append(f"{name} +{at - prev:.0f}")
+                    stages.setdefault(name, []).append(at - prev)
+                    prev = at
+            print(f"call {i + 1:2d}: pressed 0 → browser ringing {ms:6.0f} ms  ({', '.join(parts)})")
+            time.sleep(WRAPUP_S + 1)
+        samples.sort()
+        p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+        print(f"\n{len(samples)} calls: p50 {statistics.median(samples):.0f} ms, p95 {p95:.0f} ms, "
+              f"min {samples[0]:.0f} ms, max {samples[-1]:.0f} ms")
+        print("median per stage (ms): " + ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in stages.items()))
+    finally:
+        if driver is not None:
+            driver.execute_script("if (window.hotlinePhone) { window.hotlinePhone.stop(); }")
+            time.sleep(1)
+            driver.quit()
+        if server is not None:
+            server.shutdown()
+        if serve is not None:
+            serve.send_signal(signal.SIGINT)
+            serve.wait(30)
+        stop(sb)
+        shutil.rmtree(sb.home, ignore_errors=True)
+        print(f"call records and serve.log kept in {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
