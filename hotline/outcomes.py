@@ -13,3 +13,5 @@ class Outcome(enum.StrEnum):
     CALLBACK_REQUESTED = "callback_requested"
     BOOKED = "booked"
     ERROR = "error"
+    # The IVR process died mid-call; Asterisk's dialplan carried the caller on (fallback prompt, queue, voicemail).
+    FAILED_OVER = "failed_over"

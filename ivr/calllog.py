@@ -111,6 +111,8 @@ def apply(session: Session, op: dict[str, Any]) -> None:
             call.ended_at = _revive(op)["at"]
             if op.get("error"):
                 call.error = op["error"]
+        elif call.ended_at is None:
+            call.ended_at = _revive(op)["at"]  # e.g. failed over by a restart: keep the outcome, record the end
     else:
         raise ValueError(f"unknown call log operation {kind}")
 
@@ -184,16 +186,50 @@ class CallLog:
 
     # ---- start-up ----
 
-    def recover(self) -> int:
-        """At process start: replay the spool, then close calls a crash left in progress. Returns rows closed."""
-        self._replay()
+    def replay_spool(self) -> bool:
+        """Apply what an outage (or a crash during one) left in the spool; True when it is empty now."""
+        with self._lock:
+            return self._replay()
+
+    def open_calls(self) -> list[tuple[str, str | None]]:
+        """(call UUID, Asterisk uniqueid) of rows no process is closing: in progress, or failed over and not
+        yet ended. At start-up these are what a crashed process left behind."""
         with session_scope(self._factory) as session:
-            result = session.execute(
-                update(Call)
-                .where(Call.outcome == Outcome.IN_PROGRESS.value)
-                .values(outcome=Outcome.ERROR.value, error="process restart", ended_at=utcnow())
-            )
-            return result.rowcount or 0
+            rows = session.execute(select(Call.call_uuid, Call.asterisk_uniqueid).where(
+                (Call.outcome == Outcome.IN_PROGRESS.value)
+                | ((Call.outcome == Outcome.FAILED_OVER.value) & Call.ended_at.is_(None))))
+            return [(u, uid) for u, uid in rows]
+
+    def close_orphans(self, live: set[str] | None) -> tuple[int, int]:
+        """Close the rows a crashed process left open, by Asterisk's own record: ``live`` holds the uniqueids of
+        channels Asterisk still has (None: Asterisk could not be asked). Every row becomes ``failed_over``; a
+        channel that is gone also gets its end time, a live one gets it from the dialplan's call-end later.
+        Returns (closed, still live)."""
+        closed = carried_on = 0
+        now = utcnow()
+        with session_scope(self._factory) as session:
+            for call_uuid, uniqueid in self.open_calls():
+                call = _call(session, call_uuid, create=False)
+                if call is None:
+                    continue
+                if live is not None and uniqueid and uniqueid in live:
+                    call.error = "IVR restarted mid-call; Asterisk's dialplan carried the caller on"
+                    carried_on += 1
+                else:
+                    call.ended_at = call.ended_at or now
+                    call.error = ("IVR restarted mid-call; Asterisk had already ended the call" if live is not None
+                                  else "IVR restarted mid-call; Asterisk could not be asked (AMI down)")
+                    closed += 1
+                call.outcome = Outcome.FAILED_OVER.value
+                session.add(CallEvent(call=call, asterisk_uniqueid=uniqueid, source="ivr", name="failed_over",
+                                      data={"channel_live": None if live is None else bool(uniqueid and uniqueid in live)},
+                                      at=now))
+        return closed, carried_on
+
+    def flush_spool(self) -> asyncio.Future[bool]:
+        """Replay the spool in the writer thread (after every write queued before): called periodically, so a
+        database that comes back gets its rows even when no new call writes anything."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, self.replay_spool)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

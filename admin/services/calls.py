@@ -33,6 +33,7 @@ OUTCOME_LABELS = {
     Outcome.CALLBACK_REQUESTED.value: "预约回电",
     Outcome.BOOKED.value: "已预约",
     Outcome.ERROR.value: "系统错误",
+    Outcome.FAILED_OVER.value: "故障转接",
 }
 
 
