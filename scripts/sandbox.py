@@ -143,7 +143,8 @@ class Sandbox:
             "AGI_PORT": str(self.agi_port),
             "AUDIOSOCKET_PORT": str(self.audiosocket_port),
             "AGENT_WAIT_S": str(self.agent_wait_s),
-            "STAFFED_TIMES": self.staffed_hours,
+            # Asterisk's GotoIfTime rejects "24:00" (warning, then never matches): the day ends at 23:59.
+            "STAFFED_TIMES": self.staffed_hours.replace("-24:00", "-23:59"),
             "STAFFED_DAYS": self.staffed_days,
             "RECORD_CALLS": "yes" if self.record_calls else "no",
             "RECORDING_DIR": str(self.recording_dir_in),
