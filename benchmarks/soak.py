@@ -174,7 +174,7 @@ def main() -> int:
             time.sleep(1.0)
             if time.monotonic() >= next_sample:
                 samples.append(Sample(time.monotonic() - m0, rss_mb(serve.pid)))
-                print(f"  {samples[-1].at_s / 60:.0f} min: RSS {samples[-1].rss_mb:.1f} MB, calls {len(results)}",
+                print(f"  {samples[-1].at_s / 60:.1f} min: RSS {samples[-1].rss_mb:.1f} MB, calls {len(results)}",
                       flush=True)
                 next_sample += window_s
         time.sleep(3.0)  # the last hang-ups reach the call log
