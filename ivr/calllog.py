@@ -111,6 +111,8 @@ def apply(session: Session, op: dict[str, Any]) -> None:
             call.ended_at = _revive(op)["at"]
             if op.get("error"):
                 call.error = op["error"]
+        elif call.ended_at is None:
+            call.ended_at = _revive(op)["at"]  # e.g. failed over by a restart: keep the outcome, record the end
     else:
         raise ValueError(f"unknown call log operation {kind}")
 
@@ -184,27 +186,57 @@ class CallLog:
 
     # ---- start-up ----
 
-    def recover(self, worker: str | None = None) -> int:
-        """At process start: replay the spool, then close calls a crash left in progress. Returns rows closed.
-        With ``worker`` (ivr.control.worker_id) only the rows that worker started, or that no worker claimed: the
-        other workers sharing the database are alive and their calls are not orphans."""
-        self._replay()
+    def replay_spool(self) -> bool:
+        """Apply what an outage (or a crash during one) left in the spool; True when it is empty now."""
+        with self._lock:
+            return self._replay()
+
+    def open_calls(self, worker: str | None = None) -> list[tuple[str, str | None]]:
+        """(call UUID, Asterisk uniqueid) of rows no process is closing: in progress, or failed over and not
+        yet ended. At start-up these are what a crashed process left behind. With ``worker``
+        (ivr.control.worker_id) only the rows that worker started, or that no worker claimed: the other workers
+        sharing the database are alive and their calls are not orphans."""
         with session_scope(self._factory) as session:
-            stmt = select(Call.id).where(Call.outcome == Outcome.IN_PROGRESS.value)
-            ids = list(session.scalars(stmt))
-            if worker is not None and ids:
+            rows = session.execute(select(Call.id, Call.call_uuid, Call.asterisk_uniqueid).where(
+                (Call.outcome == Outcome.IN_PROGRESS.value)
+                | ((Call.outcome == Outcome.FAILED_OVER.value) & Call.ended_at.is_(None)))).all()
+            if worker is not None and rows:
                 owner = dict(session.execute(
                     select(CallEvent.call_id, CallEvent.data)
-                    .where(CallEvent.call_id.in_(ids), CallEvent.name == "call-start")).all())
-                ids = [i for i in ids if (owner.get(i) or {}).get("worker") in (None, worker)]
-            if not ids:
-                return 0
-            result = session.execute(
-                update(Call)
-                .where(Call.id.in_(ids), Call.outcome == Outcome.IN_PROGRESS.value)
-                .values(outcome=Outcome.FAILED_OVER.value, error="IVR process restart", ended_at=utcnow())
-            )
-            return result.rowcount or 0
+                    .where(CallEvent.call_id.in_([r[0] for r in rows]), CallEvent.name == "call-start")).all())
+                rows = [r for r in rows if (owner.get(r[0]) or {}).get("worker") in (None, worker)]
+            return [(u, uid) for _, u, uid in rows]
+
+    def close_orphans(self, live: set[str] | None, worker: str | None = None) -> tuple[int, int]:
+        """Close the rows a crashed process left open, by Asterisk's own record: ``live`` holds the uniqueids of
+        channels Asterisk still has (None: Asterisk could not be asked). Every row becomes ``failed_over``; a
+        channel that is gone also gets its end time, a live one gets it from the dialplan's call-end later.
+        ``worker``: only that worker's rows (see open_calls). Returns (closed, still live)."""
+        closed = carried_on = 0
+        now = utcnow()
+        with session_scope(self._factory) as session:
+            for call_uuid, uniqueid in self.open_calls(worker):
+                call = _call(session, call_uuid, create=False)
+                if call is None:
+                    continue
+                if live is not None and uniqueid and uniqueid in live:
+                    call.error = "IVR restarted mid-call; Asterisk's dialplan carried the caller on"
+                    carried_on += 1
+                else:
+                    call.ended_at = call.ended_at or now
+                    call.error = ("IVR restarted mid-call; Asterisk had already ended the call" if live is not None
+                                  else "IVR restarted mid-call; Asterisk could not be asked (AMI down)")
+                    closed += 1
+                call.outcome = Outcome.FAILED_OVER.value
+                session.add(CallEvent(call=call, asterisk_uniqueid=uniqueid, source="ivr", name="failed_over",
+                                      data={"channel_live": None if live is None else bool(uniqueid and uniqueid in live)},
+                                      at=now))
+        return closed, carried_on
+
+    def flush_spool(self) -> asyncio.Future[bool]:
+        """Replay the spool in the writer thread (after every write queued before): called periodically, so a
+        database that comes back gets its rows even when no new call writes anything."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, self.replay_spool)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

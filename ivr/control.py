@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hotline.config import Settings
@@ -103,7 +104,11 @@ class CallControl:
             await agi.set_variable("HOTLINE_ROUTE", "queue")  # no UUID: a person must take it
             return
         after_queue = len(agi.args) > 1 and agi.args[1] == "timeout"
-        call = await self.calllog.read(_call_dict, call_uuid)
+        try:
+            call = await self.calllog.read(_call_dict, call_uuid)
+        except SQLAlchemyError as exc:  # database down: route as for a call we know nothing about (a person)
+            log.warning("call %s: call record unreadable (%s); routing without it", call_uuid, exc.__class__.__name__)
+            call = None
         route = decide_route(call, is_staffed(self.settings), self.settings, after_queue=after_queue)
         if route.create_callback and call and not call["has_callback"]:
             await self.calllog.callback(call_uuid, call["caller_number"], call["first_question"], call["item_code"])
@@ -132,7 +137,10 @@ class CallControl:
         if call_uuid is None:
             return
         recording = agi.args[1] if len(agi.args) > 1 else ""
-        call = await self.calllog.read(_call_dict, call_uuid)
+        try:
+            call = await self.calllog.read(_call_dict, call_uuid)
+        except SQLAlchemyError:  # database down: the task is spooled with the caller id Asterisk gave us
+            call = None
         number = call["caller_number"] if call else _clean_number(agi.env.get("agi_callerid"))
         question = (call or {}).get("first_question") or "语音留言"
         self.calllog.callback(call_uuid, number, question, (call or {}).get("item_code"), note=recording or None)

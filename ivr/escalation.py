@@ -110,7 +110,8 @@ def decide_route(call: dict[str, Any] | None, staffed: bool, settings: Settings,
     has_number = bool(call.get("caller_number"))
     if outcome == Outcome.CALLBACK_REQUESTED.value:
         return Route(ROUTE_CALLBACK, ctx, name, wait)
-    if outcome in (Outcome.ESCALATED.value, Outcome.ERROR.value, Outcome.IN_PROGRESS.value, None):
+    if outcome in (Outcome.ESCALATED.value, Outcome.ERROR.value, Outcome.FAILED_OVER.value, Outcome.IN_PROGRESS.value,
+                   None):
         if after_queue:  # waited agent_wait_s without an agent
             return Route(ROUTE_CALLBACK if has_number else ROUTE_VOICEMAIL, ctx, name, wait, create_callback=has_number)
         return Route(ROUTE_QUEUE if staffed else ROUTE_VOICEMAIL, ctx, name, wait)
@@ -177,6 +178,20 @@ class AgentMonitor:
                 except ValueError:
                     return None
         return None
+
+    async def live_channels(self, wait_s: float = 5.0) -> set[str] | None:
+        """Uniqueids of every channel Asterisk has now (CoreShowChannels); None when AMI cannot tell us."""
+        if self.ami is None or not await self.ami.wait_connected(wait_s):
+            return None
+        try:
+            resp = await asyncio.wait_for(self.ami.action("CoreShowChannels"), wait_s)
+        except (AmiUnavailable, TimeoutError) as exc:
+            log.warning("live channels unknown: %s", exc)
+            return None
+        if not resp.ok:
+            log.warning("live channels unknown: CoreShowChannels refused: %s", resp.text)
+            return None
+        return {ev.get("Uniqueid") or "" for ev in resp.events} - {""}
 
     def staffed(self, now: datetime | None = None) -> bool:
         return is_staffed(self.settings, now)

@@ -2,9 +2,11 @@
 
 Calls beyond ``max_calls`` hear "线路繁忙" and go straight to people (ivr.overflow).
 
-Start-up order: database (replay the call-log spool, close rows a crash left open) → knowledge base (from the
-database, hot-reloaded when its revision changes) → speech engine (loaded once) → fixed prompts pre-rendered →
-AMI → listeners. Shutdown reverses it; every live call's row is closed by its session's ``finally``.
+Start-up order: database (replay the call-log spool) → knowledge base (from the database, hot-reloaded when its
+revision changes) → speech engine (loaded once) → fixed prompts pre-rendered → AMI → rows a killed process left
+open closed as ``failed_over`` by Asterisk's record of their channels → listeners. Shutdown reverses it; every
+live call's row is closed by its session's ``finally``. While running, the call-log spool is replayed as soon as
+the database is back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.config import Settings
 from ivr import prompts as P
@@ -35,6 +39,7 @@ from speech.vad import Endpointer
 log = logging.getLogger(__name__)
 
 KB_POLL_S = 5.0
+SPOOL_FLUSH_S = 5.0
 PRERENDER_ANSWERS = 60  # answers rendered whole in the background: the most asked first, then item overviews
 
 
@@ -152,9 +157,8 @@ class IvrRuntime:
     async def start(self) -> None:
         s = self.settings
         loop = asyncio.get_running_loop()
-        closed = await loop.run_in_executor(None, self.calllog.recover, worker_id(s))
-        if closed:
-            log.warning("closed %d call rows left in progress by a previous process", closed)
+        # A crash during a database outage leaves operations in the spool: apply them before anything reads.
+        await loop.run_in_executor(None, self.calllog.replay_spool)
         if self.knowledge is None:
             self.knowledge = KnowledgeReloader.from_url(s.effective_database_url)
             await loop.run_in_executor(None, self.knowledge.load)
@@ -174,6 +178,7 @@ class IvrRuntime:
         cache = await prerender_prompts(self.speech) if self._prerender else {}
         self.monitor = AgentMonitor.from_settings(s, self.calllog)
         await self.monitor.start()
+        await self._close_orphans()  # before the listeners: new calls' rows are never mistaken for orphans
         booking = self._booking
         if booking is None and isinstance(self.knowledge, KnowledgeReloader):
             booking = booking_factory(s, self.knowledge)
@@ -194,9 +199,36 @@ class IvrRuntime:
         self.agi = FastAgiServer(s.bind_host, s.agi_port, CallControl(s, self.calllog, self.monitor).routes)
         await self.audiosocket.start()
         await self.agi.start()
+        self._tasks.append(asyncio.create_task(self._flush_spool(), name="spool-flush"))
         self._start_prerender()  # after the listeners: readiness never waits for it
         log.info("IVR ready: AudioSocket %s:%d, FastAGI %s:%d", s.bind_host, self.audiosocket.port, s.bind_host,
                  self.agi.port)
+
+    async def _close_orphans(self) -> None:
+        """Rows a killed process left open are closed as ``failed_over``, using Asterisk's record of which of
+        those channels are still up (the dialplan's fallback carried them on) and which have hung up."""
+        loop = asyncio.get_running_loop()
+        try:
+            orphans = await loop.run_in_executor(None, self.calllog.open_calls, worker_id(self.settings))
+            if not orphans:
+                return
+            assert self.monitor is not None
+            live = await self.monitor.live_channels()
+            closed, carried_on = await loop.run_in_executor(None, self.calllog.close_orphans, live,
+                                                              worker_id(self.settings))
+        except SQLAlchemyError as exc:  # the spool and the next restart will catch up
+            log.error("could not close call rows left open by a previous process: %s", exc)
+            return
+        log.warning("previous process left %d calls open: %d closed as failed_over (%s), %d still live in "
+                    "Asterisk's dialplan (closed when they hang up)", len(orphans), closed,
+                    "Asterisk says hung up" if live is not None else "AMI unavailable", carried_on)
+
+    async def _flush_spool(self) -> None:
+        """Replay the call-log spool as soon as the database is back, even when no call is writing."""
+        while True:
+            await asyncio.sleep(SPOOL_FLUSH_S)
+            if self.calllog.spool_path.exists():
+                await self.calllog.flush_spool()
 
     async def _on_call(self, conn: AudioSocketConnection) -> None:
         assert self.deps is not None

@@ -58,9 +58,17 @@ class TemporaryPostgres:
                 raise PostgresUnavailable("no 'postgres' user: apt-get install -y postgresql") from None
             os.chown(self.root, ids.pw_uid, ids.pw_gid)
         self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "hotline", "-E", "UTF8", "--no-sync")
+        self.resume()
+        return self
+
+    def halt(self) -> None:
+        """Stop the server abruptly but keep its data: a database outage. ``resume()`` ends it."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port and data directory."""
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         self._run("pg_ctl", "-D", str(self.datadir), "-o", opts, "-l", str(self.root / "log"), "-w", "start")
-        return self
 
     def create_database(self, name: str) -> str:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hotline", name)

@@ -91,11 +91,14 @@ def test_database_outage_spools_and_replays_in_order(sqlite_url, tmp_path):
     assert [e.name for e in events] == ["late"]
 
 
-def test_recover_replays_spool_and_closes_crashed_calls(sqlite_url, tmp_path):
+def test_restart_replays_spool_and_fails_over_crashed_calls(sqlite_url, tmp_path):
     log = _log(sqlite_url, tmp_path)
 
     async def crashed():
         await log.start_call("u-3")  # never finished: the process died
+        await log.update("u-3", asterisk_uniqueid="1700000000.3")
+        await log.start_call("u-7")  # its channel is still up in Asterisk's dialplan
+        await log.update("u-7", asterisk_uniqueid="1700000000.7")
 
     asyncio.run(crashed())
     log.spool_path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,13 +107,38 @@ def test_recover_replays_spool_and_closes_crashed_calls(sqlite_url, tmp_path):
                     "at": "2026-11-30T08:00:00+00:00"}) + "\nnot json\n",
         encoding="utf-8",
     )
-    closed = log.recover()
+    assert log.replay_spool()
+    assert sorted(u for u, _ in log.open_calls()) == ["u-3", "u-4", "u-7"]
+    assert log.close_orphans(live={"1700000000.7", "1700000000.99"}) == (2, 1)  # u-3, u-4 gone; u-7 live
+    assert [u for u, _ in log.open_calls()] == ["u-7"]  # still open until its hang-up is reported
+
+    async def hang_up_later():
+        await log.finish("u-7", Outcome.ABANDONED)  # the dialplan's call-end, to the new process
+
+    asyncio.run(hang_up_later())
+    assert log.open_calls() == []
     log.close()
-    assert closed == 2  # u-3, and u-4 (only ever spooled, never finished)
-    call, *_ = _call(sqlite_url, "u-3")
-    assert call.outcome == Outcome.FAILED_OVER.value and call.error == "IVR process restart"
+    call, _, events, _ = _call(sqlite_url, "u-3")
+    assert call.outcome == Outcome.FAILED_OVER.value and call.ended_at is not None
+    assert "already ended" in call.error and [e.name for e in events] == ["failed_over"]
+    live, _, events, _ = _call(sqlite_url, "u-7")
+    assert live.outcome == Outcome.FAILED_OVER.value and live.ended_at is not None  # outcome kept, end recorded
+    assert "carried the caller on" in live.error and events[0].data == {"channel_live": True}
     assert _call(sqlite_url, "u-4")[0].caller_number == "110"
     assert not log.spool_path.exists()
+
+
+def test_without_ami_crashed_calls_are_closed_anyway(sqlite_url, tmp_path):
+    log = _log(sqlite_url, tmp_path)
+
+    async def crashed():
+        await log.start_call("u-8")
+
+    asyncio.run(crashed())
+    assert log.close_orphans(live=None) == (1, 0)
+    log.close()
+    call, *_ = _call(sqlite_url, "u-8")
+    assert call.outcome == Outcome.FAILED_OVER.value and call.ended_at is not None and "AMI down" in call.error
 
 
 def test_writes_return_at_once_and_run_off_the_event_loop(sqlite_url, tmp_path):
@@ -161,9 +189,9 @@ def test_a_restarted_worker_closes_only_its_own_rows(db_url, tmp_path):
         await log.start_call("w-none")  # no call-start claimed it (e.g. an old row): the restart closes it
 
     asyncio.run(calls())
-    closed = log.recover("127.0.0.1:4573")
+    assert sorted(u for u, _ in log.open_calls("127.0.0.1:4573")) == ["w-a", "w-none"]
+    assert log.close_orphans(live=set(), worker="127.0.0.1:4573") == (2, 0)
     log.close()
-    assert closed == 2
     assert _call(db_url, "w-a")[0].outcome == Outcome.FAILED_OVER.value
     assert _call(db_url, "w-none")[0].outcome == Outcome.FAILED_OVER.value
     assert _call(db_url, "w-b")[0].outcome == Outcome.IN_PROGRESS.value
