@@ -37,8 +37,7 @@ CUES: dict[str, dict[str, float]] = {
     },
     "hours": {
         "几点": STRONG, "上班": STRONG, "下班": STRONG, "开门": STRONG, "关门": STRONG, "办公时间": STRONG,
-        "周末": STRONG, "周六": STRONG, "星期六": STRONG, "周日": STRONG, "星期天": STRONG, "礼拜六": STRONG,
-        "双休": STRONG, "中午": STRONG, "午休": STRONG, "节假日": STRONG, "放假": STRONG, "晚上": MEDIUM,
+        "中午": STRONG, "午休": STRONG, "节假日": STRONG, "放假": STRONG, "晚上": MEDIUM, "什么时候可以": WEAK,
     },
     "time_limit": {
         "多久": STRONG, "多长时间": STRONG, "几天": STRONG, "多少天": STRONG, "几个工作日": STRONG, "当场": STRONG,
@@ -66,9 +65,33 @@ CUES: dict[str, dict[str, float]] = {
     },
     "express": {
         "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
-        "送上门": STRONG,
+        "送上门": STRONG + 1, "寄回": STRONG, "邮政": MEDIUM, "到付": STRONG,
     },
     "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
+    # "5+2": can it be done on a Saturday (the answer says which hours, and whether any centre in the city takes it).
+    "weekend": {
+        "周末": STRONG + 0.5, "周六": STRONG + 0.5, "星期六": STRONG + 0.5, "礼拜六": STRONG + 0.5, "周日": STRONG + 0.5,
+        "星期天": STRONG + 0.5, "星期日": STRONG + 0.5, "礼拜天": STRONG + 0.5, "礼拜日": STRONG + 0.5,
+        "双休": STRONG + 0.5, "休息日": STRONG, "5+2": STRONG + 0.5, "五加二": STRONG + 0.5, "不上班的时候": STRONG,
+    },
+    # 容缺受理: a material is missing, can it be accepted now and the material follow later.
+    "tolerance": {
+        "容缺": STRONG + 1, "材料不全": STRONG + 1, "材料不齐": STRONG + 1, "不齐": STRONG, "不全": STRONG,
+        "没带齐": STRONG + 1, "没带全": STRONG + 1, "缺材料": STRONG + 1, "缺一样": STRONG + 1, "少一样": STRONG + 1,
+        "少了一样": STRONG + 1, "差一样": STRONG + 1, "缺了": MEDIUM, "少了": MEDIUM, "先受理": STRONG + 1,
+        "后补": STRONG + 1, "补交": STRONG, "晚点交": STRONG, "过后再交": STRONG, "以后再交": STRONG,
+        "先办着": STRONG, "还没拿到": MEDIUM, "还没开出来": MEDIUM,
+    },
+    "sample_form": {
+        "样表": STRONG + 1, "样本": STRONG, "范本": STRONG, "模板": STRONG, "表格": STRONG, "下载": STRONG + 0.5,
+        "怎么填": STRONG + 0.5, "填表": STRONG, "填写": MEDIUM, "申请表": MEDIUM, "表在哪": STRONG + 0.5,
+        "打印表": STRONG,
+    },
+    "door_to_door": {
+        "上门": STRONG + 0.5, "到家里来": STRONG + 1, "来家里": STRONG + 1, "到家里办": STRONG + 1,
+        "出不了门": STRONG + 1, "出不了": MEDIUM, "行动不便": STRONG, "瘫痪": STRONG, "卧床": STRONG,
+        "走不动": STRONG, "下不了床": STRONG, "来不了": MEDIUM,
+    },
     "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK, "哪些证": WEAK, "哪些事": WEAK},
 }
 

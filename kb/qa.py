@@ -14,8 +14,8 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from kb.api import Alternative, Answer
-from kb.aspects import NAME_MASK, classify_question, strip_cues
-from kb.centre import Topic, centre_answer, centre_text, match_topic, says_centre, topic_cues
+from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
+from kb.centre import Topic, centre_answer, centre_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import Features, features, off_topic, probability
 from kb.index import Index, build_index
@@ -121,7 +121,7 @@ class QAEngine:
         context = context_item if context_item in self._items or context_item in self._bundles else None
         # A centre word in the story ("坐公交的时候弄丢了") is not the question when the last clause asks something else.
         topic, topic_strength = match_topic(last)
-        if topic is None and (last == text or classify_question(last, "")[1] == 0):
+        if topic is None and (last == text or classify_question(last, "")[1] < MEDIUM):
             topic, topic_strength = match_topic(text)
         centre = says_centre(text)
 
@@ -137,12 +137,16 @@ class QAEngine:
 
         # A centre-wide question: a centre topic, no item clearly named, and a question rather than a remark
         # ("楼下停车位被人占了" mentions parking but asks nothing) or a private matter (off-topic cue).
-        if (topic is not None and (centre or not named) and (conf < self.thresholds.centre_item or centre)
+        # Nothing but the topic's own words ("一件事有哪些", "晚上下了班还能办吗"): an item that merely shares a
+        # character with them is no rival, however confident.
+        bare = topic is not None and not self._rest(text, topic)
+        if (topic is not None and (centre or not named) and (conf < self.thresholds.centre_item or centre or bare)
                 and (centre or _ASKS.search(text)) and not off_topic(text) and self._about_centre(text, topic)):
-            answer = centre_answer(self.kb, topic)
+            answer = centre_answer(self.kb, topic, text)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
-                return Answer(CENTRE_CODE, "区行政服务中心", None, topic.aspect, answer, conf_c, False, alternatives)
+                return Answer(CENTRE_CODE, "区行政服务中心", None, self._centre_aspect(topic, text, aspect, aspect_strength),
+                              answer, conf_c, False, alternatives)
 
         # Two close targets, both plausible: ask which one rather than guess (or give up).
         second = cands[1] if len(cands) > 1 else None
@@ -193,16 +197,28 @@ class QAEngine:
                          self._phrase_keys.get(top.code, []), strength, text)
         return cands, feats, aspect, strength
 
+    @staticmethod
+    def _centre_aspect(topic: Topic, text: str, aspect: str, strength: float) -> str:
+        """A list question ("周末能办哪些事") is general; otherwise what the question clearly asks ("自助服务区在哪":
+        location), else the topic's own aspect."""
+        if is_list(text):
+            return "general"
+        return aspect if strength >= MEDIUM and aspect != "general" else topic.aspect
+
     def _about_centre(self, text: str, topic: Topic) -> bool:
         """Whatever the question says besides its cue words also appears in the centre facts (so "灵隐寺几点开门"
         is not about the centre's hours, "投诉邻居噪音" not about complaints on the centre's service)."""
-        for cue in topic_cues(topic):
-            text = text.replace(cue, " ")
-        rest = self.index.content_chars(self.index.content(strip_cues(text)))
+        rest = self._rest(text, topic)
         if not rest:
             return True
         known = sum(ch in self._centre_chars for ch in rest)
         return known / len(rest) >= 0.6
+
+    def _rest(self, text: str, topic: Topic) -> list[str]:
+        """The content characters of the question besides the topic's cues and the aspect cues."""
+        for cue in topic_cues(topic):
+            text = text.replace(cue, " ")
+        return self.index.content_chars(self.index.content(strip_cues(text)))
 
     def _mentions(self, code: str, phrase: str) -> bool:
         item = self._items.get(code)

@@ -42,7 +42,7 @@ def test_unknown_field(tmp_path: Path) -> None:
     assert _problems(root) == [
         f"{path}:{line}: items[0].colour: unknown field (accepted: code, name, target, conditions, materials, "
         "process, legal_days, promised_days, fee, location, online, delivery, tolerance, weekend, bookable, "
-        "self_service, aliases, hours, phone, basis, faq)"
+        "self_service, aliases, hours, phone, basis, faq, citywide, door_to_door, sample_form)"
     ]
 
 

@@ -24,7 +24,7 @@ def test_sound_key_absorbs_homophones(heard: str, meant: str) -> None:
 @pytest.mark.parametrize(
     ("question", "aspect"),
     [
-        ("狗证要带什么材料", "materials"), ("在哪个窗口办", "location"), ("周六能办吗", "hours"),
+        ("狗证要带什么材料", "materials"), ("在哪个窗口办", "location"), ("周六能办吗", "weekend"),
         ("多久能拿到", "time_limit"), ("要不要钱", "fee"), ("怎么申请", "process"), ("需要什么条件", "conditions"),
         ("网上能办吗", "online"), ("能寄到家吗", "express"), ("要预约吗", "booking"), ("我想开个饭店", "general"),
     ],
