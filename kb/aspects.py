@@ -38,6 +38,7 @@ CUES: dict[str, dict[str, float]] = {
     "hours": {
         "几点": STRONG, "上班": STRONG, "下班": STRONG, "开门": STRONG, "关门": STRONG, "办公时间": STRONG,
         "中午": STRONG, "午休": STRONG, "节假日": STRONG, "放假": STRONG, "晚上": MEDIUM, "什么时候可以": WEAK,
+        "半夜": MEDIUM, "深夜": MEDIUM, "夜里": MEDIUM, "凌晨": MEDIUM,
     },
     "time_limit": {
         "多久": STRONG, "多长时间": STRONG, "几天": STRONG, "多少天": STRONG, "几个工作日": STRONG, "当场": STRONG,

@@ -17,13 +17,14 @@ from kb.api import Alternative, Answer
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
-from kb.confidence import Features, features, off_topic, probability
+from kb.confidence import Features, features, off_topic, probability, service_free_cues
 from kb.index import Index, build_index
 from kb.retrieval import Candidate, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
 
 CENTRE_CODE = "CENTRE"
+NAMED_QUALITY = 0.75  # phrase_len / phrase length: exact 1, heard by sound 0.9, scattered 0.75, near less
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Thresholds:
     """Decision thresholds on the calibrated confidence (kb.confidence); chosen on the tuning split of the labelled
     questions (benchmarks/kb_fit.py sweeps ``abstain``; benchmarks/kb_bench.py prints the held-out effect)."""
 
-    abstain: float = 0.55  # below: no item is chosen (kb_fit.py sweep, text + ASR transcripts: lowest on 0.50-0.55)
+    abstain: float = 0.45  # below: no item is chosen (kb_fit.py sweep on the corpus tune split + own questions)
     clarify_ratio: float = 0.8  # runner-up score / top score at or above which two items count as close
     faq_match: float = 82.0  # rapidfuzz ratio on sound keys for a FAQ question to answer verbatim
     centre_item: float = 0.7  # a centre topic wins over an item the question does not name below this confidence
@@ -63,8 +64,11 @@ class QAEngine:
         self._bundles = {b.code: b for b in self.kb.bundles}
         self._centre_chars = frozenset(centre_text(self.kb))
         self._phrase_keys: dict[str, list[str]] = {}
+        self._phrase_texts: dict[str, list[str]] = {}
         for p in index.phrases:
             self._phrase_keys.setdefault(p.code, []).append(p.key)
+            self._phrase_texts.setdefault(p.code, []).append(p.text)
+        self._off_topic = service_free_cues([p.text for p in index.phrases])
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
@@ -117,9 +121,12 @@ class QAEngine:
             conf = max(conf, 0.9)
         alternatives = self._alternatives(cands, conf)
 
-        named = top is not None and top.phrase_len >= 2
+        # Named: one of its names or aliases is in the question, as written or as heard; a stretch that merely
+        # sounds near one ("是真的" ~ 养殖证) is a hint for ranking, not a naming.
+        named = top is not None and top.phrase_len >= 2 and top.phrase_len >= NAMED_QUALITY * len(top.phrase)
         context = context_item if context_item in self._items or context_item in self._bundles else None
-        # A centre word in the story ("坐公交的时候弄丢了") is not the question when the last clause asks something else.
+        # A centre word in the story ("坐公交的时候弄丢了") is not the question when the last clause asks something
+        # else.
         topic, topic_strength = match_topic(last)
         if topic is None and (last == text or classify_question(last, "")[1] < MEDIUM):
             topic, topic_strength = match_topic(text)
@@ -135,13 +142,7 @@ class QAEngine:
         ):
             return self._target_answer(context, aspect, 0.8, [], full)
 
-        # A centre-wide question: a centre topic, no item clearly named, and a question rather than a remark
-        # ("楼下停车位被人占了" mentions parking but asks nothing) or a private matter (off-topic cue).
-        # Nothing but the topic's own words ("一件事有哪些", "晚上下了班还能办吗"): an item that merely shares a
-        # character with them is no rival, however confident.
-        bare = topic is not None and not self._rest(text, topic)
-        if (topic is not None and (centre or not named) and (conf < self.thresholds.centre_item or centre or bare)
-                and (centre or _ASKS.search(text)) and not off_topic(text) and self._about_centre(text, topic)):
+        if topic is not None and self._centre_question(text, topic, top, named, conf, centre):
             answer = centre_answer(self.kb, topic, text)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
@@ -194,8 +195,38 @@ class QAEngine:
 
         aspect, strength = classify_question(masked(text), masked(last))
         feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),
-                         self._phrase_keys.get(top.code, []), strength, text)
+                         self._phrase_keys.get(top.code, []), strength, text, self._off_topic)
         return cands, feats, aspect, strength
+
+    def _centre_question(self, text: str, topic: Topic, top: Candidate | None, named: bool, conf: float,
+                         centre: bool) -> bool:
+        """Is this a centre-wide question about ``topic`` rather than a question about the top item?
+
+        It must be a question ("楼下停车位被人占了" mentions parking but asks nothing) and no private matter (off-topic
+        cue). An item the caller names wins, unless the item is itself one of the centre's services of that topic
+        (an item whose own words are the topic's cues: 证照免费寄递服务 for "哪些能寄到家"). An item the caller does
+        not name wins only when it is confidently what the rest of the question describes; a list question
+        ("周末能办哪些事") or one with nothing besides the topic's words ("晚上下了班还能办吗") is the centre's.
+        """
+        if off_topic(text, self._off_topic) or not (centre or _ASKS.search(text)):
+            return False
+        if top is not None and self._is_topic_item(top.code, topic):
+            return True
+        if named and not centre:
+            return False
+        listing = topic.service and is_list(text)
+        if not (centre or listing) and not self._about_centre(text, topic):
+            return False
+        bare = all(ch in self._centre_chars for ch in self._rest(text, topic))
+        return centre or bare or listing or conf < self.thresholds.centre_item
+
+    def _is_topic_item(self, code: str, topic: Topic) -> bool:
+        """Is the item one of the centre's own services of ``topic`` (its names carry the topic's cue words)? Only
+        for the centre's services (5+2, express, 延时, self-service...), not for everyday words (老人, 投诉)."""
+        if not topic.service or code not in self._items:  # a bundle named is the bundle, not the topic
+            return False
+        cues = [c for c in topic.cues if len(c) >= 2]
+        return any(c in key for key in self._phrase_texts.get(code, ()) for c in cues)
 
     @staticmethod
     def _centre_aspect(topic: Topic, text: str, aspect: str, strength: float) -> str:
@@ -203,7 +234,9 @@ class QAEngine:
         location), else the topic's own aspect."""
         if is_list(text):
             return "general"
-        return aspect if strength >= MEDIUM and aspect != "general" else topic.aspect
+        if topic.aspect != "general":
+            return topic.aspect
+        return aspect if strength >= MEDIUM else topic.aspect
 
     def _about_centre(self, text: str, topic: Topic) -> bool:
         """Whatever the question says besides its cue words also appears in the centre facts (so "灵隐寺几点开门"
@@ -212,7 +245,7 @@ class QAEngine:
         if not rest:
             return True
         known = sum(ch in self._centre_chars for ch in rest)
-        return known / len(rest) >= 0.6
+        return known / len(rest) >= 0.5
 
     def _rest(self, text: str, topic: Topic) -> list[str]:
         """The content characters of the question besides the topic's cues and the aspect cues."""

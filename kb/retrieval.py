@@ -7,9 +7,10 @@ confidence: how much of the question a phrase or the BM25 terms explain, and the
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kb.index import K1, TERM_WEIGHTS, B, Index
+from kb.operations import UNSAID, operation_factor, said_operations, siblings, unsaid_qualifier
 from kb.text import sound_key, symbol_similarity
 
 SOUND_HIT = 0.9  # a homophone hit counts a little less than the exact characters
@@ -74,6 +75,22 @@ def scattered_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
             length = len(p.key) * SCATTER_HIT
             if length > best.get(p.code, (0.0, ""))[0]:
                 best[p.code] = (length, p.text)
+    return best
+
+
+PAIR_GAP = 3  # at most this many characters between the two halves of a two-character alias
+PAIR_HIT = 0.6  # "狗想办证" ~ 狗证: weaker than a scattered long phrase, not a naming of the item
+
+
+def pair_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
+    """Two-character aliases said with a few words between their halves (我家狗要办证 ~ 狗证, 护照过期 ~ 护照)."""
+    best: dict[str, tuple[float, str]] = {}
+    for i, sym in enumerate(key):
+        for p in index.pairs.get(sym, ()):
+            if p.key[1] in key[i + 2 : i + 2 + PAIR_GAP]:
+                length = 2 * PAIR_HIT
+                if length > best.get(p.code, (0.0, ""))[0]:
+                    best[p.code] = (length, p.text)
     return best
 
 
@@ -158,9 +175,10 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
     scores = bm25(index, index.terms(content_text))
     chars = index.content_chars(index.content(content_text))
     hits = phrase_hits(index, text, key)
-    for code, hit in scattered_hits(index, key).items():
-        if hit[0] > hits.get(code, (0.0, ""))[0]:
-            hits[code] = hit
+    for found in (scattered_hits(index, key), pair_hits(index, key)):
+        for code, hit in found.items():
+            if hit[0] > hits.get(code, (0.0, ""))[0]:
+                hits[code] = hit
     ranked = sorted(scores, key=scores.get, reverse=True)
     for code, hit in near_hits(index, key).items():
         if hit[0] > hits.get(code, (0.0, ""))[0]:
@@ -174,4 +192,29 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
         score = (scores.get(code, 0.0) + PHRASE_BONUS * length) * (0.3 + 0.7 * cov)
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
+    if said_operations(text) or len(index.content(content_text)) > BARE_NOUN:
+        return by_operation(index, text, out[:SIBLING_POOL])[:limit] + out[SIBLING_POOL:limit]
     return out[:limit]
+
+
+SIBLING_POOL = 8  # the best few are re-weighed by the operation the caller asked for
+BARE_NOUN = 4  # a question that is only the thing ("市民卡", "狗证多少钱") says no operation: ask which one
+
+
+def by_operation(index: Index, text: str, cands: list[Candidate]) -> list[Candidate]:
+    """Among items about the same thing (kb.operations.siblings), the operation the caller said decides: "要办狗证"
+    is the first issue, not the annual check; "执照丢了" the replacement. An item with no sibling in the pool keeps
+    its score, whatever its name says."""
+    said = said_operations(text)
+    names = index.names
+    out = []
+    for c in cands:
+        factor = 1.0
+        kin = [o for o in cands if o.code != c.code and siblings(names[c.code], names[o.code])]
+        if kin:
+            factor = operation_factor(index.operations.get(c.code, frozenset()), said)
+            if any(unsaid_qualifier(names[c.code], names[o.code], text) for o in kin):
+                factor *= UNSAID
+        out.append(c if factor == 1.0 else replace(c, score=c.score * factor))
+    out.sort(key=lambda c: (-c.score, c.code))
+    return out

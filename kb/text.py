@@ -33,7 +33,7 @@ REGIONAL = (
 _FA = re.compile(r"(?<![砍采征讨步])伐(?=$|[\s,.!?;，。！？；])")
 # Ways of saying "lost" folded into the one the aliases use (身份证丢了, 营业执照丢了); applied to questions and KB alike.
 # (弄丢/搞丢 are 办丢 once 弄/搞 are folded.)
-SYNONYMS = (("办丢", "丢"), ("丢掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
+SYNONYMS = (("办丢", "丢"), ("丢掉", "丢"), ("落掉", "丢"), ("掉掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
 _VERB_GE = re.compile(r"(?<=[开办挂刻考领补换搞弄做])个(?![体人税])")
 _PUNCT = re.compile(r"[\s\u3000,.!?;:'\"()\[\]{}<>，。！？；：、“”‘’（）【】《》…—\-~～·]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
