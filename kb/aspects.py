@@ -32,7 +32,8 @@ CUES: dict[str, dict[str, float]] = {
     },
     "location": {
         "在哪": STRONG, "哪里": MEDIUM, "哪儿": MEDIUM, "什么地方": STRONG, "哪个窗口": STRONG, "几号窗口": STRONG,
-        "地址": STRONG, "几楼": STRONG, "去哪": STRONG, "到哪": MEDIUM, "怎么走": STRONG, "位置": MEDIUM,
+        "地址": STRONG, "几楼": STRONG, "去哪": STRONG, "交到哪": STRONG + 0.5, "送到哪": STRONG + 0.5,
+        "交哪里": STRONG + 0.5, "哪里交": STRONG + 0.5, "到哪": MEDIUM, "怎么走": STRONG, "位置": MEDIUM,
         "窗口": WEAK, "的地方": MEDIUM,
     },
     "hours": {
@@ -44,6 +45,7 @@ CUES: dict[str, dict[str, float]] = {
         "多久": STRONG, "多长时间": STRONG, "几天": STRONG, "多少天": STRONG, "几个工作日": STRONG, "当场": STRONG,
         "当天": STRONG, "马上": MEDIUM, "办结": STRONG, "时限": STRONG, "等多久": STRONG, "拿到": MEDIUM,
         "办下来": STRONG, "办好": MEDIUM, "出证": STRONG, "多快": STRONG, "什么时候能": STRONG, "批下来": STRONG,
+        "期限": STRONG, "截止": STRONG, "什么时候之前": STRONG + 0.5, "最晚": STRONG,
     },
     "fee": {
         "多少钱": STRONG + 0.5, "钱": STRONG, "收费": STRONG, "费用": STRONG, "免费": STRONG, "交费": STRONG,
@@ -58,6 +60,7 @@ CUES: dict[str, dict[str, float]] = {
         "条件": STRONG + 0.5, "资格": STRONG, "符合": STRONG, "要求": MEDIUM, "谁可以": STRONG, "哪些人": STRONG,
         "几个人": STRONG, "哪些场所": STRONG, "什么情况": STRONG, "限制": MEDIUM, "外地人": MEDIUM,
         "能不能": WEAK * 0.5, "可不可以": WEAK * 0.5, "能办吗": WEAK * 0.5, "能全部": MEDIUM,
+        "什么人": STRONG, "多大年纪": STRONG, "多大岁数": STRONG, "几岁": MEDIUM, "够不够": MEDIUM,
     },
     "online": {
         "网上": STRONG, "手机上": STRONG, "手机": MEDIUM, "浙里办": STRONG, "线上": STRONG, "网办": STRONG,
@@ -65,7 +68,7 @@ CUES: dict[str, dict[str, float]] = {
         "在家": MEDIUM, "电脑": MEDIUM,
     },
     "express": {
-        "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
+        "邮寄": STRONG + 0.5, "快递": STRONG + 0.5, "寄": STRONG + 0.5, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
         "送上门": STRONG + 1, "寄回": STRONG, "邮政": MEDIUM, "到付": STRONG,
     },
     "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
@@ -80,7 +83,8 @@ CUES: dict[str, dict[str, float]] = {
         "容缺": STRONG + 1, "材料不全": STRONG + 1, "材料不齐": STRONG + 1, "不齐": STRONG, "不全": STRONG,
         "没带齐": STRONG + 1, "没带全": STRONG + 1, "缺材料": STRONG + 1, "缺一样": STRONG + 1, "少一样": STRONG + 1,
         "少了一样": STRONG + 1, "差一样": STRONG + 1, "缺了": MEDIUM, "少了": MEDIUM, "先受理": STRONG + 1,
-        "后补": STRONG + 1, "补交": STRONG, "晚点交": STRONG, "过后再交": STRONG, "以后再交": STRONG,
+        "后补": STRONG + 1, "补交": STRONG, "先收": STRONG + 1, "少份": STRONG + 1, "少一份": STRONG + 1,
+        "缺份": STRONG + 1, "缺一份": STRONG + 1, "晚点交": STRONG, "过后再交": STRONG, "以后再交": STRONG,
         "先办着": STRONG, "还没拿到": MEDIUM, "还没开出来": MEDIUM,
     },
     "sample_form": {
@@ -104,6 +108,9 @@ NAME_MASK = "某"
 _HOW_VERB = re.compile(r"(怎么|如何|咋)(?!办|弄|搞|样|回事|走|去|过去)[\u4e00-\u9fff]")
 # "能/可以 ... 吗" (may I, can it be done): asks about the conditions unless a more specific cue says otherwise.
 _MAY = re.compile(r"(能|可以|可不可以)[\u4e00-\u9fff]{0,10}吗")
+# "要/需要 … 吗" at the end (要批吗, 要重新备案吗, 还要报吗): is it required at all — the conditions, unless a more
+# specific cue (要带身份证吗, 要钱吗, 要预约吗) says otherwise.
+_NEED = re.compile(r"(要|需要|得)[\u4e00-\u9fff]{1,8}吗$")
 
 
 # A cue heard only by sound is a little less certain than the written cue; one with a near syllable (symbol_similarity
@@ -173,7 +180,7 @@ def classify(text: str) -> tuple[str, float]:
             scores[aspect] = max(scores.get(aspect, 0.0), best)
     if _HOW_VERB.search(text):
         scores["process"] = max(scores.get("process", 0.0), MEDIUM)
-    if _MAY.search(text):
+    if _MAY.search(text) or _NEED.search(text):
         scores["conditions"] = max(scores.get("conditions", 0.0), WEAK)
     if not scores:
         return "general", 0.0

@@ -25,7 +25,7 @@ OPERATIONS: dict[str, re.Pattern[str]] = {
                           r"掉了|找不到|被偷|损坏|坏了|破了|挂失|不见"),
     "change": re.compile(r"换地址|地址变|迁址|换名字|换名称|变更|更改|更正|修改|改名|改成|改为|改(?=[^革造建善进])|换法人|换股东|增加|减少|调整|迁移|搬"),
     "cancel": re.compile(r"注销|撤销|歇业|停业|解散|清算|不干了|不做了|关掉|关门|退出|吊销"),
-    "sign": re.compile(r"签注|再次签注"),
+    "sign": re.compile(r"签注|再次签注|一年一签|签(?![订约字名合证])"),
 }
 UNSAID = 0.7  # an item marked with an operation the caller did not say
 OTHER_SAID = 0.85  # a first-issue item when the caller said another operation
@@ -88,14 +88,15 @@ def siblings(a: str, b: str) -> bool:
     return any(ta[i : i + 2] in tb for i in range(len(ta) - 1))
 
 
-def unsaid_qualifier(name: str, other: str, text: str) -> bool:
-    """Is ``name`` a more specific kind of its sibling ``other`` (临时居民身份证申领 of 居民身份证…: its thing holds the
-    other's thing and more) by words the caller did not say? Then the plainer sibling is what was asked."""
+def qualifier_said(name: str, other: str, text: str) -> bool | None:
+    """For a more specific sibling (its thing holds the other's and more): was the extra said? None if neither is
+    more specific than the other."""
     mine, theirs = thing(name), thing(other)
     if not theirs or theirs == mine or theirs not in mine:
-        return False
+        return None
     extra = mine.replace(theirs, "", 1)
-    if len(extra) < 2:
-        return False
+    if not extra:
+        return None
     key = sound_key(text)
-    return not any(sound_key(extra[i : i + 2]) in key for i in range(len(extra) - 1))
+    pieces = [extra] if len(extra) < 2 else [extra[i : i + 2] for i in range(len(extra) - 1)]
+    return any(sound_key(p) in key for p in pieces)

@@ -18,8 +18,9 @@ from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import Features, features, off_topic, probability, service_free_cues
+from kb.distinguish import decide
 from kb.index import Index, build_index
-from kb.retrieval import Candidate, rank
+from kb.retrieval import BARE_NOUN, Candidate, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
 
@@ -149,13 +150,18 @@ class QAEngine:
                 return Answer(CENTRE_CODE, "区行政服务中心", None, self._centre_aspect(topic, text, aspect, aspect_strength),
                               answer, conf_c, False, alternatives)
 
-        # Two close targets, both plausible: ask which one rather than guess (or give up).
+        # Two close targets, both plausible: ask which one rather than guess (or give up) — unless the question
+        # itself tells them apart (kb.distinguish): then that one is the answer, with the confidence it had.
         second = cands[1] if len(cands) > 1 else None
         if (top is not None and second is not None and faq is None
                 and second.score >= self.thresholds.clarify_ratio * top.score
                 and second.phrase_len >= top.phrase_len
                 and all(c.phrase_len >= 2 or c.coverage >= 0.6 for c in (top, second))
                 and conf >= self.thresholds.clarify_min):
+            bare = len(self.index.content(strip_cues(text))) <= BARE_NOUN
+            chosen = decide(self.index, text, top.code, second.code, bare)
+            if chosen is not None:
+                return self._target_answer(chosen, aspect, max(conf, self.thresholds.abstain), alternatives, full)
             names = [self._spoken_name(c.code) for c in (top, second)]
             return Answer(None, None, None, aspect, clarify_question(names), conf, True, alternatives[:2],
                           clarify=True)

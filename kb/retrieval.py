@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from kb.index import K1, TERM_WEIGHTS, B, Index
-from kb.operations import UNSAID, operation_factor, said_operations, siblings, unsaid_qualifier
+from kb.operations import SAID, UNSAID, operation_factor, qualifier_said, said_operations, siblings
 from kb.text import sound_key, symbol_similarity
 
 SOUND_HIT = 0.9  # a homophone hit counts a little less than the exact characters
@@ -213,8 +213,11 @@ def by_operation(index: Index, text: str, cands: list[Candidate]) -> list[Candid
         kin = [o for o in cands if o.code != c.code and siblings(names[c.code], names[o.code])]
         if kin:
             factor = operation_factor(index.operations.get(c.code, frozenset()), said)
-            if any(unsaid_qualifier(names[c.code], names[o.code], text) for o in kin):
+            qualifiers = [qualifier_said(names[c.code], names[o.code], text) for o in kin]
+            if False in qualifiers:
                 factor *= UNSAID
+            elif True in qualifiers:
+                factor *= SAID
         out.append(c if factor == 1.0 else replace(c, score=c.score * factor))
     out.sort(key=lambda c: (-c.score, c.code))
     return out

@@ -26,11 +26,13 @@ HESITATIONS = re.compile(r"[嗯呃啊哦]+")
 REGIONAL = (
     ("咋整", "怎么办"), ("怎么整", "怎么办"), ("咋弄", "怎么办"), ("咋搞", "怎么办"), ("咋办", "怎么办"), ("哪能办", "怎么办"),
     ("啥辰光", "什么时候"), ("啥时候", "什么时候"), ("啥地方", "什么地方"), ("几钿", "多少钱"), ("多少钞票", "多少钱"),
-    ("铜钿", "钱"), ("晓得", "知道"), ("阿拉", "我们"), ("侬", "你"), ("木有", "没有"), ("么得", "没有"),
+    ("钞票", "钱"), ("铜钿", "钱"), ("弄得了", "能办"), ("办得了", "能办"), ("搿搭", "这里"), ("晓得", "知道"), ("阿拉", "我们"), ("侬", "你"), ("木有", "没有"), ("么得", "没有"),
     ("咋个", "怎么"), ("啷个", "怎么"), ("咋", "怎么"), ("啥", "什么"), ("弄", "办"), ("搞", "办"),
 )
 # Wu's question particle 伐 (= 吗) at the end of a clause; 砍伐/采伐/征伐 keep it.
 _FA = re.compile(r"(?<![砍采征讨步])伐(?=$|[\s,.!?;，。！？；])")
+# Wu "好 + verb … 伐" is "can one …?" (好申请伐 = 能申请吗); 好 before other words stays (好几天, 好的).
+_HAO = re.compile(r"好(?=[\u4e00-\u9fff]{1,10}伐(?:$|[\s,.!?;，。！？；]))(?![几多久的像些])")
 # Ways of saying "lost" folded into the one the aliases use (身份证丢了, 营业执照丢了); applied to questions and KB alike.
 # (弄丢/搞丢 are 办丢 once 弄/搞 are folded.)
 SYNONYMS = (("办丢", "丢"), ("丢掉", "丢"), ("落掉", "丢"), ("掉掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
@@ -43,6 +45,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 def normalise(text: str) -> str:
     """NFKC, lower case, no punctuation or spaces, regional words folded, fillers and hesitations removed."""
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _HAO.sub("能", text)
     text = _FA.sub("吗", text)
     text = _PUNCT.sub("", text)
     for said, canonical in REGIONAL:
