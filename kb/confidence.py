@@ -37,6 +37,8 @@ OFF_TOPIC = (
     "找工作", "换工作", "请假条", "比赛", "微信", "支付宝", "信用卡", "猫", "不吃东西",
     # jobs at the centre, shows, bank cards, traffic rules of the day
     "招不招", "应聘", "音乐会", "银行卡", "限不限行", "限行",
+    # shopping advice, taxis, repairs, lost property, towing, lottery draws
+    "哪里买", "靠谱", "叫一辆", "叫辆车", "报修", "断网", "找回来", "失物", "拖走", "被拖", "双色球", "开奖",
 )
 
 

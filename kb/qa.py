@@ -221,7 +221,7 @@ class QAEngine:
         if named and not centre:
             return False
         listing = topic.service and is_list(text)
-        if not (centre or listing) and not self._about_centre(text, topic):
+        if not centre and not self._about_centre(text, topic):
             return False
         bare = all(ch in self._centre_chars for ch in self._rest(text, topic))
         return centre or bare or listing or conf < self.thresholds.centre_item
