@@ -35,7 +35,7 @@ def _words(index: Index, code: str) -> set[str]:
 def decide(index: Index, text: str, a: str, b: str, bare: bool = False) -> str | None:
     """The one of ``a``, ``b`` (item or bundle codes) the question points at, or None when it does not say.
     ``bare``: the question is little more than the thing ("市民卡"): no operation unsaid counts against either."""
-    bundles = {x.code for x in index.kb.bundles}
+    bundles = index.bundle_codes
     if (a in bundles) != (b in bundles):
         bundle, item = (a, b) if a in bundles else (b, a)
         return bundle if together(text) else item

@@ -78,6 +78,7 @@ class Index:
     phrase_starts: dict[str, list[Phrase]] = field(default_factory=dict)  # first two sound symbols -> 4+ phrases
     pairs: dict[str, list[Phrase]] = field(default_factory=dict)  # first sound symbol -> two-character phrases
     operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
+    bundle_codes: frozenset[str] = frozenset()
 
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
@@ -143,6 +144,7 @@ def build_index(kb: KnowledgeBase) -> Index:
         for f in item.faq:
             q = normalise(f.q)
             index.faqs.append(FaqEntry(item.code, q, sound_key(q), f.a))
+    index.bundle_codes = frozenset(b.code for b in kb.bundles)
     for bundle in kb.bundles:
         index.names[bundle.code] = bundle.name
         fields_by_code[bundle.code] = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from kb.distinguish import together
 from kb.index import K1, TERM_WEIGHTS, B, Index
 from kb.operations import SAID, UNSAID, operation_factor, qualifier_said, said_operations, siblings
 from kb.text import sound_key, symbol_similarity
@@ -192,9 +193,25 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
         score = (scores.get(code, 0.0) + PHRASE_BONUS * length) * (0.3 + 0.7 * cov)
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
+    out = by_bundle_intent(index, text, out)
     if said_operations(text) or len(index.content(content_text)) > BARE_NOUN:
         return by_operation(index, text, out[:SIBLING_POOL])[:limit] + out[SIBLING_POOL:limit]
     return out[:limit]
+
+
+TOGETHER_FACTOR = 1.35  # a 一件事 bundle when the caller asks for things together ("一起办", "要办哪些手续")
+ALONE_FACTOR = 0.8  # a bundle when the caller asks about one thing: its member item is meant
+
+
+def by_bundle_intent(index: Index, text: str, cands: list[Candidate]) -> list[Candidate]:
+    """Bundles share their members' words; whether the caller wants the whole life event decides between them."""
+    bundles = index.bundle_codes
+    if not any(c.code in bundles for c in cands[:SIBLING_POOL]):
+        return cands
+    factor = TOGETHER_FACTOR if together(text) else ALONE_FACTOR
+    out = [replace(c, score=c.score * factor) if c.code in bundles else c for c in cands]
+    out.sort(key=lambda c: (-c.score, c.code))
+    return out
 
 
 SIBLING_POOL = 8  # the best few are re-weighed by the operation the caller asked for
