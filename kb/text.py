@@ -33,6 +33,13 @@ REGIONAL = (
 _FA = re.compile(r"(?<![砍采征讨步])伐(?=$|[\s,.!?;，。！？；])")
 # Wu "好 + verb … 伐" is "can one …?" (好申请伐 = 能申请吗); 好 before other words stays (好几天, 好的).
 _HAO = re.compile(r"好(?=[\u4e00-\u9fff]{1,10}伐(?:$|[\s,.!?;，。！？；]))(?![几多久的像些])")
+# Life events said as what happened ("生了孩子", "老婆刚生完小孩") folded into the words the 一件事 bundles and their
+# aliases use ("孩子出生"); applied to questions and KB alike, so 生孩子登记 and 生了小孩 meet.
+LIFE_EVENTS = (
+    (re.compile(r"(?:生了|生完|生下|添了|刚生)(?:个|一个|了)?(?:孩子|小孩|宝宝|娃|小宝宝|儿子|女儿)"), "孩子出生"),
+    (re.compile(r"(?:孩子|小孩|宝宝|娃|小宝宝|新生儿)(?:刚|已经)?(?:出生|生下来|落地)"), "孩子出生"),
+    (re.compile(r"生(?:孩子|小孩|宝宝)"), "孩子出生"),
+)
 # Ways of saying "lost" folded into the one the aliases use (身份证丢了, 营业执照丢了); applied to questions and KB alike.
 # (弄丢/搞丢 are 办丢 once 弄/搞 are folded.)
 SYNONYMS = (("办丢", "丢"), ("丢掉", "丢"), ("落掉", "丢"), ("掉掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
@@ -53,6 +60,8 @@ def normalise(text: str) -> str:
     for filler in FILLERS:
         text = text.replace(filler, "")
     text = HESITATIONS.sub("", text)
+    for pattern, canonical in LIFE_EVENTS:
+        text = pattern.sub(canonical, text)
     for said, canonical in SYNONYMS:
         text = text.replace(said, canonical)
     text = _VERB_GE.sub("", text)
