@@ -19,7 +19,8 @@ CREATE = "create"
 # Operation -> words that say it, in item names as well as in questions. Single characters are guarded where they
 # also start unrelated words (补贴, 换乘, 查询...).
 OPERATIONS: dict[str, re.Pattern[str]] = {
-    CREATE: re.compile(r"首次|第一次|新办|设立|核发|新申请|初次|申领|新开|成立|开办|从来没"),
+    # "办护照", "要办狗证": 办 with no other operation is the first issue (补办, 代办, 怎么办 are not).
+    CREATE: re.compile(r"首次|第一次|新办|设立|核发|新申请|初次|申领|新开|成立|开办|从来没|(?<![补重换代帮承协么咋])办"),
     "renew": re.compile(r"重新办|重办|年检|年审|续期|延续|续签|续租|续办|到期|过期|期满|换领|换发|换证|换本|换新|快到期|有效期"),
     "replace": re.compile(r"重新办|重办|补领|补办|补发|补证|补换|补打|补一|补个|补张|补本|补(?=[^贴助充偿缴交税录考课])|丢|遗失|"
                           r"掉了|找不到|被偷|损坏|坏了|破了|挂失|不见"),
@@ -43,6 +44,8 @@ def said_operations(text: str) -> frozenset[str]:
     found = {op for op, pattern in OPERATIONS.items() if pattern.search(text)}
     key = sound_key(text)
     found |= {op for op, words in _WORDS.items() if op not in found and any(sound_key(w) in key for w in words)}
+    if len(found) > 1:
+        found.discard(CREATE)  # "身份证丢了去哪办": the loss says which, the 办 does not
     return frozenset(found)
 
 

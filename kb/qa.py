@@ -167,7 +167,9 @@ class QAEngine:
                           clarify=True)
 
         if top is None or conf < self.thresholds.abstain:
-            return self._abstain(aspect if aspect_strength else "none", conf, alternatives)
+            # An off-topic question ("今天天气怎么样") has no candidate worth offering the caller.
+            offer = [] if off_topic(text, self._off_topic) else alternatives
+            return self._abstain(aspect if aspect_strength else "none", conf, offer)
 
         if faq is not None:
             name = self.index.names[top.code]
