@@ -69,7 +69,8 @@ TOPICS = (
           ("door_to_door",), "door_to_door", members=lambda i: i.door_to_door, listing="能上门办的有{n}项"),
     Topic("sample_form", ("样表", "表格", "模板", "范本", "下载", "填表", "怎么填", "拿表", "领表", "例子"), ("sample_form",), "sample_form",
           members=lambda i: i.sample_form, listing="有样表的有{n}项"),
-    Topic("bundles", ("一件事", "套餐", "一起办", "联办", "打包办", "一次办"), ("bundles",), "general", service=True),
+    # (the "together" words, 一起办/一次办, name one bundle's life event, not the list of them: kb.distinguish)
+    Topic("bundles", ("一件事", "套餐", "联办", "集成办"), ("bundles",), "general", service=True),
     Topic("queue", ("取号", "排队", "叫号", "等多久", "过号", "人多不多", "排很久"), ("queue",), "process"),
     Topic("help_desk", ("老人", "老年人", "残疾", "陪同", "代办", "帮办", "导服", "帮忙办", "不会弄", "不会办",
                         "帮我办", "引导", "工作人员可以问"), ("help_desk",), "general"),

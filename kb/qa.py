@@ -51,6 +51,10 @@ FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪
 _CLAUSE = re.compile(r"[，,。.？?！!；;]")
 
 
+def clauses(question: str) -> int:
+    return sum(1 for part in _CLAUSE.split(question) if normalise(part))
+
+
 def last_clause(question: str) -> str:
     clauses = [c for c in (normalise(part) for part in _CLAUSE.split(question)) if c]
     return clauses[-1] if clauses else ""
@@ -129,7 +133,7 @@ class QAEngine:
         # A centre word in the story ("坐公交的时候弄丢了") is not the question when the last clause asks something
         # else.
         topic, topic_strength = match_topic(last)
-        if topic is None and (last == text or classify_question(last, "")[1] < MEDIUM):
+        if topic is None and (last == text or classify_question(last, "")[1] < MEDIUM) and clauses(question) <= 2:
             topic, topic_strength = match_topic(text)
         centre = says_centre(text)
 
@@ -212,17 +216,19 @@ class QAEngine:
 
         It must be a question ("楼下停车位被人占了" mentions parking but asks nothing) and no private matter (off-topic
         cue). An item the caller names wins, unless the item is itself one of the centre's services of that topic
-        (an item whose own words are the topic's cues: 证照免费寄递服务 for "哪些能寄到家"). An item the caller does
+        (an item whose own words are the topic's cues: 证照免费寄递服务 for "哪些能寄到家") and the caller asks for the
+        list. An item the caller does
         not name wins only when it is confidently what the rest of the question describes; a list question
         ("周末能办哪些事") or one with nothing besides the topic's words ("晚上下了班还能办吗") is the centre's.
         """
         if off_topic(text, self._off_topic) or not (centre or _ASKS.search(text)):
             return False
-        if top is not None and self._is_topic_item(top.code, topic):
-            return True
-        if named and not centre:
-            return False
         listing = topic.service and is_list(text)
+        if listing and top is not None and self._is_topic_item(top.code, topic):
+            return True
+        # A name said as written wins even when the caller also says 你们/大厅 ("在你们大厅拍护照照片").
+        if named and (not centre or top.phrase in text):
+            return False
         if not centre and not self._about_centre(text, topic):
             return False
         bare = all(ch in self._centre_chars for ch in self._rest(text, topic))
