@@ -25,6 +25,8 @@ from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
 
 CENTRE_CODE = "CENTRE"
+# Centre topics that are also aspects of every item: with an item described, the question is about that item.
+ITEM_ASPECT_TOPICS = frozenset({"express", "online", "weekend", "tolerance", "door_to_door", "sample_form", "booking"})
 NAMED_QUALITY = 0.75  # phrase_len / phrase length: exact 1, heard by sound 0.9, scattered 0.75, near less
 
 
@@ -232,6 +234,10 @@ class QAEngine:
         if not centre and not self._about_centre(text, topic):
             return False
         bare = all(ch in self._centre_chars for ch in self._rest(text, topic))
+        if topic.aspect in ITEM_ASPECT_TOPICS:
+            # "车位的不动产证能寄到家吗" asks about that item's delivery: with anything else said, it is no centre
+            # question however unsure the item is (a clarifying question or abstention is better than the rules).
+            return centre or bare or listing
         return centre or bare or listing or conf < self.thresholds.centre_item
 
     def _is_topic_item(self, code: str, topic: Topic) -> bool:
