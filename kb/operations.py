@@ -26,7 +26,7 @@ OPERATIONS: dict[str, re.Pattern[str]] = {
                           r"掉了|找不到|被偷|损坏|坏了|破了|挂失|不见"),
     "change": re.compile(r"换地址|地址变|迁址|换名字|换名称|变更|更改|更正|修改|改名|改成|改为|改(?=[^革造建善进])|换法人|换股东|增加|减少|调整|迁移|搬"),
     "cancel": re.compile(r"注销|撤销|歇业|停业|解散|清算|不干了|不做了|关掉|关门|退出|吊销"),
-    "sign": re.compile(r"签注|再次签注|一年一签|签(?![订约字名合证])"),
+    "sign": re.compile(r"签注|再次签注|一年一签|签(?![订约字名合证发])"),
 }
 UNSAID = 0.7  # an item marked with an operation the caller did not say
 OTHER_SAID = 0.85  # a first-issue item when the caller said another operation
