@@ -38,7 +38,7 @@ OFF_TOPIC = (
     # jobs at the centre, shows, bank cards, traffic rules of the day
     "招不招", "应聘", "音乐会", "银行卡", "限不限行", "限行",
     # shopping advice, taxis, repairs, lost property, towing, lottery draws
-    "哪里买", "靠谱", "叫一辆", "叫辆车", "报修", "找谁修", "断网", "找回来", "失物", "拖走", "被拖", "双色球", "开奖",
+    "物业不管", "哪个好", "哪家好", "学开车", "哪里买", "靠谱", "叫一辆", "叫辆车", "报修", "找谁修", "断网", "找回来", "失物", "拖走", "被拖", "双色球", "开奖",
 )
 
 

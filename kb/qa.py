@@ -156,6 +156,12 @@ class QAEngine:
                 return Answer(CENTRE_CODE, "区行政服务中心", None, self._centre_aspect(topic, text, aspect, aspect_strength),
                               answer, conf_c, False, alternatives)
 
+        # A private matter or chit-chat (off-topic cue) is answered only when the caller also names an item as
+        # written ("邻居家的狗咬人了" no; "隔壁村争地，土地权属争议调处怎么申请" yes): the cue is rarely in a service
+        # question, and a guessed item there is the worst answer.
+        if off_topic(text, self._off_topic) and not (named and top is not None and top.phrase in text):
+            return self._abstain(aspect if aspect_strength else "none", min(conf, self.thresholds.abstain / 2), [])
+
         # Two close targets, both plausible: ask which one rather than guess (or give up) — unless the question
         # itself tells them apart (kb.distinguish): then that one is the answer, with the confidence it had.
         second = cands[1] if len(cands) > 1 else None

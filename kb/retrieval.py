@@ -196,9 +196,25 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
     out = by_bundle_intent(index, text, out)
+    out = named_first(text, out)
     if said_operations(text) or len(index.content(content_text)) > BARE_NOUN:
         return by_operation(index, text, out[:SIBLING_POOL])[:limit] + out[SIBLING_POOL:limit]
     return out[:limit]
+
+
+NAMED_OVER = 0.5  # an item the caller names as written outranks an unnamed one scoring up to twice as much
+
+
+def named_first(text: str, cands: list[Candidate]) -> list[Candidate]:
+    """The caller's own word for an item ("解押") beats an item that merely shares its characters in a longer
+    official name (机动车解除抵押登记), unless that one scores far higher."""
+    if not cands or (cands[0].phrase and cands[0].phrase in text):
+        return cands
+    top = cands[0]
+    for i, c in enumerate(cands[1:4], 1):
+        if len(c.phrase) >= 2 and c.phrase in text and c.score >= NAMED_OVER * top.score:
+            return [c, *cands[:i], *cands[i + 1 :]]
+    return cands
 
 
 TOGETHER_FACTOR = 1.35  # a 一件事 bundle when the caller asks for things together ("一起办", "要办哪些手续")
