@@ -84,7 +84,8 @@ CENTRE_WORDS = ("服务中心", "市民中心", "你们", "大厅", "中心", "�
 LIST_CUES = ("哪些", "哪几", "什么事", "什么业务", "都能办", "能办什么", "可以办什么", "办什么", "有什么", "多少项",
              "几项", "清单", "都有", "什么能")
 # What any question about the centre may say besides its topic: "是真的吗", "什么意思", "到底有没有人".
-META = ("意思", "介绍", "真的", "到底", "有人", "服务", "办事", "事项", "业务", "窗口", "过去", "过来", "白跑")
+META = ("意思", "介绍", "真的", "到底", "有人", "服务", "办事", "事项", "业务", "窗口", "过去", "过来", "白跑",
+        "一趟", "平时", "没空", "有空", "那个点", "时候", "人接", "进度", "查")
 MAX_SENTENCES = 3
 EXAMPLES = 4  # examples named in a list answer: a listener keeps about four
 NARROW = "您想办哪一项，直接说名称就行。"
@@ -124,6 +125,13 @@ def centre_text(kb: KnowledgeBase) -> str:
     parts = [v if isinstance(v, str) else "".join(v) for k, v in kb.centre.items() if k != "most_asked"]
     parts += [c for t in TOPICS for c in t.cues + t.weak_cues] + list(CENTRE_WORDS) + list(LIST_CUES) + list(META)
     return "".join(parts)
+
+
+def cue_text() -> str:
+    """Only the words of centre questions themselves (cues, 你们, 哪些, 什么意思), none of the facts: the facts
+    name services (社保, 公积金...) that are items' words too."""
+    return "".join([c for t in TOPICS for c in t.cues + t.weak_cues] + list(CENTRE_WORDS) + list(LIST_CUES)
+                   + list(META))
 
 
 def spoken_name(target: Item | Bundle) -> str:

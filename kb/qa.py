@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kb.api import Alternative, Answer
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
-from kb.centre import Topic, centre_answer, centre_text, is_list, match_topic, says_centre, topic_cues
+from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import Features, features, off_topic, probability, service_free_cues
 from kb.distinguish import decide
@@ -70,6 +70,7 @@ class QAEngine:
         self._items = {i.code: i for i in self.kb.items()}
         self._bundles = {b.code: b for b in self.kb.bundles}
         self._centre_chars = frozenset(centre_text(self.kb))
+        self._cue_chars = frozenset(cue_text())
         self._phrase_keys: dict[str, list[str]] = {}
         self._phrase_texts: dict[str, list[str]] = {}
         for p in index.phrases:
@@ -239,7 +240,7 @@ class QAEngine:
             return False
         if not centre and not self._about_centre(text, topic):
             return False
-        bare = all(ch in self._centre_chars for ch in self._rest(text, topic))
+        bare = all(ch in self._cue_chars for ch in self._rest(text, topic))
         if topic.aspect in ITEM_ASPECT_TOPICS:
             # "车位的不动产证能寄到家吗" asks about that item's delivery: with anything else said, it is no centre
             # question however unsure the item is (a clarifying question or abstention is better than the rules).
