@@ -195,10 +195,9 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
         score = (scores.get(code, 0.0) + PHRASE_BONUS * length) * (0.3 + 0.7 * cov)
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
-    out = by_bundle_intent(index, text, out)
-    out = named_first(text, out)
+    out = named_first(text, by_bundle_intent(index, text, out))
     if said_operations(text) or len(index.content(content_text)) > BARE_NOUN:
-        return by_operation(index, text, out[:SIBLING_POOL])[:limit] + out[SIBLING_POOL:limit]
+        out = by_operation(index, text, out[:SIBLING_POOL]) + out[SIBLING_POOL:]
     return out[:limit]
 
 
