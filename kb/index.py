@@ -79,6 +79,7 @@ class Index:
     pairs: dict[str, list[Phrase]] = field(default_factory=dict)  # first sound symbol -> two-character phrases
     operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
     bundle_codes: frozenset[str] = frozenset()
+    bundle_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bundle code -> its member items
 
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
@@ -145,6 +146,7 @@ def build_index(kb: KnowledgeBase) -> Index:
             q = normalise(f.q)
             index.faqs.append(FaqEntry(item.code, q, sound_key(q), f.a))
     index.bundle_codes = frozenset(b.code for b in kb.bundles)
+    index.bundle_items = {b.code: tuple(b.items) for b in kb.bundles}
     for bundle in kb.bundles:
         index.names[bundle.code] = bundle.name
         fields_by_code[bundle.code] = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]

@@ -20,6 +20,7 @@ PHRASE_BONUS = 2.5  # ranking points per matched phrase character
 SCATTER_HIT = 0.75  # all of a phrase, in order, in at most 3 pieces ("身份证下个月就到期" ~ 身份证到期)
 SCATTER_SLACK = 10  # at most this many other characters between the pieces
 POOL = 30  # BM25 candidates re-scored with coverage
+MEMBER_BONUS = 0.3  # per member item of a bundle the question names (from two up)
 
 
 @dataclass(frozen=True)
@@ -186,13 +187,18 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
     for code, hit in near_hits(index, key).items():
         if hit[0] > hits.get(code, (0.0, ""))[0]:
             hits[code] = hit
+    # A question that names two or more items of one 一件事 bundle ("解押、缴税、过户全部弄完要几天") means the bundle.
+    named = {code for code, (length, _) in hits.items() if length >= 2} | set(ranked[:3])
+    members = {b: sum(m in named for m in items) for b, items in index.bundle_items.items()}
     out = []
-    for code in set(ranked[:POOL]) | set(hits):
+    for code in set(ranked[:POOL]) | set(hits) | {b for b, n in members.items() if n >= 2}:
         length, phrase = hits.get(code, (0.0, ""))
         cov, mass = coverage(index, chars, code)
         # A target that explains only part of the question ranks lower than one that explains all of it,
         # however often it repeats the part it has.
         score = (scores.get(code, 0.0) + PHRASE_BONUS * length) * (0.3 + 0.7 * cov)
+        if members.get(code, 0) >= 2:
+            score *= 1 + MEMBER_BONUS * members[code]
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
     out = named_first(text, by_bundle_intent(index, text, out))
