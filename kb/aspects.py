@@ -50,7 +50,8 @@ CUES: dict[str, dict[str, float]] = {
     "fee": {
         "多少钱": STRONG + 0.5, "钱": STRONG, "收费": STRONG, "费用": STRONG, "免费": STRONG, "交费": STRONG,
         "缴费": STRONG, "花钱": STRONG, "价格": STRONG, "工本费": STRONG, "交多少": STRONG, "要多少": MEDIUM,
-        "付费": STRONG,
+        "付费": STRONG, "补多少": STRONG, "报多少": STRONG, "领多少": STRONG, "月多少": STRONG, "年多少": STRONG,
+        "能补多少": STRONG + 0.5, "能报多少": STRONG + 0.5,
     },
     "process": {
         "流程": STRONG, "步骤": STRONG, "程序": STRONG, "怎么办理": MEDIUM, "如何办理": MEDIUM, "先干什么": STRONG,
@@ -60,7 +61,7 @@ CUES: dict[str, dict[str, float]] = {
         "条件": STRONG + 0.5, "资格": STRONG, "符合": STRONG, "要求": MEDIUM, "谁可以": STRONG, "哪些人": STRONG,
         "几个人": STRONG, "哪些场所": STRONG, "什么情况": STRONG, "限制": MEDIUM, "外地人": MEDIUM,
         "能不能": WEAK * 0.5, "可不可以": WEAK * 0.5, "能办吗": WEAK * 0.5, "能全部": MEDIUM,
-        "什么人": STRONG, "多大年纪": STRONG, "多大岁数": STRONG, "几岁": MEDIUM, "够不够": MEDIUM,
+        "什么人": STRONG, "谁能": STRONG, "谁来": MEDIUM, "多大年纪": STRONG, "多大岁数": STRONG, "几岁": MEDIUM, "够不够": MEDIUM,
     },
     "online": {
         "网上": STRONG, "手机上": STRONG, "手机": MEDIUM, "浙里办": STRONG, "线上": STRONG, "网办": STRONG,
@@ -71,7 +72,7 @@ CUES: dict[str, dict[str, float]] = {
         "邮寄": STRONG + 0.5, "快递": STRONG + 0.5, "寄": STRONG + 0.5, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
         "送上门": STRONG + 1, "寄回": STRONG, "邮政": MEDIUM, "到付": STRONG,
     },
-    "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
+    "booking": {"怎么约": STRONG + 1, "预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
     # "5+2": can it be done on a Saturday (the answer says which hours, and whether any centre in the city takes it).
     "weekend": {
         "周末": STRONG + 0.5, "周六": STRONG + 0.5, "星期六": STRONG + 0.5, "礼拜六": STRONG + 0.5, "周日": STRONG + 0.5,
@@ -97,7 +98,8 @@ CUES: dict[str, dict[str, float]] = {
         "出不了门": STRONG + 1, "出不了": MEDIUM, "行动不便": STRONG, "瘫痪": STRONG, "卧床": STRONG,
         "走不动": STRONG, "下不了床": STRONG, "来不了": MEDIUM,
     },
-    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK, "哪些证": WEAK, "哪些事": WEAK},
+    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK, "哪些证": WEAK, "哪些事": WEAK, "都有什么": STRONG,
+                "包括哪些": STRONG, "包括什么": STRONG, "都有哪些": MEDIUM},
 }
 
 # What the QA layer puts where the caller's item name was: a Han character that is no cue, so "怎么+名" still reads
