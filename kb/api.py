@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 ASPECTS = (
     "materials", "location", "hours", "time_limit", "fee", "process",
-    "conditions", "online", "express", "booking", "general", "none",
+    "conditions", "online", "express", "booking", "weekend", "tolerance", "sample_form", "door_to_door",
+    "general", "none",
 )
 
 

@@ -32,23 +32,26 @@ CUES: dict[str, dict[str, float]] = {
     },
     "location": {
         "在哪": STRONG, "哪里": MEDIUM, "哪儿": MEDIUM, "什么地方": STRONG, "哪个窗口": STRONG, "几号窗口": STRONG,
-        "地址": STRONG, "几楼": STRONG, "去哪": STRONG, "到哪": MEDIUM, "怎么走": STRONG, "位置": MEDIUM,
+        "地址": STRONG, "几楼": STRONG, "去哪": STRONG, "交到哪": STRONG + 0.5, "送到哪": STRONG + 0.5,
+        "交哪里": STRONG + 0.5, "哪里交": STRONG + 0.5, "到哪": MEDIUM, "怎么走": STRONG, "位置": MEDIUM,
         "窗口": WEAK, "的地方": MEDIUM,
     },
     "hours": {
         "几点": STRONG, "上班": STRONG, "下班": STRONG, "开门": STRONG, "关门": STRONG, "办公时间": STRONG,
-        "周末": STRONG, "周六": STRONG, "星期六": STRONG, "周日": STRONG, "星期天": STRONG, "礼拜六": STRONG,
-        "双休": STRONG, "中午": STRONG, "午休": STRONG, "节假日": STRONG, "放假": STRONG, "晚上": MEDIUM,
+        "中午": STRONG, "午休": STRONG, "节假日": STRONG, "放假": STRONG, "晚上": MEDIUM, "什么时候可以": WEAK,
+        "半夜": MEDIUM, "深夜": MEDIUM, "夜里": MEDIUM, "凌晨": MEDIUM,
     },
     "time_limit": {
         "多久": STRONG, "多长时间": STRONG, "几天": STRONG, "多少天": STRONG, "几个工作日": STRONG, "当场": STRONG,
         "当天": STRONG, "马上": MEDIUM, "办结": STRONG, "时限": STRONG, "等多久": STRONG, "拿到": MEDIUM,
         "办下来": STRONG, "办好": MEDIUM, "出证": STRONG, "多快": STRONG, "什么时候能": STRONG, "批下来": STRONG,
+        "期限": STRONG, "截止": STRONG, "什么时候之前": STRONG + 0.5, "最晚": STRONG,
     },
     "fee": {
         "多少钱": STRONG + 0.5, "钱": STRONG, "收费": STRONG, "费用": STRONG, "免费": STRONG, "交费": STRONG,
         "缴费": STRONG, "花钱": STRONG, "价格": STRONG, "工本费": STRONG, "交多少": STRONG, "要多少": MEDIUM,
-        "付费": STRONG,
+        "付费": STRONG, "补多少": STRONG, "报多少": STRONG, "领多少": STRONG, "月多少": STRONG, "年多少": STRONG,
+        "能补多少": STRONG + 0.5, "能报多少": STRONG + 0.5,
     },
     "process": {
         "流程": STRONG, "步骤": STRONG, "程序": STRONG, "怎么办理": MEDIUM, "如何办理": MEDIUM, "先干什么": STRONG,
@@ -58,6 +61,7 @@ CUES: dict[str, dict[str, float]] = {
         "条件": STRONG + 0.5, "资格": STRONG, "符合": STRONG, "要求": MEDIUM, "谁可以": STRONG, "哪些人": STRONG,
         "几个人": STRONG, "哪些场所": STRONG, "什么情况": STRONG, "限制": MEDIUM, "外地人": MEDIUM,
         "能不能": WEAK * 0.5, "可不可以": WEAK * 0.5, "能办吗": WEAK * 0.5, "能全部": MEDIUM,
+        "什么人": STRONG, "谁能": STRONG, "谁来": MEDIUM, "多大年纪": STRONG, "多大岁数": STRONG, "几岁": MEDIUM, "够不够": MEDIUM,
     },
     "online": {
         "网上": STRONG, "手机上": STRONG, "手机": MEDIUM, "浙里办": STRONG, "线上": STRONG, "网办": STRONG,
@@ -65,11 +69,37 @@ CUES: dict[str, dict[str, float]] = {
         "在家": MEDIUM, "电脑": MEDIUM,
     },
     "express": {
-        "邮寄": STRONG, "快递": STRONG, "寄": STRONG, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
-        "送上门": STRONG,
+        "邮寄": STRONG + 0.5, "快递": STRONG + 0.5, "寄": STRONG + 0.5, "寄到家": STRONG, "寄过来": STRONG, "送到家": STRONG, "ems": STRONG, "包邮": STRONG,
+        "送上门": STRONG + 1, "寄回": STRONG, "邮政": MEDIUM, "到付": STRONG,
     },
-    "booking": {"预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
-    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK, "哪些证": WEAK, "哪些事": WEAK},
+    "booking": {"怎么约": STRONG + 1, "预约": STRONG + 0.5, "约个时间": STRONG, "提前约": STRONG, "提前预约": STRONG + 0.5},
+    # "5+2": can it be done on a Saturday (the answer says which hours, and whether any centre in the city takes it).
+    "weekend": {
+        "周末": STRONG + 0.5, "周六": STRONG + 0.5, "星期六": STRONG + 0.5, "礼拜六": STRONG + 0.5, "周日": STRONG + 0.5,
+        "星期天": STRONG + 0.5, "星期日": STRONG + 0.5, "礼拜天": STRONG + 0.5, "礼拜日": STRONG + 0.5,
+        "双休": STRONG + 0.5, "休息日": STRONG, "5+2": STRONG + 0.5, "五加二": STRONG + 0.5, "不上班的时候": STRONG,
+    },
+    # 容缺受理: a material is missing, can it be accepted now and the material follow later.
+    "tolerance": {
+        "容缺": STRONG + 1, "材料不全": STRONG + 1, "材料不齐": STRONG + 1, "不齐": STRONG, "不全": STRONG,
+        "没带齐": STRONG + 1, "没带全": STRONG + 1, "缺材料": STRONG + 1, "缺一样": STRONG + 1, "少一样": STRONG + 1,
+        "少了一样": STRONG + 1, "差一样": STRONG + 1, "缺了": MEDIUM, "少了": MEDIUM, "先受理": STRONG + 1,
+        "后补": STRONG + 1, "补交": STRONG, "先收": STRONG + 1, "少份": STRONG + 1, "少一份": STRONG + 1,
+        "缺份": STRONG + 1, "缺一份": STRONG + 1, "晚点交": STRONG, "过后再交": STRONG, "以后再交": STRONG,
+        "先办着": STRONG, "还没拿到": MEDIUM, "还没开出来": MEDIUM,
+    },
+    "sample_form": {
+        "样表": STRONG + 1, "样本": STRONG, "范本": STRONG, "模板": STRONG, "表格": STRONG, "下载": STRONG + 0.5,
+        "怎么填": STRONG + 0.5, "填表": STRONG, "填写": MEDIUM, "申请表": MEDIUM, "表在哪": STRONG + 0.5,
+        "打印表": STRONG,
+    },
+    "door_to_door": {
+        "上门": STRONG + 0.5, "到家里来": STRONG + 1, "来家里": STRONG + 1, "到家里办": STRONG + 1,
+        "出不了门": STRONG + 1, "出不了": MEDIUM, "行动不便": STRONG, "瘫痪": STRONG, "卧床": STRONG,
+        "走不动": STRONG, "下不了床": STRONG, "来不了": MEDIUM,
+    },
+    "general": {"手续": WEAK, "什么证": WEAK, "办什么": WEAK, "哪些证": WEAK, "哪些事": WEAK, "都有什么": STRONG,
+                "包括哪些": STRONG, "包括什么": STRONG, "都有哪些": MEDIUM},
 }
 
 # What the QA layer puts where the caller's item name was: a Han character that is no cue, so "怎么+名" still reads
@@ -80,6 +110,9 @@ NAME_MASK = "某"
 _HOW_VERB = re.compile(r"(怎么|如何|咋)(?!办|弄|搞|样|回事|走|去|过去)[\u4e00-\u9fff]")
 # "能/可以 ... 吗" (may I, can it be done): asks about the conditions unless a more specific cue says otherwise.
 _MAY = re.compile(r"(能|可以|可不可以)[\u4e00-\u9fff]{0,10}吗")
+# "要/需要 … 吗" at the end (要批吗, 要重新备案吗, 还要报吗): is it required at all — the conditions, unless a more
+# specific cue (要带身份证吗, 要钱吗, 要预约吗) says otherwise.
+_NEED = re.compile(r"(要|需要|得)[\u4e00-\u9fff]{1,8}吗$")
 
 
 # A cue heard only by sound is a little less certain than the written cue; one with a near syllable (symbol_similarity
@@ -149,7 +182,7 @@ def classify(text: str) -> tuple[str, float]:
             scores[aspect] = max(scores.get(aspect, 0.0), best)
     if _HOW_VERB.search(text):
         scores["process"] = max(scores.get("process", 0.0), MEDIUM)
-    if _MAY.search(text):
+    if _MAY.search(text) or _NEED.search(text):
         scores["conditions"] = max(scores.get("conditions", 0.0), WEAK)
     if not scores:
         return "general", 0.0

@@ -84,6 +84,15 @@ def _fact(kb: KnowledgeBase, key: str) -> str:
     return value if isinstance(value, str) else "".join(value)
 
 
+def _weekend(kb: KnowledgeBase, item: Item) -> str:
+    if not item.weekend:
+        return f"{item.name}周末不办理，请在工作日来办。{_fact(kb, 'hours_weekday')}"
+    text = f"{item.name}周末也能办，{_fact(kb, 'weekend_hours')}"
+    if item.citywide:
+        text += "这项是全城通办，全市任何一个行政服务中心都能办。"
+    return text
+
+
 def item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool = False) -> str:
     """The spoken answer about ``aspect`` of ``item``."""
     return spoken(_item_answer(kb, item, aspect, full))
@@ -103,7 +112,7 @@ def _item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool) -> str:
     if aspect == "hours":
         hours = item.hours or _fact(kb, "hours_weekday")
         text = f"{name}的办理时间是{hours.rstrip('。')}。"
-        text += "周六上午也能办。" if item.weekend else "周末不办理这项业务。"
+        text += "周末也能办。" if item.weekend else "周末不办理这项业务。"
         return text
     if aspect == "time_limit":
         return _days(item)
@@ -130,6 +139,21 @@ def _item_answer(kb: KnowledgeBase, item: Item, aspect: str, full: bool) -> str:
         if "express_one_way" in item.delivery:
             return f"{name}办好后可以免费寄到家，在窗口办理时说要邮寄就行。"
         return f"{name}的结果需要到{item.location}领取，暂时不能邮寄。"
+    if aspect == "weekend":
+        return _weekend(kb, item)
+    if aspect == "tolerance":
+        if item.tolerance.allowed and item.tolerance.later_materials:
+            later = "、".join(item.tolerance.later_materials)
+            return f"{name}可以容缺受理，主要材料齐全的话，{later}可以先不带，受理后再补交。"
+        return f"{name}不能容缺受理，材料要带齐才能受理。{_fact(kb, 'tolerance_rule')}"
+    if aspect == "sample_form":
+        if item.sample_form:
+            return f"{name}有填好的样表，{_fact(kb, 'sample_form')}"
+        return f"{name}没有单独的样表，申请表在窗口现场填写，工作人员会指导您。"
+    if aspect == "door_to_door":
+        if item.door_to_door:
+            return f"{name}可以上门办理，{_fact(kb, 'door_to_door')}"
+        return f"{name}暂时不能上门办理。{_fact(kb, 'help_desk')}"
     if aspect == "booking":
         if item.bookable:
             return f"{name}可以预约，打本热线86909000或者在浙里办都能约，可以约未来5个工作日。"

@@ -1,12 +1,19 @@
-"""Scoring the engine on a labelled question set (tests/kb/questions.yaml format); used by the threshold test
-and benchmarks/kb_bench.py."""
+"""Scoring the engine on a labelled question set: tests/kb/questions.yaml (grouped by ``kind``) or the caller
+corpus tests/kb/corpus/*.yaml (grouped by ``style``, split once into ``tune`` and ``held`` when written); used by
+the question tests, benchmarks/kb_bench.py and benchmarks/kb_fit.py."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from kb.api import Answer
 from kb.qa import QAEngine
+
+SPLITS = ("tune", "held")
 
 
 @dataclass
@@ -15,7 +22,10 @@ class Score:
     item_ok: int = 0
     aspect_total: int = 0
     aspect_ok: int = 0
+    clarified: int = 0  # answered with a clarifying question
+    abstained: int = 0  # no item and no clarifying question
     misses: list[str] = field(default_factory=list)
+    confusions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (wanted, got) for wrong answers
 
     def pct(self, a: int, b: int) -> str:
         return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "  n/a"
@@ -51,14 +61,37 @@ def item_correct(case: dict, ans: Answer) -> bool:
     return ans.item_code == expected and not ans.abstained
 
 
-def evaluate(engine: QAEngine, cases: list[dict]) -> dict[str, Score]:
+def load_corpus(directory: str | Path) -> list[dict]:
+    """Every entry of every ``*.yaml`` list in ``directory`` (the caller corpus), in file order."""
+    cases: list[dict] = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        cases += yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return cases
+
+
+def corpus_split(cases: list[dict], part: str) -> list[dict]:
+    """The entries of one split. The split was fixed when the questions were written (``split:``); tuning code
+    only ever asks for "tune"."""
+    if part not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {part!r}")
+    return [c for c in cases if c.get("split") == part]
+
+
+def evaluate(engine: QAEngine, cases: list[dict], key: str = "kind") -> dict[str, Score]:
+    """Scores per ``key`` of the cases ("kind" in tests/kb/questions.yaml, "style" in the corpus)."""
     scores: dict[str, Score] = {}
     for case in cases:
         ans = engine.answer(case["q"], context_item=case.get("context"))
-        s = scores.setdefault(case["kind"], Score())
+        s = scores.setdefault(case[key], Score())
         s.total += 1
         ok = item_correct(case, ans)
         s.item_ok += ok
+        s.clarified += ans.clarify
+        s.abstained += ans.abstained and not ans.clarify
+        if not ok:
+            got = "(clarify " + "/".join(a.item_code for a in ans.alternatives[:2]) + ")" if ans.clarify else (
+                ans.item_code or "(abstain)")
+            s.confusions[(str(case.get("item")), got)] += 1
         aspect_ok = True
         if case.get("item") not in (None, "AMBIGUOUS") and ok:
             s.aspect_total += 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import jieba
 
+from kb.operations import marked_operations
 from kb.schema import KnowledgeBase
 from kb.text import normalise, sound_key, syllable_bigrams
 
@@ -34,7 +35,10 @@ STOP_CHARS = frozenset("我你您他她它的了吗呢啊吧呀嘛是在有要�
 # Single characters ("#狗") catch words jieba keeps whole in the KB (狗证) but callers split ("我家狗要办证");
 # they are weaker evidence than words or sound bigrams ("~..").
 TERM_WEIGHTS = {"#": 0.5, "~": 1.0}
-FIELD_WEIGHTS = {"name": 3.0, "alias": 2.5, "faq": 1.0, "material": 0.4, "department": 0.8}
+FIELD_WEIGHTS = {"name": 3.0, "alias": 2.5, "faq": 1.0, "material": 0.4, "department": 0.8, "condition": 0.5}
+# Conditions describe the caller's situation ("犬只被收容", "户口迁往外省"): they help rank story-like questions,
+# but their many words must not count as the item's own vocabulary in the coverage feature.
+COVERAGE_FIELDS = ("name", "alias", "faq", "material", "department")
 K1, B = 1.2, 0.6
 
 
@@ -72,6 +76,10 @@ class Index:
     doc_chars: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> Han characters of its phrases
     doc_sounds: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> their sound symbols
     phrase_starts: dict[str, list[Phrase]] = field(default_factory=dict)  # first two sound symbols -> 4+ phrases
+    pairs: dict[str, list[Phrase]] = field(default_factory=dict)  # first sound symbol -> two-character phrases
+    operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
+    bundle_codes: frozenset[str] = frozenset()
+    bundle_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bundle code -> its member items
 
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
@@ -127,14 +135,18 @@ def build_index(kb: KnowledgeBase) -> Index:
         dept = dept_names[item.department]
         index.names[item.code] = item.name
         index.departments[item.code] = dept.name
+        index.operations[item.code] = marked_operations(normalise(item.name), [normalise(a) for a in item.aliases])
         fields = [("name", item.name), *(("alias", a) for a in item.aliases)]
         fields += [("faq", f.q) for f in item.faq]
         fields += [("material", m.name) for m in item.materials]
+        fields += [("condition", c) for c in item.conditions]
         fields.append(("department", dept.short_name))
         fields_by_code[item.code] = fields
         for f in item.faq:
             q = normalise(f.q)
             index.faqs.append(FaqEntry(item.code, q, sound_key(q), f.a))
+    index.bundle_codes = frozenset(b.code for b in kb.bundles)
+    index.bundle_items = {b.code: tuple(b.items) for b in kb.bundles}
     for bundle in kb.bundles:
         index.names[bundle.code] = bundle.name
         fields_by_code[bundle.code] = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]
@@ -146,14 +158,18 @@ def build_index(kb: KnowledgeBase) -> Index:
         chars: set[str] = set()
         for kind, text in fields:
             norm = normalise(text)
-            chars.update(norm)
+            if kind in COVERAGE_FIELDS:
+                chars.update(norm)
             if kind in ("name", "alias"):
                 index.phrases.append(Phrase(norm, sound_key(norm), code, kind == "name"))
             terms = terms_of.get(norm)
             if terms is None:
                 terms = terms_of[norm] = index.terms(norm)
             for term in terms:
-                tf[term] += FIELD_WEIGHTS[kind]
+                # Conditions lend their words only: their single characters and syllable pairs would give every
+                # item a little score for anything ("今天天气" ~ 满半年的"天").
+                if kind != "condition" or term[0] not in TERM_WEIGHTS:
+                    tf[term] += FIELD_WEIGHTS[kind]
         index.doc_len[code] = sum(tf.values())
         index.doc_chars[code] = frozenset(chars)
         index.doc_sounds[code] = frozenset(sound_key("".join(sorted(chars))))
@@ -163,6 +179,8 @@ def build_index(kb: KnowledgeBase) -> Index:
     for p in index.phrases:
         if len(p.key) >= 4:
             index.phrase_starts.setdefault(p.key[:2], []).append(p)
+        elif len(p.key) == 2:
+            index.pairs.setdefault(p.key[0], []).append(p)
     n = max(len(fields_by_code), 1)
     index.avg_len = sum(index.doc_len.values()) / n if index.doc_len else 1.0
     index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in index.postings.items()}

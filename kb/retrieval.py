@@ -7,9 +7,11 @@ confidence: how much of the question a phrase or the BM25 terms explain, and the
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from kb.distinguish import together
 from kb.index import K1, TERM_WEIGHTS, B, Index
+from kb.operations import SAID, UNSAID, operation_factor, qualifier_said, said_operations, siblings
 from kb.text import sound_key, symbol_similarity
 
 SOUND_HIT = 0.9  # a homophone hit counts a little less than the exact characters
@@ -18,6 +20,7 @@ PHRASE_BONUS = 2.5  # ranking points per matched phrase character
 SCATTER_HIT = 0.75  # all of a phrase, in order, in at most 3 pieces ("身份证下个月就到期" ~ 身份证到期)
 SCATTER_SLACK = 10  # at most this many other characters between the pieces
 POOL = 30  # BM25 candidates re-scored with coverage
+MEMBER_BONUS = 0.3  # per member item of a bundle the question names (from two up)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,22 @@ def scattered_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
     return best
 
 
+PAIR_GAP = 3  # at most this many characters between the two halves of a two-character alias
+PAIR_HIT = 0.6  # "狗想办证" ~ 狗证: weaker than a scattered long phrase, not a naming of the item
+
+
+def pair_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
+    """Two-character aliases said with a few words between their halves (我家狗要办证 ~ 狗证, 护照过期 ~ 护照)."""
+    best: dict[str, tuple[float, str]] = {}
+    for i, sym in enumerate(key):
+        for p in index.pairs.get(sym, ()):
+            if p.key[1] in key[i + 2 : i + 2 + PAIR_GAP]:
+                length = 2 * PAIR_HIT
+                if length > best.get(p.code, (0.0, ""))[0]:
+                    best[p.code] = (length, p.text)
+    return best
+
+
 def _max_deficit(n: int) -> float:
     """How far from the phrase's sound a stretch of the question may be (sum of 1 - syllable similarity):
     a two-syllable alias only one mild confusion (口证 ~ 狗证), longer phrases about one wrong syllable."""
@@ -96,7 +115,9 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
             continue
         limit = _max_deficit(n)
         max_wrong = 1 if n <= 4 else 2  # two blurred syllables in a short phrase match too many other words
-        if sum(sym not in present for sym in set(p.key)) > limit / 0.25:  # cheap: too many unheard syllables
+        # A syllable heard nowhere in the question is a wrong one wherever the phrase has it: more of them than
+        # max_wrong and no window can match (exact, and it skips almost every phrase at 480+ items).
+        if sum(sym not in present for sym in set(p.key)) > max_wrong:
             continue
         found = None
         for start in range(len(key) - n + 1):
@@ -158,20 +179,85 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
     scores = bm25(index, index.terms(content_text))
     chars = index.content_chars(index.content(content_text))
     hits = phrase_hits(index, text, key)
-    for code, hit in scattered_hits(index, key).items():
-        if hit[0] > hits.get(code, (0.0, ""))[0]:
-            hits[code] = hit
+    for found in (scattered_hits(index, key), pair_hits(index, key)):
+        for code, hit in found.items():
+            if hit[0] > hits.get(code, (0.0, ""))[0]:
+                hits[code] = hit
     ranked = sorted(scores, key=scores.get, reverse=True)
     for code, hit in near_hits(index, key).items():
         if hit[0] > hits.get(code, (0.0, ""))[0]:
             hits[code] = hit
+    # A question that names two or more items of one 一件事 bundle ("解押、缴税、过户全部弄完要几天") means the bundle.
+    named = {code for code, (length, _) in hits.items() if length >= 2} | set(ranked[:3])
+    members = {b: sum(m in named for m in items) for b, items in index.bundle_items.items()}
     out = []
-    for code in set(ranked[:POOL]) | set(hits):
+    for code in set(ranked[:POOL]) | set(hits) | {b for b, n in members.items() if n >= 2}:
         length, phrase = hits.get(code, (0.0, ""))
         cov, mass = coverage(index, chars, code)
         # A target that explains only part of the question ranks lower than one that explains all of it,
         # however often it repeats the part it has.
         score = (scores.get(code, 0.0) + PHRASE_BONUS * length) * (0.3 + 0.7 * cov)
+        if members.get(code, 0) >= 2:
+            score *= 1 + MEMBER_BONUS * members[code]
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
+    out = named_first(text, by_bundle_intent(index, text, out))
+    if said_operations(text) or len(index.content(content_text)) > BARE_NOUN:
+        out = by_operation(index, text, out[:SIBLING_POOL]) + out[SIBLING_POOL:]
     return out[:limit]
+
+
+NAMED_OVER = 0.5  # an item the caller names as written outranks an unnamed one scoring up to twice as much
+
+
+def named_first(text: str, cands: list[Candidate]) -> list[Candidate]:
+    """The caller's own word for an item ("解押") beats an item that merely shares its characters in a longer
+    official name (机动车解除抵押登记), unless that one scores far higher."""
+    if not cands or (cands[0].phrase and cands[0].phrase in text):
+        return cands
+    top = cands[0]
+    for i, c in enumerate(cands[1:4], 1):
+        if len(c.phrase) >= 2 and c.phrase in text and c.score >= NAMED_OVER * top.score:
+            return [c, *cands[:i], *cands[i + 1 :]]
+    return cands
+
+
+TOGETHER_FACTOR = 1.35  # a 一件事 bundle when the caller asks for things together ("一起办", "要办哪些手续")
+ALONE_FACTOR = 0.8  # a bundle when the caller asks about one thing: its member item is meant
+
+
+def by_bundle_intent(index: Index, text: str, cands: list[Candidate]) -> list[Candidate]:
+    """Bundles share their members' words; whether the caller wants the whole life event decides between them."""
+    bundles = index.bundle_codes
+    if not any(c.code in bundles for c in cands[:SIBLING_POOL]):
+        return cands
+    factor = TOGETHER_FACTOR if together(text) else ALONE_FACTOR
+    out = [replace(c, score=c.score * factor) if c.code in bundles else c for c in cands]
+    out.sort(key=lambda c: (-c.score, c.code))
+    return out
+
+
+SIBLING_POOL = 8  # the best few are re-weighed by the operation the caller asked for
+BARE_NOUN = 4  # a question that is only the thing ("市民卡", "狗证多少钱") says no operation: ask which one
+
+
+def by_operation(index: Index, text: str, cands: list[Candidate]) -> list[Candidate]:
+    """Among items about the same thing (kb.operations.siblings), the operation the caller said decides: "要办狗证"
+    is the first issue, not the annual check; "执照丢了" the replacement. An item with no sibling in the pool keeps
+    its score, whatever its name says."""
+    said = said_operations(text)
+    names = index.names
+    out = []
+    for c in cands:
+        factor = 1.0
+        kin = [o for o in cands if o.code != c.code and siblings(names[c.code], names[o.code])]
+        if kin:
+            factor = operation_factor(index.operations.get(c.code, frozenset()), said)
+            qualifiers = [qualifier_said(names[c.code], names[o.code], text) for o in kin]
+            if False in qualifiers:
+                factor *= UNSAID
+            elif True in qualifiers:
+                factor *= SAID
+        out.append(c if factor == 1.0 else replace(c, score=c.score * factor))
+    out.sort(key=lambda c: (-c.score, c.code))
+    return out

@@ -16,12 +16,34 @@ from pypinyin import Style, lazy_pinyin
 FILLERS = (
     "我想咨询一下", "我想问一下", "我想问下", "想问一下", "麻烦问一下", "麻烦问下", "我想了解一下", "我想咨询",
     "请问一下", "问一下", "请问", "你好", "您好", "那个", "这个这个", "就是说", "就是", "然后呢", "然后", "怎么说呢",
-    "喂喂", "嗯嗯", "我问一下", "打扰一下", "谢谢",
+    "喂喂", "嗯嗯", "我问一下", "打扰一下", "谢谢", "问问", "一下", "那啥", "这样子", "这样的",
 )
 EDGE_FILLERS = "喂嗯啊呃哦唉哎呀吧呢嘛哈诶"
+# Hesitations said anywhere in a spoken sentence; none of them is part of a service word.
+HESITATIONS = re.compile(r"[嗯呃啊哦]+")
+# Regional and colloquial words (Wu: 侬/伐/晓得/几钿; northern: 咋/啥/整) folded to the standard words the cues
+# and the KB use, longest first. 弄/搞/整 are all "do" in a service question (咋整 = 怎么办).
+REGIONAL = (
+    ("咋整", "怎么办"), ("怎么整", "怎么办"), ("咋弄", "怎么办"), ("咋搞", "怎么办"), ("咋办", "怎么办"), ("哪能办", "怎么办"),
+    ("啥辰光", "什么时候"), ("啥时候", "什么时候"), ("啥地方", "什么地方"), ("几钿", "多少钱"), ("多少钞票", "多少钱"),
+    ("钞票", "钱"), ("铜钿", "钱"), ("弄得了", "能办"), ("办得了", "能办"), ("搿搭", "这里"), ("晓得", "知道"), ("阿拉", "我们"), ("侬", "你"), ("木有", "没有"), ("么得", "没有"),
+    ("一道办", "一起办"), ("一道弄", "一起办"), ("一道", "一起"), ("事体", "事情"), ("小囡", "孩子"), ("屋里", "家里"),
+    ("咋个", "怎么"), ("啷个", "怎么"), ("咋", "怎么"), ("啥", "什么"), ("弄", "办"), ("搞", "办"),
+)
+# Wu's question particle 伐 (= 吗) at the end of a clause; 砍伐/采伐/征伐 keep it.
+_FA = re.compile(r"(?<![砍采征讨步])伐(?=$|[\s,.!?;，。！？；])")
+# Wu "好 + verb … 伐" is "can one …?" (好申请伐 = 能申请吗); 好 before other words stays (好几天, 好的).
+_HAO = re.compile(r"好(?=[\u4e00-\u9fff]{1,10}伐(?:$|[\s,.!?;，。！？；]))(?![几多久的像些])")
+# Life events said as what happened ("生了孩子", "老婆刚生完小孩") folded into the words the 一件事 bundles and their
+# aliases use ("孩子出生"); applied to questions and KB alike, so 生孩子登记 and 生了小孩 meet.
+LIFE_EVENTS = (
+    (re.compile(r"(?:生了|生完|生下|添了|刚生)(?:个|一个|了)?(?:孩子|小孩|宝宝|娃|小宝宝|儿子|女儿)"), "孩子出生"),
+    (re.compile(r"(?:孩子|小孩|宝宝|娃|小宝宝|新生儿)(?:刚|已经)?(?:出生|生下来|落地)"), "孩子出生"),
+    (re.compile(r"生(?:孩子|小孩|宝宝)"), "孩子出生"),
+)
 # Ways of saying "lost" folded into the one the aliases use (身份证丢了, 营业执照丢了); applied to questions and KB alike.
-SYNONYMS = (("弄丢", "丢"), ("搞丢", "丢"), ("丢掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
-# "办个狗证", "开个饭店", "挂个招牌": the measure word splits the alias (办狗证, 开饭店, 挂招牌); 个体户/个人 stay.
+# (弄丢/搞丢 are 办丢 once 弄/搞 are folded.)
+SYNONYMS = (("办丢", "丢"), ("丢掉", "丢"), ("落掉", "丢"), ("掉掉", "丢"), ("找不到了", "丢了"), ("不见了", "丢了"))
 _VERB_GE = re.compile(r"(?<=[开办挂刻考领补换搞弄做])个(?![体人税])")
 _PUNCT = re.compile(r"[\s\u3000,.!?;:'\"()\[\]{}<>，。！？；：、“”‘’（）【】《》…—\-~～·]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -29,11 +51,18 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @lru_cache(maxsize=32768)  # pure; the index build normalises the same material names hundreds of times
 def normalise(text: str) -> str:
-    """NFKC, lower case, no punctuation or spaces, fillers removed."""
+    """NFKC, lower case, no punctuation or spaces, regional words folded, fillers and hesitations removed."""
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _HAO.sub("能", text)
+    text = _FA.sub("吗", text)
     text = _PUNCT.sub("", text)
+    for said, canonical in REGIONAL:
+        text = text.replace(said, canonical)
     for filler in FILLERS:
         text = text.replace(filler, "")
+    text = HESITATIONS.sub("", text)
+    for pattern, canonical in LIFE_EVENTS:
+        text = pattern.sub(canonical, text)
     for said, canonical in SYNONYMS:
         text = text.replace(said, canonical)
     text = _VERB_GE.sub("", text)

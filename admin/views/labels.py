@@ -38,7 +38,8 @@ require_roles(bp, ANY_ROLE)
 
 ASPECT_LABELS = {
     "materials": "材料", "location": "地点", "hours": "时间", "time_limit": "时限", "fee": "收费", "process": "流程",
-    "conditions": "条件", "online": "网办", "express": "邮寄", "booking": "预约", "general": "综合", "none": "无",
+    "conditions": "条件", "online": "网办", "express": "邮寄", "booking": "预约", "weekend": "周末", "tolerance": "容缺",
+    "sample_form": "样表", "door_to_door": "上门", "general": "综合", "none": "无",
 }
 
 

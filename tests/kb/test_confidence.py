@@ -33,7 +33,8 @@ def test_model_is_fitted_and_monotone() -> None:
     assert probability(dataclasses.replace(base, phrase=0.9, partial=0.9, by_sound=1.0)) < probability(
         dataclasses.replace(base, phrase=1.0, partial=1.0))
     assert probability(dataclasses.replace(base, off_topic=1.0)) < probability(base)
-    assert probability(dataclasses.replace(base, unexplained=2.0)) < probability(base)
+    # (fitted with its sign fixed: it may come out 0 when other features carry the same evidence)
+    assert probability(dataclasses.replace(base, unexplained=2.0)) <= probability(base)
     assert 0.0 <= probability(base) <= 1.0
 
 

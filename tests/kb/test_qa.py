@@ -24,7 +24,7 @@ def test_sound_key_absorbs_homophones(heard: str, meant: str) -> None:
 @pytest.mark.parametrize(
     ("question", "aspect"),
     [
-        ("狗证要带什么材料", "materials"), ("在哪个窗口办", "location"), ("周六能办吗", "hours"),
+        ("狗证要带什么材料", "materials"), ("在哪个窗口办", "location"), ("周六能办吗", "weekend"),
         ("多久能拿到", "time_limit"), ("要不要钱", "fee"), ("怎么申请", "process"), ("需要什么条件", "conditions"),
         ("网上能办吗", "online"), ("能寄到家吗", "express"), ("要预约吗", "booking"), ("我想开个饭店", "general"),
     ],
@@ -149,3 +149,25 @@ def test_normalise_folds_lost_and_measure_word() -> None:
 def test_centre_needs_a_question(engine: QAEngine) -> None:
     assert engine.answer("有没有停车场").item_code == "CENTRE"
     assert engine.answer("楼下停车位被人占了").abstained
+
+
+def test_corpus_split_is_honoured(tmp_path) -> None:
+    from kb.evaluation import corpus_split, load_corpus
+
+    (tmp_path / "a.yaml").write_text("- {q: 甲, item: null, aspect: none, style: oos, split: tune}\n"
+                                     "- {q: 乙, item: null, aspect: none, style: oos, split: held}\n", encoding="utf-8")
+    cases = load_corpus(tmp_path)
+    assert [c["q"] for c in corpus_split(cases, "tune")] == ["甲"]
+    assert [c["q"] for c in corpus_split(cases, "held")] == ["乙"]
+    with pytest.raises(ValueError):
+        corpus_split(cases, "all")
+
+
+def test_bench_refuses_held_out_misses() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks/kb_bench.py"
+    run = subprocess.run([sys.executable, str(bench), "--split", "held", "--misses"], capture_output=True, text=True)
+    assert run.returncode != 0 and "tuning split only" in run.stderr

@@ -1,0 +1,58 @@
+"""Does the question itself decide between two close targets? Then answer, do not ask.
+
+The engine asks "您问的是A还是B？" only when the two best targets are close AND nothing the caller said tells them
+apart. What tells them apart, in order, all read from the KB (names, aliases, bundles), never listed per item:
+- the operation (kb.operations): "要办狗证" is the first issue, "狗证年检" the annual check, "注消" (heard) 注销;
+- a qualifier one sibling has and the other lacks (分公司注销 vs 公司注销: 分 said or not; 临时身份证);
+- a "together" word for a 一件事 bundle against one of its items ("一起办", "一次申请", "哪些手续");
+- a word in one target's names and aliases and in none of the other's ("大学生" in 大学生租房补贴).
+"""
+
+from __future__ import annotations
+
+import re
+
+from kb.index import STOPWORDS, Index
+from kb.operations import operation_factor, qualifier_said, said_operations, siblings
+
+# Said when the caller wants the whole life event at one window rather than one of its items.
+TOGETHER = re.compile(r"一起办|一起申请|一起弄|一起交|一次办|一次申请|一次性办|一件事|一个窗口|一窗|全套|全流程|一条龙|"
+                      r"哪些手续|哪些证|一起")
+
+
+def together(text: str) -> bool:
+    return bool(TOGETHER.search(text))
+
+
+def _words(index: Index, code: str) -> set[str]:
+    words: set[str] = set()
+    for p in index.phrases:
+        if p.code == code:
+            words.update(w for w in index.tokenizer.cut(p.text, HMM=False) if len(w) >= 2 and w not in STOPWORDS)
+    return words
+
+
+def decide(index: Index, text: str, a: str, b: str, bare: bool = False) -> str | None:
+    """The one of ``a``, ``b`` (item or bundle codes) the question points at, or None when it does not say.
+    ``bare``: the question is little more than the thing ("市民卡"): no operation unsaid counts against either."""
+    bundles = index.bundle_codes
+    if (a in bundles) != (b in bundles):
+        bundle, item = (a, b) if a in bundles else (b, a)
+        return bundle if together(text) else item
+    names = index.names
+    if siblings(names[a], names[b]):
+        said = said_operations(text)
+        fa = operation_factor(index.operations.get(a, frozenset()), said)
+        fb = operation_factor(index.operations.get(b, frozenset()), said)
+        if fa != fb and (said or not bare):
+            return a if fa > fb else b
+        for x, y in ((a, b), (b, a)):
+            q = qualifier_said(names[x], names[y], text)
+            if q is not None:
+                return x if q else y
+    wa, wb = _words(index, a), _words(index, b)
+    only_a = any(w in text for w in wa - wb if not any(w in v for v in wb))
+    only_b = any(w in text for w in wb - wa if not any(w in v for v in wa))
+    if only_a != only_b:
+        return a if only_a else b
+    return None

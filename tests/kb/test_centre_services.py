@@ -1,0 +1,102 @@
+"""The centre's 四全 services as answerable topics: counts follow the item flags, list answers stay short, item
+questions about those services get the item's own fact (issue 11)."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+
+from kb.centre import EXAMPLES, NARROW, TOPICS, centre_answer, most_asked, spoken_name
+from kb.compose import item_answer
+from kb.qa import QAEngine
+from kb.schema import KnowledgeBase
+
+TOPIC = {t.name: t for t in TOPICS}
+
+
+def _count(answer: str) -> int:
+    found = re.search(r"有(\d+)项", answer)
+    assert found, answer
+    return int(found.group(1))
+
+
+@pytest.mark.parametrize(("name", "flag"), [
+    ("weekend", lambda i: i.weekend), ("citywide", lambda i: i.citywide),
+    ("express", lambda i: any(d.startswith("express") for d in i.delivery)),
+    ("tolerance", lambda i: i.tolerance.allowed), ("online", lambda i: i.online.full),
+    ("sample_form", lambda i: i.sample_form),
+])
+def test_list_answers_count_the_flagged_items(real_kb: KnowledgeBase, name: str, flag) -> None:
+    members = [i for i in real_kb.items() if flag(i)]
+    if not members:
+        pytest.skip(f"no item flagged for {name} in this KB")
+    answer = centre_answer(real_kb, TOPIC[name], "哪些能办")
+    assert _count(answer) == len(members)
+    assert answer.endswith(NARROW)
+    # The examples are members, the most asked first, at most EXAMPLES of them.
+    named = [spoken_name(i) for i in most_asked(real_kb, members)]
+    said = [n for n in named if n in answer]
+    assert 1 <= len(said) <= EXAMPLES and said[0] == named[0]
+
+
+def test_counts_follow_the_data_not_the_text(real_kb: KnowledgeBase) -> None:
+    kb = copy.deepcopy(real_kb)
+    before = _count(centre_answer(kb, TOPIC["weekend"], "周末能办哪些"))
+    flipped = next(i for i in kb.items() if not i.weekend)
+    flipped.weekend = True
+    assert _count(centre_answer(kb, TOPIC["weekend"], "周末能办哪些")) == before + 1
+
+
+def test_door_to_door_count(real_kb: KnowledgeBase) -> None:
+    kb = copy.deepcopy(real_kb)
+    for item in kb.items()[:3]:
+        item.door_to_door = True
+    answer = centre_answer(kb, TOPIC["door_to_door"], "哪些能上门办")
+    assert _count(answer) == sum(i.door_to_door for i in kb.items())
+
+
+@pytest.mark.parametrize(("question", "aspect"), [
+    ("双休日你们能办哪些业务", "general"), ("有哪些事可以容缺受理", "general"), ("自助机都能办些什么", "general"),
+    ("办好的证件能不能快递到家", "express"), ("缺一样材料可以先受理吗", "tolerance"), ("你们中午有人值班吗", "hours"),
+    ("下班以后还能去办吗", "hours"), ("一件事都有哪些", "general"), ("哪些事项能全程网办", "general"),
+])
+def test_centre_service_questions(engine: QAEngine, question: str, aspect: str) -> None:
+    answer = engine.answer(question)
+    assert (answer.item_code, answer.aspect) == ("CENTRE", aspect), answer
+    assert not answer.abstained and len(answer.answer) <= 160
+
+
+def test_self_service_area_facts(engine: QAEngine, real_kb: KnowledgeBase) -> None:
+    answer = engine.answer("二十四小时自助机能办啥")
+    tasks = real_kb.centre["self_service_tasks"]
+    assert answer.item_code == "CENTRE" and f"能办{len(tasks)}件事" in answer.answer
+    assert len(tasks) >= 20 and "十五台" in "".join(real_kb.centre["self_service_machines"])
+
+
+@pytest.mark.parametrize(("question", "code", "aspect"), [
+    ("狗证礼拜六能办吗", "GA-001", "weekend"), ("换身份证材料没带齐能先受理吗", "GA-003", "tolerance"),
+    ("开公司的申请表样表在哪下载", "SC-001", "sample_form"), ("残疾证能上门办吗", "CL-001", "door_to_door"),
+])
+def test_item_questions_about_services_get_item_answers(engine: QAEngine, question: str, code: str,
+                                                       aspect: str) -> None:
+    answer = engine.answer(question)
+    assert (answer.item_code, answer.aspect) == (code, aspect), answer
+    assert answer.item_name in answer.answer
+
+
+def test_item_service_answers_follow_the_flags(real_kb: KnowledgeBase) -> None:
+    item = copy.deepcopy(real_kb.item("GA-001"))
+    item.weekend, item.citywide = True, True
+    assert "周末也能办" in item_answer(real_kb, item, "weekend") and "全城通办" in item_answer(real_kb, item, "weekend")
+    item.weekend = False
+    assert "周末不办理" in item_answer(real_kb, item, "weekend")
+    item.tolerance.allowed, item.tolerance.later_materials = True, [item.materials[-1].name]
+    assert item.materials[-1].name in item_answer(real_kb, item, "tolerance")
+    item.tolerance.allowed = False
+    assert "不能容缺" in item_answer(real_kb, item, "tolerance")
+    item.door_to_door = True
+    assert "可以上门" in item_answer(real_kb, item, "door_to_door")
+    item.sample_form = False
+    assert "没有单独的样表" in item_answer(real_kb, item, "sample_form")
