@@ -17,7 +17,8 @@ Per worker count, the highest offered load with every call accepted and p95 <= 2
 
 Before the levels, each worker count's first worker is measured for memory: RSS at idle (ready, nothing cached in
 this process yet) and its peak during --concurrent simultaneous calls (which also fills the answer cache, so every
-level after it finds the answers' first sentences cached, as a running centre does).
+level after it finds the answers' first sentences cached, as a running centre does). With one worker, the CPU of
+holding a line: --concurrent callers who say nothing for 20 s (greeting, prompts, the endpointer on every frame).
 
     .venv/bin/python benchmarks/cluster_bench.py [--rates 0.5,0.75,1,1.25,1.5,1.75,2,2.5] [--seconds 30] [--workers 1,2]
 """
@@ -122,6 +123,21 @@ async def concurrent_peak(pid: int, agi: int, audio: int, n: int, pairs: list[tu
     return peak, sum(await calls)
 
 
+async def held_calls(agi: int, audio: int, n: int, hold_s: float) -> None:
+    """``n`` callers who connect and say nothing for ``hold_s`` (the IVR plays its greeting and prompts, runs the
+    endpointer on every frame): what holding a line costs between questions."""
+    async def one() -> None:
+        call = CallIdentity()
+        await agi_request("127.0.0.1", agi, "call-start", [call.uuid], call)
+        peer = await AudioSocketPeer.connect("127.0.0.1", audio, call.uuid)
+        try:
+            await asyncio.sleep(hold_s)
+        finally:
+            await peer.hang_up()
+
+    await asyncio.gather(*(one() for _ in range(n)))
+
+
 def processing_ms(db_url: str, uuids: list[str], turns_expected: int) -> list[float]:
     """``latency_ms.total`` of every caller turn of these calls, once the workers' writes have landed."""
     engine = make_engine(db_url)
@@ -214,6 +230,12 @@ def main() -> int:
                 peak, ok = asyncio.run(concurrent_peak(w.pids[0], agi, audio, args.concurrent, pairs))
                 print(f"[{n} worker(s)] RSS idle {' / '.join(f'{r:.0f}' for r in idle)} MB; worker 0 peak "
                       f"{peak:.0f} MB during {args.concurrent} simultaneous calls ({ok} answered)", flush=True)
+                if n == 1:
+                    cpu0, t0 = w.cpu(), time.monotonic()
+                    asyncio.run(held_calls(agi, audio, args.concurrent, 20.0))
+                    held = (w.cpu() - cpu0) / (args.concurrent * (time.monotonic() - t0))
+                    print(f"[{n} worker(s)] holding a silent line: {held * 60:.2f} CPU s per call-minute "
+                          f"({args.concurrent} calls for 20 s)", flush=True)
                 print(f"{'workers':>7} {'offered/s':>9} {'calls':>5} {'accepted/s':>10} {'p50 ms':>7} {'p95 ms':>7}"
                       f" {'turns':>5} {'cpu s/call':>10} {'workers cpu':>11} {'machine busy':>12}", flush=True)
                 for rate in rates:
