@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -258,6 +259,7 @@ def main() -> int:
             finally:
                 w.proc.send_signal(signal.SIGTERM)
                 w.proc.wait(60)
+    shutil.rmtree(work)  # logs and prompt-cache copies; kept when a run fails
     print(f"load average after the run {os.getloadavg()[0]:.2f}")
     for n, rate in best.items():
         print(f"highest offered load with every call answered and p95 <= 2 s: {n} worker(s): {rate:.2f} calls/s")
