@@ -61,7 +61,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import_spreadsheet(path: Path, args: argparse.Namespace, settings: Settings) -> int:
     from hotline.db import session_scope
-    from kb.spreadsheet import SpreadsheetError, format_of, import_spreadsheet
+    from kb.sheets import SpreadsheetError, format_of, import_spreadsheet
 
     fmt = format_of(path)
     if not path.is_file():
@@ -95,7 +95,7 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         written = export_kb(kb, args.target)
         print(f"exported KB revision {kb.revision} to {args.target}: {len(written)} files")
         return 0
-    from kb.spreadsheet import write_spreadsheet
+    from kb.sheets import write_spreadsheet
 
     write_spreadsheet(kb, args.target, args.format)
     print(f"exported KB revision {kb.revision} to {args.target}: {len(kb.items())} items")

@@ -3,7 +3,7 @@
 Single items go through ``kb.store.save_item`` (item-level checks + alias uniqueness, audited, bumps the
 revision). Departments, bundles and centre facts are edited by changing a loaded KnowledgeBase, writing it out
 as source files (in memory) and validating them exactly as ``hotline kb validate`` does before importing,
-so the panel can never store a KB the command line would reject. Spreadsheets go through ``kb.spreadsheet``,
+so the panel can never store a KB the command line would reject. Spreadsheets go through ``kb.sheets``,
 which validates the same way.
 """
 
@@ -25,7 +25,7 @@ from hotline.errors import HotlineError
 from hotline.models.kb import KBAlias, KBDepartment, KBItem
 from kb.loader import KBValidationError, Problem, validate_dir, validate_texts
 from kb.schema import Bundle, KnowledgeBase
-from kb.spreadsheet import SheetProblem, SpreadsheetError, import_spreadsheet, write_spreadsheet
+from kb.sheets import SheetProblem, SpreadsheetError, import_spreadsheet, write_spreadsheet
 from kb.store import (
     KBError,
     bundle_to_dict,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hotline.db import make_engine, make_sessionmaker, session_scope, upgrade
 from kb.loader import load_dir
 from kb.schema import FORMS, KnowledgeBase, Material
-from kb.spreadsheet import (
+from kb.sheets import (
     BUNDLES,
     DEPARTMENTS,
     ITEMS,
