@@ -70,7 +70,8 @@ def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, f
 
     # Signs fixed where the meaning is one-directional (more unexplained words, an off-topic cue or a name heard
     # only by sound can never make the item more likely), so the model stays monotone on data it has not seen.
-    signs = {"phrase": 1, "partial": 1, "coverage": 1, "unexplained": -1, "off_topic": -1, "by_sound": -1}
+    signs = {"phrase": 1, "partial": 1, "coverage": 1, "unexplained": -1, "off_topic": -1, "by_sound": -1,
+             "clause": 1}
     names = [f.name for f in dataclasses.fields(Features)]
     bounds = [((0, None) if signs.get(n) == 1 else (None, 0) if signs.get(n) == -1 else (None, None)) for n in names]
     res = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds + [(None, None)])

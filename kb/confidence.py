@@ -53,11 +53,12 @@ class Features:
     service: float  # 1 when the question asks something about a service (an aspect cue)
     off_topic: float  # 1 when it carries a non-service intent (OFF_TOPIC)
     by_sound: float  # share of the matched phrase's characters not in the question verbatim (heard by sound)
+    clause: float  # best clause's coverage x its content mass (0..1): the clause that names the target, explained
 
 
 # Fitted by benchmarks/kb_fit.py on the tuning split (see module docstring); order = Features fields, then bias.
-WEIGHTS = (0.14, 2.071, 2.047, 1.062, -0.037, 4.389, 1.2, -3.361, 0.0)
-BIAS = -4.923
+WEIGHTS = (0.573, 2.055, 0.754, 0.244, 0.0, 4.352, 1.201, -3.431, -0.586, 1.648)
+BIAS = -4.388
 
 
 MIN_RUN = 3  # two shared syllables (申请, 证明) are common to too many phrases to say anything
@@ -90,7 +91,8 @@ def service_free_cues(kb_words: list[str]) -> tuple[str, ...]:
 
 
 def features(top: Candidate, second: Candidate | None, question_key: str, phrase_keys: list[str],
-             aspect_strength: float, text: str, off_topic_cues: tuple[str, ...] = OFF_TOPIC) -> Features:
+             aspect_strength: float, text: str, off_topic_cues: tuple[str, ...] = OFF_TOPIC,
+             clause: float = 0.0) -> Features:
     phrase = top.phrase_len / len(top.phrase) if len(top.phrase) >= 2 else 0.0
     margin = 1.0 if second is None or top.score <= 0 else max(0.0, (top.score - second.score) / top.score)
     return Features(
@@ -103,6 +105,7 @@ def features(top: Candidate, second: Candidate | None, question_key: str, phrase
         service=1.0 if aspect_strength > 0 else 0.0,
         off_topic=1.0 if off_topic(text, off_topic_cues) else 0.0,
         by_sound=sum(ch not in text for ch in top.phrase) / len(top.phrase) if top.phrase else 0.0,
+        clause=clause,
     )
 
 

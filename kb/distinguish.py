@@ -17,7 +17,8 @@ from kb.operations import operation_factor, qualifier_said, said_operations, sib
 
 # Said when the caller wants the whole life event at one window rather than one of its items.
 TOGETHER = re.compile(r"一起办|一起申请|一起弄|一起交|一次办|一次申请|一次性办|一件事|一个窗口|一窗|全套|全流程|一条龙|"
-                      r"哪些手续|哪些证|一起")
+                      r"哪些手续|哪些证|一起|哪些事|办哪些东西|这些证|这些手续|这些事|都要办|都要改|全部办|"
+                      r"全部弄|一次帮办|一次能办")
 
 
 def together(text: str) -> bool:

@@ -35,10 +35,11 @@ STOP_CHARS = frozenset("我你您他她它的了吗呢啊吧呀嘛是在有要�
 # Single characters ("#狗") catch words jieba keeps whole in the KB (狗证) but callers split ("我家狗要办证");
 # they are weaker evidence than words or sound bigrams ("~..").
 TERM_WEIGHTS = {"#": 0.5, "~": 1.0}
-FIELD_WEIGHTS = {"name": 3.0, "alias": 2.5, "faq": 1.0, "material": 0.4, "department": 0.8, "condition": 0.5}
+FIELD_WEIGHTS = {"name": 3.0, "alias": 2.5, "faq": 1.0, "material": 0.4, "department": 0.8, "condition": 0.5,
+                 "note": 1.0, "member": 0.6}
 # Conditions describe the caller's situation ("犬只被收容", "户口迁往外省"): they help rank story-like questions,
 # but their many words must not count as the item's own vocabulary in the coverage feature.
-COVERAGE_FIELDS = ("name", "alias", "faq", "material", "department")
+COVERAGE_FIELDS = ("name", "alias", "faq", "material", "department", "note", "member")
 K1, B = 1.2, 0.6
 
 
@@ -149,7 +150,14 @@ def build_index(kb: KnowledgeBase) -> Index:
     index.bundle_items = {b.code: tuple(b.items) for b in kb.bundles}
     for bundle in kb.bundles:
         index.names[bundle.code] = bundle.name
-        fields_by_code[bundle.code] = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]
+        # A 一件事 is asked for by its steps ("执照、税务、公章都要改，能一起办吗"): its note and its members' names and
+        # aliases are its words too, weaker than its own names.
+        fields = [("name", bundle.name), *(("alias", a) for a in bundle.aliases)]
+        if bundle.note:
+            fields.append(("note", bundle.note))
+        members = [i for i in items if i.code in set(bundle.items)]
+        fields += [("member", w) for i in members for w in (i.name, *i.aliases)]
+        fields_by_code[bundle.code] = fields
 
     # Material names and FAQ texts repeat across items: segment each distinct text once.
     terms_of: dict[str, list[str]] = {}

@@ -17,10 +17,10 @@ from kb.api import Alternative, Answer
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
-from kb.confidence import Features, features, off_topic, probability, service_free_cues
+from kb.confidence import CONTENT_FULL, Features, features, off_topic, probability, service_free_cues
 from kb.distinguish import decide
 from kb.index import Index, build_index
-from kb.retrieval import BARE_NOUN, Candidate, rank
+from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
 
@@ -57,9 +57,14 @@ def clauses(question: str) -> int:
     return sum(1 for part in _CLAUSE.split(question) if normalise(part))
 
 
+def clause_texts(question: str) -> list[str]:
+    """The normalised clauses of a question, in order."""
+    return [c for c in (normalise(part) for part in _CLAUSE.split(question)) if c]
+
+
 def last_clause(question: str) -> str:
-    clauses = [c for c in (normalise(part) for part in _CLAUSE.split(question)) if c]
-    return clauses[-1] if clauses else ""
+    parts = clause_texts(question)
+    return parts[-1] if parts else ""
 
 
 class QAEngine:
@@ -117,8 +122,9 @@ class QAEngine:
         text = normalise(question)
         if not text:
             return self._abstain("none", 0.0, [])
-        last = last_clause(question)
-        cands, feats, aspect, aspect_strength = self._assess(text, last)
+        parts = clause_texts(question)
+        last = parts[-1] if parts else ""
+        cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
         top = cands[0] if cands else None
         full = any(w in text for w in FULL_LIST)
         if full:
@@ -194,10 +200,22 @@ class QAEngine:
     def assess(self, question: str) -> tuple[list[Candidate], Features | None]:
         """Ranked candidates and the confidence features of the top one (benchmarks/kb_fit.py fits on these)."""
         text = normalise(question)
-        cands, feats, _, _ = self._assess(text, last_clause(question))
+        parts = clause_texts(question)
+        cands, feats, _, _ = self._assess(text, parts[-1] if parts else "", parts)
         return cands, feats
 
-    def _assess(self, text: str, last: str) -> tuple[list[Candidate], Features | None, str, float]:
+    def _clause_fit(self, code: str, parts: list[str]) -> float:
+        """How well the target explains the one clause that says most about it: a story-like question names the
+        item in one clause and tells the rest around it, so the whole question's coverage undersells it."""
+        best = 0.0
+        for part in parts:
+            chars = self.index.content_chars(self.index.content(strip_cues(part)))
+            cov, mass = coverage(self.index, chars, code)
+            best = max(best, cov * min(mass / CONTENT_FULL, 1.0))
+        return best
+
+    def _assess(self, text: str, last: str, parts: list[str] | None = None
+                ) -> tuple[list[Candidate], Features | None, str, float]:
         cands = [c for c in rank(self.index, text, strip_cues(text)) if c.score > 0]
         if not cands:
             aspect, strength = classify_question(text, last)
@@ -215,8 +233,10 @@ class QAEngine:
             return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
 
         aspect, strength = classify_question(masked(text), masked(last))
+        clause = self._clause_fit(top.code, parts) if parts and len(parts) > 1 else top.coverage * min(
+            top.content / CONTENT_FULL, 1.0)
         feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),
-                         self._phrase_keys.get(top.code, []), strength, text, self._off_topic)
+                         self._phrase_keys.get(top.code, []), strength, text, self._off_topic, clause)
         return cands, feats, aspect, strength
 
     def _centre_question(self, text: str, topic: Topic, top: Candidate | None, named: bool, conf: float,
@@ -230,7 +250,9 @@ class QAEngine:
         not name wins only when it is confidently what the rest of the question describes; a list question
         ("周末能办哪些事") or one with nothing besides the topic's words ("晚上下了班还能办吗") is the centre's.
         """
-        if off_topic(text, self._off_topic) or not (centre or _ASKS.search(text)):
+        bare = all(ch in self._cue_chars for ch in self._rest(text, topic))
+        # A bare topic name ("错时延时服务", "证照邮寄服务") asks about it as much as a question does.
+        if off_topic(text, self._off_topic) or not (centre or bare or _ASKS.search(text)):
             return False
         listing = topic.service and is_list(text)
         if listing and top is not None and self._is_topic_item(top.code, topic):
@@ -240,11 +262,10 @@ class QAEngine:
             return False
         if not centre and not self._about_centre(text, topic):
             return False
-        bare = all(ch in self._cue_chars for ch in self._rest(text, topic))
         if topic.aspect in ITEM_ASPECT_TOPICS:
-            # "车位的不动产证能寄到家吗" asks about that item's delivery: with anything else said, it is no centre
-            # question however unsure the item is (a clarifying question or abstention is better than the rules).
-            return centre or bare or listing
+            # "车位的不动产证能寄到家吗" asks about that item's delivery: with anything else said, it is a centre
+            # question only when no item is even a likely answer ("办好的证能寄到家吗": the rule, not a guess).
+            return centre or bare or listing or conf < self.thresholds.abstain
         return centre or bare or listing or conf < self.thresholds.centre_item
 
     def _is_topic_item(self, code: str, topic: Topic) -> bool:

@@ -226,14 +226,31 @@ TOGETHER_FACTOR = 1.35  # a 一件事 bundle when the caller asks for things tog
 ALONE_FACTOR = 0.8  # a bundle when the caller asks about one thing: its member item is meant
 
 
+KIN_OVER = 0.4  # a bundle and one of its own members: the intent decides down to this score ratio
+
+
 def by_bundle_intent(index: Index, text: str, cands: list[Candidate]) -> list[Candidate]:
-    """Bundles share their members' words; whether the caller wants the whole life event decides between them."""
+    """Bundles share their members' words; whether the caller wants the whole life event decides between them.
+    Between a bundle and one of its own members the intent decides outright ("继承房产过户要多久" is the transfer,
+    "继承房产过户和水电一起办" the 一件事), unless the other one scores far lower."""
     bundles = index.bundle_codes
     if not any(c.code in bundles for c in cands[:SIBLING_POOL]):
         return cands
-    factor = TOGETHER_FACTOR if together(text) else ALONE_FACTOR
+    wanted = together(text)
+    factor = TOGETHER_FACTOR if wanted else ALONE_FACTOR
     out = [replace(c, score=c.score * factor) if c.code in bundles else c for c in cands]
     out.sort(key=lambda c: (-c.score, c.code))
+    top = out[0]
+    for i, c in enumerate(out[1:SIBLING_POOL], 1):
+        if c.score < KIN_OVER * top.score:
+            break
+        kin = (top.code in bundles and c.code in index.bundle_items[top.code]) or (
+            c.code in bundles and top.code in index.bundle_items[c.code])
+        if kin and (c.code in bundles) == wanted:
+            # (scores swapped: the margin to the other one stays what it was)
+            out = [replace(c, score=top.score), replace(top, score=c.score), *out[1:i], *out[i + 1:]]
+            out.sort(key=lambda x: (-x.score, x.code))
+            return out
     return out
 
 

@@ -27,7 +27,7 @@ def test_off_topic_cues(text: str, expected: bool) -> None:
 def test_model_is_fitted_and_monotone() -> None:
     assert any(WEIGHTS), "run benchmarks/kb_fit.py --write"
     base = Features(phrase=0.0, partial=0.0, coverage=0.6, mass=1.0, unexplained=0.5, margin=0.3, service=1.0,
-                    off_topic=0.0, by_sound=0.0)
+                    off_topic=0.0, by_sound=0.0, clause=0.3)
     assert probability(dataclasses.replace(base, phrase=1.0, partial=1.0)) > probability(base)
     # A name heard only by sound is weaker evidence than the same name in the very characters.
     assert probability(dataclasses.replace(base, phrase=0.9, partial=0.9, by_sound=1.0)) < probability(
@@ -35,6 +35,8 @@ def test_model_is_fitted_and_monotone() -> None:
     assert probability(dataclasses.replace(base, off_topic=1.0)) < probability(base)
     # (fitted with its sign fixed: it may come out 0 when other features carry the same evidence)
     assert probability(dataclasses.replace(base, unexplained=2.0)) <= probability(base)
+    # A story-like question whose one clause the target explains whole is likelier the target's.
+    assert probability(dataclasses.replace(base, clause=1.0)) > probability(base)
     assert 0.0 <= probability(base) <= 1.0
 
 
@@ -43,3 +45,13 @@ def test_named_question_is_confident_and_unrelated_one_is_not(engine: QAEngine) 
     _, unrelated = engine.assess("我要投诉出租车司机绕路")
     assert named is not None and unrelated is not None
     assert probability(named) >= engine.thresholds.abstain > probability(unrelated)
+
+
+def test_clause_fit_counts_the_clause_that_names_the_item(engine: QAEngine) -> None:
+    # The story clauses are not the item's words; the asking clause is, so the clause fit is high while the
+    # whole question's coverage is not.
+    _, story = engine.assess("我家里条件比较困难，房子也是租的，想问问低保要怎么申请")
+    assert story is not None
+    assert story.clause > story.coverage * story.mass
+    _, unrelated = engine.assess("我车停在路边被拖走了，去哪里取车")
+    assert unrelated is not None and unrelated.clause < story.clause
