@@ -8,7 +8,7 @@ never saw the engine), the tuning part of tests/kb/questions.yaml and of its rec
 questions are never read here, so the confidence is calibrated for outsiders' phrasing and for what the recogniser
 really returns as well as for our own typed text.
 One example per non-follow-up question: the features of its top-ranked target, label 1 when that target is the
-labelled answer (for AMBIGUOUS questions: one of the two alternatives), 0 otherwise (out of scope, centre-wide,
+labelled answer (for AMBIGUOUS questions: one of its alternatives), 0 otherwise (out of scope, centre-wide,
 or a wrong item). L2-regularised logistic regression; then a sweep of the abstention threshold over the tuning
 questions with an out-of-scope answer counted as three errors (the issue allows at most 5% of them).
 ``--write`` puts the fitted coefficients into kb/confidence.py.

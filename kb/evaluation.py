@@ -57,7 +57,10 @@ def item_correct(case: dict, ans: Answer) -> bool:
     if expected is None:
         return ans.abstained and not ans.clarify
     if expected == "AMBIGUOUS":
-        return ans.clarify and {a.item_code for a in ans.alternatives[:2]} == set(case.get("alternatives", []))
+        # ``alternatives`` lists every item the question fairly means (two or more); a clarifying question is
+        # right when both items it offers are among them.
+        offered = {a.item_code for a in ans.alternatives[:2]}
+        return ans.clarify and len(offered) == 2 and offered <= set(case.get("alternatives", []))
     return ans.item_code == expected and not ans.abstained
 
 
