@@ -22,7 +22,8 @@ TOGETHER = re.compile(r"一起办|一起申请|一起弄|一起交|一次办|一
 
 
 def together(text: str) -> bool:
-    return bool(TOGETHER.search(text))
+    # "第一次办市民卡" is a first issue, not "一次办" (all at once).
+    return bool(TOGETHER.search(text.replace("第一次", "")))
 
 
 def _words(index: Index, code: str) -> set[str]:

@@ -25,7 +25,7 @@ OPERATIONS: dict[str, re.Pattern[str]] = {
     "replace": re.compile(r"重新办|重办|补领|补办|补发|补证|补换|补打|补一|补个|补张|补本|补(?=[^贴助充偿缴交税录考课])|丢|遗失|"
                           r"掉了|找不到|被偷|损坏|坏了|破了|挂失|不见"),
     "change": re.compile(r"换地址|地址变|迁址|换名字|换名称|变更|更改|更正|修改|改名|改成|改为|改(?=[^革造建善进])|换法人|换股东|增加|减少|调整|迁移|搬"),
-    "cancel": re.compile(r"注销|撤销|歇业|停业|解散|清算|不干了|不做了|关掉|关门|退出|吊销"),
+    "cancel": re.compile(r"注销|撤销|解除|解押|歇业|停业|解散|清算|不干了|不做了|关掉|关门|退出|吊销"),
     "sign": re.compile(r"签注|再次签注|一年一签|签(?![订约字名合证发])"),
 }
 UNSAID = 0.7  # an item marked with an operation the caller did not say
@@ -79,6 +79,7 @@ _GENERIC = re.compile(r"登记|许可证?|申请|审批|证明|办理|服务|备
 @lru_cache(maxsize=8192)
 def thing(name: str) -> str:
     """The thing an item is about: its name without operation and generic words (合作社 of 合作社变更登记)."""
+    name = name.replace("办理", "")  # generic, but its 办 would otherwise go as an operation and leave 理
     for pattern in OPERATIONS.values():
         name = pattern.sub("", name)
     return _GENERIC.sub("", name)

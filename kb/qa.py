@@ -216,7 +216,8 @@ class QAEngine:
 
     def _assess(self, text: str, last: str, parts: list[str] | None = None
                 ) -> tuple[list[Candidate], Features | None, str, float]:
-        cands = [c for c in rank(self.index, text, strip_cues(text)) if c.score > 0]
+        asking = last if parts and len(parts) > 1 else ""
+        cands = [c for c in rank(self.index, text, strip_cues(text), asking=asking) if c.score > 0]
         if not cands:
             aspect, strength = classify_question(text, last)
             return cands, None, aspect, strength

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from kb.distinguish import together
-from kb.index import K1, TERM_WEIGHTS, B, Index
+from kb.index import K1, STOP_CHARS, TERM_WEIGHTS, B, Index
 from kb.operations import SAID, UNSAID, operation_factor, qualifier_said, said_operations, siblings
 from kb.text import sound_key, symbol_similarity
 
@@ -119,6 +119,7 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
         # max_wrong and no window can match (exact, and it skips almost every phrase at 480+ items).
         if sum(sym not in present for sym in set(p.key)) > max_wrong:
             continue
+        content = [ch not in STOP_CHARS for ch in p.text] if len(p.text) == n else [True] * n
         found = None
         for start in range(len(key) - n + 1):
             window = key[start : start + n]
@@ -126,12 +127,17 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
             if first < 0.5:
                 continue
             deficit, wrong = 1.0 - first, int(first < 1.0)
-            for a, b in zip(window[1:], p.key[1:], strict=True):
+            exact = first == 1.0 and content[0]
+            for i, (a, b) in enumerate(zip(window[1:], p.key[1:], strict=True), 1):
                 sim = symbol_similarity(a, b)
                 deficit, wrong = deficit + 1.0 - sim, wrong + (sim < 1.0)
+                exact = exact or (sim == 1.0 and content[i])
                 if deficit > limit or wrong > max_wrong:
                     break
-            if deficit <= limit and wrong <= max_wrong and (found is None or deficit < found):
+            # At least one of the phrase's own words must be heard as it is: "预约迟到了怎么办" is no near hit of
+            # 失业了怎么办, where only the question words match.
+            if (exact or not any(content)) and deficit <= limit and wrong <= max_wrong and (
+                    found is None or deficit < found):
                 found = deficit
         if found is not None:
             length = SOUND_HIT * (n - NEAR_PENALTY * found)
@@ -171,9 +177,11 @@ def coverage(index: Index, chars: list[str], code: str) -> tuple[float, float]:
     return (got / total if total else 0.0), total
 
 
-def rank(index: Index, text: str, content_text: str | None = None, limit: int = 5) -> list[Candidate]:
+def rank(index: Index, text: str, content_text: str | None = None, limit: int = 5, asking: str = ""
+         ) -> list[Candidate]:
     """Best targets first. ``text`` is normalised (kb.text.normalise); names and aliases are looked for in it.
-    BM25 and coverage use ``content_text`` (default ``text``): the QA layer passes it without aspect cues."""
+    BM25 and coverage use ``content_text`` (default ``text``): the QA layer passes it without aspect cues.
+    ``asking``: the last clause of a question of several (where callers ask, after the story), else ""."""
     key = sound_key(text)
     content_text = text if content_text is None else content_text
     scores = bm25(index, index.terms(content_text))
@@ -201,23 +209,33 @@ def rank(index: Index, text: str, content_text: str | None = None, limit: int = 
             score *= 1 + MEMBER_BONUS * members[code]
         out.append(Candidate(code, score, phrase, length, cov, mass))
     out.sort(key=lambda c: (-c.score, c.code))
-    out = named_first(text, by_bundle_intent(index, text, out))
+    out = named_first(text, by_bundle_intent(index, text, out), index.bundle_codes, asking)
     if said_operations(text) or len(index.content(content_text)) > BARE_NOUN:
         out = by_operation(index, text, out[:SIBLING_POOL]) + out[SIBLING_POOL:]
     return out[:limit]
 
 
 NAMED_OVER = 0.5  # an item the caller names as written outranks an unnamed one scoring up to twice as much
+# ... and four times as much when named in the asking clause while the top one is not even heard: its score is
+# only shared words of the story ("家里条件比较困难，低保怎么申请": 困难 is in 困难人员参保资助).
+NAMED_OVER_UNHEARD = 0.25
 
 
-def named_first(text: str, cands: list[Candidate]) -> list[Candidate]:
+def named_first(text: str, cands: list[Candidate], bundles: frozenset[str], asking: str = "") -> list[Candidate]:
     """The caller's own word for an item ("解押") beats an item that merely shares its characters in a longer
-    official name (机动车解除抵押登记), unless that one scores far higher."""
+    official name (机动车解除抵押登记), unless that one scores far higher. Said in the asking clause after a story,
+    it beats even more an item no name of which is heard at all ("家里条件比较困难，想问问低保要怎么申请")."""
     if not cands or (cands[0].phrase and cands[0].phrase in text):
         return cands
     top = cands[0]
     for i, c in enumerate(cands[1:4], 1):
-        if len(c.phrase) >= 2 and c.phrase in text and c.score >= NAMED_OVER * top.score:
+        if len(c.phrase) < 2 or c.phrase not in text:
+            continue
+        if (not top.phrase and c.phrase in asking and top.code not in bundles
+                and c.score >= NAMED_OVER_UNHEARD * top.score):
+            # (scores swapped, as in by_bundle_intent: the order must survive by_operation's re-sort)
+            return [replace(c, score=top.score), *cands[1:i], replace(top, score=c.score), *cands[i + 1 :]]
+        if c.score >= NAMED_OVER * top.score:
             return [c, *cands[:i], *cands[i + 1 :]]
     return cands
 

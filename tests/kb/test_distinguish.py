@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kb.distinguish import decide, together
-from kb.operations import marked_operations, said_operations, siblings
+from kb.operations import marked_operations, said_operations, siblings, thing
 from kb.qa import QAEngine
 from kb.text import normalise
 
@@ -24,6 +24,7 @@ def test_normalise_spoken_and_regional(said: str, meant: str) -> None:
     ("狗证年检要带什么", {"renew"}), ("执照丢了怎么补", {"replace"}), ("公司改个名字", {"change"}),
     ("个体户不干了", {"cancel"}), ("我要办护照", {"create"}), ("身份证丢了去哪办", {"replace"}),
     ("特种设备注消", {"cancel"}),  # heard, not written
+    ("解押周末能办吗", {"cancel"}), ("车辆解除抵押", {"cancel"}),
     ("补贴怎么申请", set()), ("狗证怎么办", set()),
 ])
 def test_operations_said(text: str, ops: set[str]) -> None:
@@ -35,11 +36,12 @@ def test_items_mark_their_operation_and_siblings_share_their_thing() -> None:
     assert marked_operations("养犬登记证核发", ["狗证", "犬证"]) == frozenset()
     assert siblings("农民专业合作社设立登记", "农民专业合作社注销登记")
     assert not siblings("城市树木迁移砍伐审批", "农用地转用审查")
+    assert thing("老年卡办理") == thing("老年卡年审") == "老年卡"  # 办理 is generic, not the operation 办 + 理
 
 
 def test_together_words() -> None:
     assert together("开饭店要办哪些手续") and together("能不能一起办")
-    assert not together("开饭店要带什么材料")
+    assert not together("开饭店要带什么材料") and not together("第一次办市民卡要带什么")
 
 
 @pytest.mark.parametrize(("question", "code"), [
