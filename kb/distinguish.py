@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from kb.index import STOPWORDS, Index
+from kb.index import STOP_CHARS, STOPWORDS, Index
 from kb.operations import operation_factor, qualifier_said, said_operations, siblings
 
 # Said when the caller wants the whole life event at one window rather than one of its items.
@@ -57,4 +57,22 @@ def decide(index: Index, text: str, a: str, b: str, bare: bool = False) -> str |
     only_b = any(w in text for w in wb - wa if not any(w in v for v in wa))
     if only_a != only_b:
         return a if only_a else b
+    # One of them named as written, the other not at all ("解押" is 抵押权注销登记's own word; 车辆解押 not said).
+    said_a, said_b = _named(index, a, text), _named(index, b, text)
+    if said_a != said_b:
+        return a if said_a else b
+    # Characters the question shares with one target's names only ("执照丢了": 执照 is in none of 居住证's names).
+    ca, cb = _chars(index, a), _chars(index, b)
+    asked = set(text) - STOP_CHARS
+    only_a, only_b = bool(asked & (ca - cb)), bool(asked & (cb - ca))
+    if only_a != only_b:
+        return a if only_a else b
     return None
+
+
+def _named(index: Index, code: str, text: str) -> bool:
+    return any(p.code == code and len(p.text) >= 2 and p.text in text for p in index.phrases)
+
+
+def _chars(index: Index, code: str) -> set[str]:
+    return {ch for p in index.phrases if p.code == code for ch in p.text}

@@ -66,3 +66,11 @@ def test_life_event_goes_to_the_bundle(engine: QAEngine, real_kb) -> None:
     answer = engine.answer("家里刚添了个宝宝，要办哪些证")
     assert answer.item_code == newborn.code, answer
     assert engine.answer("开饭店要一起办哪些手续").item_code in {b.code for b in real_kb.bundles}
+
+
+@pytest.mark.parametrize(("question", "a", "b", "code"), [
+    ("执照丢了补一张要钱吗", "SC-007", "GA-024", "SC-007"),  # 执照 is in no name of 居住证补领换领
+    ("解押要不要交钱的", "JJ-012", "BDC-004", "BDC-004"),  # 解押 is BDC-004's own word; 车辆解押 not said
+])
+def test_decide_by_what_only_one_names(engine: QAEngine, question: str, a: str, b: str, code: str) -> None:
+    assert decide(engine.index, question, a, b) == code
