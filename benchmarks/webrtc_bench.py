@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -43,6 +42,7 @@ from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
 from hotline.models import Call, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
+from scripts.chromium import chromium, fake_microphone  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, reload_webrtc_endpoints, start, stop, webrtc_secret  # noqa: E402
 
@@ -52,17 +52,11 @@ WRAPUP_S = next(int(line.split("=")[1]) for line in (REPO / "dialplans" / "queue
                 if line.startswith("wrapuptime"))
 
 
-def chromium(work: Path) -> webdriver.Chrome:
+def agent_browser(work: Path) -> webdriver.Chrome:
     mic = work / "mic.wav"
     subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(mic), "trim", "0", "1"], check=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={mic}%noloop", "--ignore-certificate-errors",
-                 "--allow-loopback-in-peer-connection", f"--user-data-dir={work / 'profile'}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    return chromium(work / "profile", "--use-fake-ui-for-media-stream", *fake_microphone(mic),
+                    "--ignore-certificate-errors")
 
 
 def _epoch_ms(at: datetime) -> float:
@@ -123,7 +117,7 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
 
-        driver = chromium(work)
+        driver = agent_browser(work)
         driver.get(f"{base}/login")
         driver.find_element(By.NAME, "username").send_keys("agent1")
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)

@@ -45,7 +45,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.speech]
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -54,9 +53,9 @@ from admin import create_app  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
 from hotline.models import Call, CallbackTask, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
+from scripts.chromium import chromium, fake_microphone  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PASSWORD = "webrtc-pass-1"
 AGENT_LINE = "您好，我是人工坐席，养犬登记的材料我来帮您核对"  # the agent's fake microphone
 CALLER_TONE_HZ = 440  # the web caller's microphone after the question (pulsed: noise suppression keeps it)
@@ -122,28 +121,14 @@ def panel(asterisk: Sandbox, hotline: Hotline) -> Iterator[Panel]:  # noqa: F811
         engine.dispose()
 
 
-def chromium(profile: Path, microphone: Path, *, trust_certificate: bool = True,
-             allow_microphone: bool = True) -> webdriver.Chrome:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium / chromium-driver not installed: apt-get install -y chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-             "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900",
-             "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}%noloop",
-             # ICE may pair on loopback.
-             "--allow-loopback-in-peer-connection", f"--user-data-dir={profile}"]
+def webrtc_browser(profile: Path, microphone: Path, *, trust_certificate: bool = True,
+                   allow_microphone: bool = True) -> webdriver.Chrome:
     # The microphone permission prompt answered yes (or no), as a user would.
-    flags.append("--use-fake-ui-for-media-stream" if allow_microphone else "--deny-permission-prompts")
+    flags = ["--autoplay-policy=no-user-gesture-required", *fake_microphone(microphone),
+             "--use-fake-ui-for-media-stream" if allow_microphone else "--deny-permission-prompts"]
     if trust_certificate:  # Asterisk's certificate is self-signed (made by the sandbox)
         flags.append("--ignore-certificate-errors")
-    for flag in flags:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
+    return chromium(profile, *flags, window="1200,900")
 
 
 def _quit(driver: webdriver.Chrome) -> None:
@@ -222,8 +207,8 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
     write_wav(agent_wav, silence(1000) + agent_line + silence(20_000))
     ARTIFACTS.mkdir(exist_ok=True)
 
-    agent = chromium(tmp_path / "agent-profile", agent_wav)
-    caller = chromium(tmp_path / "caller-profile", caller_wav)
+    agent = webrtc_browser(tmp_path / "agent-profile", agent_wav)
+    caller = webrtc_browser(tmp_path / "caller-profile", caller_wav)
     try:
         # The agent logs in, the softphone registers over wss, and "上线" adds it to the queue (AMI QueueAdd).
         _login(agent, panel.base)
@@ -333,7 +318,7 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
 def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Panel, tmp_path: Path):  # noqa: F811
     silent = tmp_path / "agent.wav"
     write_wav(silent, silence(1000))
-    agent = chromium(tmp_path / "agent-profile", silent)
+    agent = webrtc_browser(tmp_path / "agent-profile", silent)
     try:
         _login(agent, panel.base)
         agent.get(f"{panel.base}/agent/")
@@ -384,7 +369,7 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
 def test_console_falls_back_to_polling_without_event_source(panel: Panel, tmp_path: Path):
     mic = tmp_path / "mic.wav"
     write_wav(mic, silence(500))
-    driver = chromium(tmp_path / "profile", mic)
+    driver = webrtc_browser(tmp_path / "profile", mic)
     try:
         _login(driver, panel.base)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
@@ -403,7 +388,7 @@ def test_clear_error_for_untrusted_certificate_and_denied_microphone(panel: Pane
                                                                        microphone: bool, expected: str):
     mic = tmp_path / "mic.wav"
     write_wav(mic, silence(500))
-    driver = chromium(tmp_path / "profile", mic, trust_certificate=trust, allow_microphone=microphone)
+    driver = webrtc_browser(tmp_path / "profile", mic, trust_certificate=trust, allow_microphone=microphone)
     try:
         driver.get(f"{panel.base}/call/")
         driver.find_element(By.ID, "call-button").click()
@@ -432,7 +417,7 @@ def test_clear_error_when_asterisk_is_unreachable(hotline: Hotline, tmp_path: Pa
     thread.start()
     silent = tmp_path / "mic.wav"
     write_wav(silent, silence(500))
-    driver = chromium(tmp_path / "profile", silent)
+    driver = webrtc_browser(tmp_path / "profile", silent)
     try:
         driver.get(f"http://127.0.0.1:{server.server_port}/call/")
         driver.find_element(By.ID, "call-button").click()
