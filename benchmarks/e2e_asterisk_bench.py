@@ -74,9 +74,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
-    sb = Sandbox.from_env(env={}, instance=f"bench-{os.getpid()}", sip_port=free_port(socket.SOCK_DGRAM),
-                          ami_port=free_port(), agi_port=free_port(), audiosocket_port=free_port(),
-                          ami_secret=os.urandom(12).hex(), staffed_hours="00:00-24:00")
+    sb = Sandbox.on_free_ports(f"bench-{os.getpid()}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(HOTLINE_VAR_DIR=str(work / "var"), HOTLINE_AGI_PORT=str(sb.agi_port),
                HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
