@@ -45,6 +45,7 @@ from ivr.ami import QueueMembers  # noqa: E402
 from scripts.chromium import chromium, fake_microphone  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, reload_webrtc_endpoints, start, stop, webrtc_secret  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_dtmf.xml"
 PASSWORD = "bench-pass-1"
@@ -79,12 +80,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="webrtc-bench-"))
     sb = Sandbox.on_free_ports(f"bench-{os.getpid()}", agent_wait_s=30)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(HOTLINE_VAR_DIR=str(work / "var"), HOTLINE_AGI_PORT=str(sb.agi_port),
-               HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
-               HOTLINE_AMI_SECRET=sb.ami_secret, HOTLINE_STAFFED_HOURS="00:00-24:00", HOTLINE_AGENT_WAIT_S="30",
-               HOTLINE_PROMPT_CACHE_DIR=str(sb.root.parent / "ivr-prompt-cache"), HOTLINE_PRERENDER_ANSWERS="0")
-    hotline = [sys.executable, "-m", "cli"]
+    env = serve_env(sb, work / "var", HOTLINE_AGENT_WAIT_S="30", HOTLINE_PRERENDER_ANSWERS="0")
     subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(work / "caller.wav"), "trim", "0", "60"],
                    check=True)
     build(sb.root)
@@ -92,13 +88,8 @@ def main() -> int:
     start(sb)
     serve = driver = server = None
     try:
-        for step in (["db", "upgrade"], ["kb", "import"]):
-            subprocess.run(hotline + step, env=env, cwd=work, check=True, capture_output=True)
-        log = work / "serve.log"
-        serve = subprocess.Popen(hotline + ["serve", "--no-admin"], env=env, cwd=work, stdout=log.open("wb"),
-                                 stderr=subprocess.STDOUT)
-        wait(lambda: serve.poll() is None and "IVR ready" in log.read_text(errors="replace")
-             and "AMI connected" in log.read_text(errors="replace"), 180, "hotline serve")
+        prepare_serve(env, work)
+        serve = start_serve(env, work)
         settings = dataclasses.replace(load_settings(env=env), webrtc_ws_url=sb.ws_url, webrtc_secret=webrtc_secret(sb))
         sessions = make_sessionmaker(make_engine(settings.effective_database_url))
         with sessions() as s:

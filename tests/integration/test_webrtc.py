@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr import prompts as P
-from scripts.sandbox import Sandbox, boot_problems, reload_webrtc_endpoints, rx, webrtc_secret
+from scripts.sandbox import Sandbox, boot_problems, reload_webrtc_endpoints, webrtc_secret
 from speech.audio import silence, write_wav
 from tests.integration.test_full_call import (  # noqa: F401 - fixtures are used by name
     QUESTION,
@@ -37,6 +37,7 @@ from tests.integration.test_full_call import (  # noqa: F401 - fixtures are used
     _speak,
     hotline,
     recognizer,
+    recording_on,
     sounds_like,
     voice,
 )
@@ -180,15 +181,6 @@ _TRACK_PCS = """
     window.RTCPeerConnection = function (...args) { const pc = new Original(...args); window.__hotlinePcs.push(pc); return pc; };
     window.RTCPeerConnection.prototype = Original.prototype;
 """
-
-
-@pytest.fixture
-def recording_on(asterisk: Sandbox) -> Iterator[None]:
-    rx(asterisk, "dialplan set global RECORD_CALLS yes")
-    try:
-        yield
-    finally:
-        rx(asterisk, "dialplan set global RECORD_CALLS no")
 
 
 def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, hotline: Hotline, panel: Panel,  # noqa: F811
