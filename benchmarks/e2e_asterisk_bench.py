@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ from hotline.models import Call  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
-from scripts.serve import prepare_serve, serve_env, start_serve  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_question.xml"
@@ -116,9 +115,7 @@ def main() -> int:
             if ok:
                 print(f"total ms: median {statistics.median(ok):.0f}, max {max(ok):.0f}")
     finally:
-        if serve is not None:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(30)
+        stop_serve(serve)
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
         print(f"\ncall records and serve.log kept in {work}")

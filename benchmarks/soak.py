@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from hotline.outcomes import Outcome  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
-from scripts.serve import prepare_serve, serve_env, start_serve  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_question.xml"
@@ -174,9 +173,7 @@ def main() -> int:
         print(f"tracebacks in serve.log: {tracebacks}")
         return 0 if ok and not failed and not tracebacks else 1
     finally:
-        if serve is not None:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(30)
+        stop_serve(serve)
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
         print(f"\ncall records and serve.log kept in {work}")

@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -42,10 +41,10 @@ from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
 from hotline.models import Call, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
-from scripts.chromium import chromium, fake_microphone  # noqa: E402
+from scripts.chromium import chromium, fake_microphone, panel_login  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, reload_webrtc_endpoints, start, stop, webrtc_secret  # noqa: E402
-from scripts.serve import prepare_serve, serve_env, start_serve  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_dtmf.xml"
 PASSWORD = "bench-pass-1"
@@ -106,10 +105,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{server.server_port}"
 
         driver = agent_browser(work)
-        driver.get(f"{base}/login")
-        driver.find_element(By.NAME, "username").send_keys("agent1")
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login-submit").click()
+        panel_login(driver, base, "agent1", PASSWORD)
         driver.get(f"{base}/agent/")
         phone = lambda: driver.find_element(By.ID, "softphone")  # noqa: E731
         wait(lambda: phone().get_attribute("data-phone") == "registered", 30, "the softphone to register")
@@ -165,9 +161,7 @@ def main() -> int:
             driver.quit()
         if server is not None:
             server.shutdown()
-        if serve is not None:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(30)
+        stop_serve(serve)
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
         print(f"call records and serve.log kept in {work}")

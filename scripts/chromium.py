@@ -10,6 +10,8 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 BASE_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,3 +38,14 @@ def chromium(profile: Path, *flags: str, window: str = "1400,1000") -> webdriver
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     return driver
+
+
+def panel_login(driver: webdriver.Chrome, base: str, username: str, password: str) -> None:
+    """Log in to the admin panel at ``base`` through its form (dropping any earlier session); back once the page
+    shows the logout form."""
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "form.logout"))

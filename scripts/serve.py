@@ -4,6 +4,7 @@ calls: its environment (pointed at the sandbox's ports and AMI secret), its data
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,3 +56,10 @@ def start_serve(env: dict[str, str], workdir: Path, timeout: float = 180) -> sub
             raise SystemExit(f"hotline serve did not start:\n{text[-2000:]}")
         time.sleep(0.2)
     return serve
+
+
+def stop_serve(serve: subprocess.Popen[bytes] | None) -> None:
+    """Stop it as Ctrl-C would: open calls closed, the log flushed."""
+    if serve is not None:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(30)

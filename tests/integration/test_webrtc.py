@@ -54,7 +54,7 @@ from admin import create_app  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
 from hotline.models import Call, CallbackTask, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
-from scripts.chromium import chromium, fake_microphone  # noqa: E402
+from scripts.chromium import chromium, fake_microphone, panel_login  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "webrtc-pass-1"
@@ -142,14 +142,6 @@ def _quit(driver: webdriver.Chrome) -> None:
         driver.quit()
 
 
-def _login(driver: webdriver.Chrome, base: str) -> None:
-    driver.get(f"{base}/login")
-    driver.find_element(By.NAME, "username").send_keys("agent1")
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "form.logout"))
-
-
 def _until(driver: webdriver.Chrome, fn, timeout: float, what: str):  # noqa: ANN001, ANN202
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: fn(d))
@@ -203,7 +195,7 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
     caller = webrtc_browser(tmp_path / "caller-profile", caller_wav)
     try:
         # The agent logs in, the softphone registers over wss, and "上线" adds it to the queue (AMI QueueAdd).
-        _login(agent, panel.base)
+        panel_login(agent, panel.base, "agent1", PASSWORD)
         agent.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _TRACK_PCS})
         agent.get(f"{panel.base}/agent/")
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "registered",
@@ -312,7 +304,7 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
     write_wav(silent, silence(1000))
     agent = webrtc_browser(tmp_path / "agent-profile", silent)
     try:
-        _login(agent, panel.base)
+        panel_login(agent, panel.base, "agent1", PASSWORD)
         agent.get(f"{panel.base}/agent/")
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "registered",
                20, "the agent's softphone to register")
@@ -363,7 +355,7 @@ def test_console_falls_back_to_polling_without_event_source(panel: Panel, tmp_pa
     write_wav(mic, silence(500))
     driver = webrtc_browser(tmp_path / "profile", mic)
     try:
-        _login(driver, panel.base)
+        panel_login(driver, panel.base, "agent1", PASSWORD)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
         driver.get(f"{panel.base}/agent/")
         _until(driver, lambda d: d.find_element(By.ID, "queue-status").get_attribute("data-mode") == "poll", 10,
