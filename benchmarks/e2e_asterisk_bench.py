@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from hotline.models import Call  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_question.xml"
@@ -74,31 +74,17 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
-    sb = Sandbox.from_env(env={}, instance=f"bench-{os.getpid()}", sip_port=free_port(socket.SOCK_DGRAM),
-                          ami_port=free_port(), agi_port=free_port(), audiosocket_port=free_port(),
-                          ami_secret=os.urandom(12).hex(), staffed_hours="00:00-24:00")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(HOTLINE_VAR_DIR=str(work / "var"), HOTLINE_AGI_PORT=str(sb.agi_port),
-               HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
-               HOTLINE_AMI_SECRET=sb.ami_secret, HOTLINE_STAFFED_HOURS="00:00-24:00",
-               HOTLINE_PROMPT_CACHE_DIR=str(sb.root.parent / "ivr-prompt-cache"))
-    hotline = [sys.executable, "-m", "cli"]
+    sb = Sandbox.on_free_ports(f"bench-{os.getpid()}")
+    env = serve_env(sb, work / "var")
     wavs, lengths, lead_s = caller_wavs(work)
     build(sb.root)
     install_config(sb)
     start(sb)
     serve = None
     try:
-        for step in (["db", "upgrade"], ["kb", "import"]):
-            subprocess.run(hotline + step, env=env, cwd=work, check=True, capture_output=True)
-        log = work / "serve.log"
+        prepare_serve(env, work)
         t0 = time.monotonic()
-        serve = subprocess.Popen(hotline + ["serve", "--no-admin"], env=env, cwd=work, stdout=log.open("wb"),
-                                 stderr=subprocess.STDOUT)
-        while "AMI connected" not in log.read_text(errors="replace") or "IVR ready" not in log.read_text():
-            if serve.poll() is not None or time.monotonic() - t0 > 180:
-                raise SystemExit(f"hotline serve did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        serve = start_serve(env, work)
         print(f"hotline serve ready in {time.monotonic() - t0:.1f} s; greeting {lead_s - 1:.1f} s")
         sessions = make_sessionmaker(make_engine(load_settings(env=env).effective_database_url))
         number = 13900000000
@@ -129,9 +115,7 @@ def main() -> int:
             if ok:
                 print(f"total ms: median {statistics.median(ok):.0f}, max {max(ok):.0f}")
     finally:
-        if serve is not None:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(30)
+        stop_serve(serve)
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
         print(f"\ncall records and serve.log kept in {work}")

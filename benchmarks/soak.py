@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from hotline.outcomes import Outcome  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_question.xml"
@@ -133,31 +133,17 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=5.0, help="minutes per row of the table / RSS sample")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    sb = Sandbox.from_env(env={}, instance=f"soak-{os.getpid()}", sip_port=free_port(socket.SOCK_DGRAM),
-                          ami_port=free_port(), agi_port=free_port(), audiosocket_port=free_port(),
-                          ami_secret=os.urandom(12).hex(), staffed_hours="00:00-24:00", agent_wait_s=5)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(HOTLINE_VAR_DIR=str(work / "var"), HOTLINE_AGI_PORT=str(sb.agi_port),
-               HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
-               HOTLINE_AMI_SECRET=sb.ami_secret, HOTLINE_STAFFED_HOURS="00:00-24:00",
-               HOTLINE_PROMPT_CACHE_DIR=str(sb.root.parent / "ivr-prompt-cache"), HOTLINE_PRERENDER_ANSWERS="20")
-    hotline = [sys.executable, "-m", "cli"]
+    sb = Sandbox.on_free_ports(f"soak-{os.getpid()}", agent_wait_s=5)
+    env = serve_env(sb, work / "var", HOTLINE_PRERENDER_ANSWERS="20")
     wavs = caller_wavs(work)
     build(sb.root)
     install_config(sb)
     start(sb)
     serve = None
     try:
-        for step in (["db", "upgrade"], ["kb", "import"]):
-            subprocess.run(hotline + step, env=env, cwd=work, check=True, capture_output=True)
+        prepare_serve(env, work)
+        serve = start_serve(env, work)
         log = work / "serve.log"
-        serve = subprocess.Popen(hotline + ["serve", "--no-admin"], env=env, cwd=work, stdout=log.open("wb"),
-                                 stderr=subprocess.STDOUT)
-        t_ready = time.monotonic()
-        while "AMI connected" not in log.read_text(errors="replace") or "IVR ready" not in log.read_text():
-            if serve.poll() is not None or time.monotonic() - t_ready > 180:
-                raise SystemExit(f"hotline serve did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
         window_s = args.window * 60
         print(f"soak: {args.lines} lines for {args.minutes:g} min, IVR pid {serve.pid}", flush=True)
         t0, m0 = datetime.now(UTC), time.monotonic()
@@ -187,9 +173,7 @@ def main() -> int:
         print(f"tracebacks in serve.log: {tracebacks}")
         return 0 if ok and not failed and not tracebacks else 1
     finally:
-        if serve is not None:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(30)
+        stop_serve(serve)
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
         print(f"\ncall records and serve.log kept in {work}")

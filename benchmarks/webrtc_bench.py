@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -33,7 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -43,8 +41,10 @@ from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
 from hotline.models import Call, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
+from scripts.chromium import chromium, fake_microphone, panel_login  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
 from scripts.sandbox import Sandbox, build, install_config, reload_webrtc_endpoints, start, stop, webrtc_secret  # noqa: E402
+from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 
 SIPP = REPO / "tests" / "integration" / "sipp" / "uac_dtmf.xml"
 PASSWORD = "bench-pass-1"
@@ -52,17 +52,11 @@ WRAPUP_S = next(int(line.split("=")[1]) for line in (REPO / "dialplans" / "queue
                 if line.startswith("wrapuptime"))
 
 
-def chromium(work: Path) -> webdriver.Chrome:
+def agent_browser(work: Path) -> webdriver.Chrome:
     mic = work / "mic.wav"
     subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(mic), "trim", "0", "1"], check=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={mic}%noloop", "--ignore-certificate-errors",
-                 "--allow-loopback-in-peer-connection", f"--user-data-dir={work / 'profile'}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    return chromium(work / "profile", "--use-fake-ui-for-media-stream", *fake_microphone(mic),
+                    "--ignore-certificate-errors")
 
 
 def _epoch_ms(at: datetime) -> float:
@@ -84,16 +78,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="webrtc-bench-"))
-    sb = Sandbox.from_env(env={}, instance=f"bench-{os.getpid()}", sip_port=free_port(socket.SOCK_DGRAM),
-                          ami_port=free_port(), agi_port=free_port(), audiosocket_port=free_port(),
-                          http_port=free_port(), wss_port=free_port(), ami_secret=os.urandom(12).hex(),
-                          staffed_hours="00:00-24:00", agent_wait_s=30)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(HOTLINE_VAR_DIR=str(work / "var"), HOTLINE_AGI_PORT=str(sb.agi_port),
-               HOTLINE_AUDIOSOCKET_PORT=str(sb.audiosocket_port), HOTLINE_AMI_PORT=str(sb.ami_port),
-               HOTLINE_AMI_SECRET=sb.ami_secret, HOTLINE_STAFFED_HOURS="00:00-24:00", HOTLINE_AGENT_WAIT_S="30",
-               HOTLINE_PROMPT_CACHE_DIR=str(sb.root.parent / "ivr-prompt-cache"), HOTLINE_PRERENDER_ANSWERS="0")
-    hotline = [sys.executable, "-m", "cli"]
+    sb = Sandbox.on_free_ports(f"bench-{os.getpid()}", agent_wait_s=30)
+    env = serve_env(sb, work / "var", HOTLINE_AGENT_WAIT_S="30", HOTLINE_PRERENDER_ANSWERS="0")
     subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(work / "caller.wav"), "trim", "0", "60"],
                    check=True)
     build(sb.root)
@@ -101,13 +87,8 @@ def main() -> int:
     start(sb)
     serve = driver = server = None
     try:
-        for step in (["db", "upgrade"], ["kb", "import"]):
-            subprocess.run(hotline + step, env=env, cwd=work, check=True, capture_output=True)
-        log = work / "serve.log"
-        serve = subprocess.Popen(hotline + ["serve", "--no-admin"], env=env, cwd=work, stdout=log.open("wb"),
-                                 stderr=subprocess.STDOUT)
-        wait(lambda: serve.poll() is None and "IVR ready" in log.read_text(errors="replace")
-             and "AMI connected" in log.read_text(errors="replace"), 180, "hotline serve")
+        prepare_serve(env, work)
+        serve = start_serve(env, work)
         settings = dataclasses.replace(load_settings(env=env), webrtc_ws_url=sb.ws_url, webrtc_secret=webrtc_secret(sb))
         sessions = make_sessionmaker(make_engine(settings.effective_database_url))
         with sessions() as s:
@@ -123,11 +104,8 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
 
-        driver = chromium(work)
-        driver.get(f"{base}/login")
-        driver.find_element(By.NAME, "username").send_keys("agent1")
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login-submit").click()
+        driver = agent_browser(work)
+        panel_login(driver, base, "agent1", PASSWORD)
         driver.get(f"{base}/agent/")
         phone = lambda: driver.find_element(By.ID, "softphone")  # noqa: E731
         wait(lambda: phone().get_attribute("data-phone") == "registered", 30, "the softphone to register")
@@ -183,9 +161,7 @@ def main() -> int:
             driver.quit()
         if server is not None:
             server.shutdown()
-        if serve is not None:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(30)
+        stop_serve(serve)
         stop(sb)
         shutil.rmtree(sb.home, ignore_errors=True)
         print(f"call records and serve.log kept in {work}")

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.errors import IvrError
+from scripts.ports import free_port
 
 REPO_DIALPLANS = Path(__file__).resolve().parent.parent / "dialplans"
 DEFAULT_ROOT = Path.home() / ".cache" / "hotline" / "asterisk-sid"
@@ -166,6 +167,26 @@ class Sandbox:
             values["sounds_dir"] = Path(env["HOTLINE_SOUNDS_DIR"])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def on_free_ports(cls, instance: str, **overrides: object) -> Sandbox:
+        """A throw-away instance for tests and benchmarks beside a running hotline: every listening port picked
+        free, a fresh AMI secret, staffed round the clock (a test call reaches the IVR whatever the hour); the
+        chroot from $HOTLINE_SANDBOX_DIR as usual, nothing else from the environment."""
+        values: dict[str, object] = {
+            "instance": instance,
+            "sip_port": free_port(socket.SOCK_DGRAM),
+            "ami_port": free_port(),
+            "http_port": free_port(),
+            "wss_port": free_port(),
+            "agi_port": free_port(),
+            "audiosocket_port": free_port(),
+            "ami_secret": os.urandom(12).hex(),
+            "staffed_hours": "00:00-24:00",
+        }
+        values.update(overrides)
+        env = {k: v for k, v in os.environ.items() if k == "HOTLINE_SANDBOX_DIR"}
+        return cls.from_env(env=env, **values)
 
     def params(self, secret: str) -> dict[str, str]:
         inside = self.home_in

@@ -14,7 +14,6 @@ import dataclasses
 import itertools
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import pytest
 from hotline.config import Settings, load_settings
 from hotline.db import upgrade
 from scripts.pgserver import TemporaryPostgres
-from scripts.ports import free_port
 from scripts.sandbox import Sandbox, build, install_config, start, stop
 
 _db_counter = itertools.count()
@@ -68,20 +66,7 @@ def settings(tmp_path: Path, sqlite_url: str) -> Settings:
 def asterisk() -> Iterator[Sandbox]:
     """A running Asterisk with our dialplans; IVR ports point at free ports the tests listen on."""
     base = 30000 + (os.getpid() % 200) * 100  # a private RTP range per test run
-    sb = Sandbox.from_env(
-        env={k: v for k, v in os.environ.items() if k in ("HOTLINE_SANDBOX_DIR",)},
-        instance=f"pytest-{os.getpid()}",
-        sip_port=free_port(socket.SOCK_DGRAM),
-        ami_port=free_port(),
-        http_port=free_port(),
-        wss_port=free_port(),
-        agi_port=free_port(),
-        audiosocket_port=free_port(),
-        ami_secret=os.urandom(12).hex(),
-        rtp_ports=(base, base + 99),
-        agent_wait_s=5,
-        staffed_hours="00:00-24:00",
-    )
+    sb = Sandbox.on_free_ports(f"pytest-{os.getpid()}", rtp_ports=(base, base + 99), agent_wait_s=5)
     build(sb.root)
     sb = dataclasses.replace(sb, sounds_dir=_our_prompts(sb))
     install_config(sb)

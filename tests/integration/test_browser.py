@@ -24,7 +24,6 @@ pytestmark = pytest.mark.integration
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -34,11 +33,11 @@ from admin import create_app  # noqa: E402
 from hotline.config import Settings, load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from hotline.models import Call, CallTurn, User, utcnow  # noqa: E402
+from scripts.chromium import chromium, panel_login  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "browser-pass-1"
 UNKNOWN = "帮我弄一下汪星人牌照"  # the sample KB abstains on this until it is taught
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def _wav(path: Path, seconds: float = 1.0) -> None:
@@ -97,17 +96,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium / chromium-driver not installed: apt-get install -y chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"), "--autoplay-policy=no-user-gesture-required")
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         yield driver
@@ -115,17 +104,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
         driver.quit()
 
 
-def _login(driver, base: str, username: str) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{base}/login")
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "form.logout")))
-
-
 def test_login_and_play_call_recording(world, browser):
-    _login(browser, world["base"], "boss")
+    panel_login(browser, world["base"], "boss", PASSWORD)
     browser.get(f"{world['base']}/calls/")
     browser.find_element(By.LINK_TEXT, str(world["call_id"])).click()
     audio = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "call-recording")))
@@ -179,7 +159,7 @@ def test_edit_kb_item_in_the_browser(world, browser):
 
 
 def test_waiting_caller_appears_in_agent_console_without_reload(world, browser):
-    _login(browser, world["base"], "agent1")
+    panel_login(browser, world["base"], "agent1", PASSWORD)
     browser.get(f"{world['base']}/agent/")
     browser.execute_script("window.__noReload = 'still-here';")
     assert "暂无等待的来电" in browser.find_element(By.ID, "waiting").text
@@ -203,7 +183,7 @@ def test_waiting_caller_appears_in_agent_console_without_reload(world, browser):
 
 
 def test_admin_creates_agent_and_sets_extension_in_the_browser(world, browser):
-    _login(browser, world["base"], "boss")
+    panel_login(browser, world["base"], "boss", PASSWORD)
     browser.get(f"{world['base']}/users/")
     form = browser.find_element(By.ID, "create-user")
     form.find_element(By.NAME, "username").send_keys("agent5")

@@ -8,7 +8,6 @@ MixMonitor recording with whisper. No component is replaced by a fake; the agent
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from ivr import prompts as P
 from ivr.asterisk_prompts import read_prompt_list
 from scripts.ports import free_port
 from scripts.sandbox import Sandbox, boot_problems, rx
+from scripts.serve import serve_env
 from speech.audio import silence, write_wav
 from tests.integration.conftest import SIPP_DIR
 from tests.integration.sipagent import SipAgent, agent_password
@@ -64,21 +64,8 @@ def _hotline(*args: str, env: dict[str, str], cwd: Path) -> None:
 @pytest.fixture(scope="module")
 def hotline(asterisk: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     work = tmp_path_factory.mktemp("hotline")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update({
-        "HOTLINE_VAR_DIR": str(work / "var"),
-        "HOTLINE_AGI_PORT": str(asterisk.agi_port),
-        "HOTLINE_AUDIOSOCKET_PORT": str(asterisk.audiosocket_port),
-        "HOTLINE_AMI_PORT": str(asterisk.ami_port),
-        "HOTLINE_AMI_USER": asterisk.ami_user,
-        "HOTLINE_AMI_SECRET": asterisk.ami_secret,
-        "HOTLINE_STAFFED_HOURS": "00:00-24:00",
-        "HOTLINE_AGENT_WAIT_S": str(AGENT_WAIT_S),
-        # Rendered fixed prompts survive between runs (keyed by text hash), so start-up stays quick.
-        "HOTLINE_PROMPT_CACHE_DIR": str(asterisk.root.parent / "ivr-prompt-cache"),
-        "HOTLINE_PRERENDER_ANSWERS": "20",  # not the whole KB: it would compete with the calls for CPU
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = serve_env(asterisk, work / "var", HOTLINE_AGENT_WAIT_S=str(AGENT_WAIT_S),
+                    HOTLINE_PRERENDER_ANSWERS="20")  # not the whole KB: it would compete with the calls for CPU
     settings = load_settings(env=env)
     _hotline("db", "upgrade", env=env, cwd=work)
     _hotline("kb", "import", env=env, cwd=work)

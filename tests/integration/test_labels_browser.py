@@ -28,8 +28,9 @@ from admin import create_app  # noqa: E402
 from hotline.config import load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from hotline.models import Call, CallTurn, User, utcnow  # noqa: E402
+from scripts.chromium import panel_login  # noqa: E402
 from tests.integration import test_browser as shared  # noqa: E402
-from tests.integration.test_browser import ARTIFACTS, PASSWORD, _login, _wav  # noqa: E402
+from tests.integration.test_browser import ARTIFACTS, PASSWORD, _wav  # noqa: E402
 
 browser = shared.browser  # the same headless Chromium fixture (module scope)
 
@@ -89,7 +90,7 @@ def _next(driver, previous):
 
 
 def test_label_three_utterances_with_the_keyboard_and_the_report_counts_them(world, browser):
-    _login(browser, world["base"], "agent1")
+    panel_login(browser, world["base"], "agent1", PASSWORD)
     browser.get(f"{world['base']}/labels/")
     field = _label_page(browser)
     assert "13812345678" not in browser.page_source and "5678" not in browser.page_source
@@ -128,7 +129,7 @@ def test_label_three_utterances_with_the_keyboard_and_the_report_counts_them(wor
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "labels-done")))
     assert "狗证怎么办理" in browser.find_element(By.ID, "recent-labels").text
 
-    _login(browser, world["base"], "boss")
+    panel_login(browser, world["base"], "boss", PASSWORD)
     browser.get(f"{world['base']}/labels/report")
     total = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "label-total")))
     cells = [td.text for td in total.find_elements(By.TAG_NAME, "td")]

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr import prompts as P
-from scripts.sandbox import Sandbox, boot_problems, reload_webrtc_endpoints, rx, webrtc_secret
+from scripts.sandbox import Sandbox, boot_problems, reload_webrtc_endpoints, webrtc_secret
 from speech.audio import silence, write_wav
 from tests.integration.test_full_call import (  # noqa: F401 - fixtures are used by name
     QUESTION,
@@ -37,6 +37,7 @@ from tests.integration.test_full_call import (  # noqa: F401 - fixtures are used
     _speak,
     hotline,
     recognizer,
+    recording_on,
     sounds_like,
     voice,
 )
@@ -45,7 +46,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.speech]
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -54,9 +54,9 @@ from admin import create_app  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker  # noqa: E402
 from hotline.models import Call, CallbackTask, CallEvent, User  # noqa: E402
 from ivr.ami import QueueMembers  # noqa: E402
+from scripts.chromium import chromium, fake_microphone, panel_login  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PASSWORD = "webrtc-pass-1"
 AGENT_LINE = "您好，我是人工坐席，养犬登记的材料我来帮您核对"  # the agent's fake microphone
 CALLER_TONE_HZ = 440  # the web caller's microphone after the question (pulsed: noise suppression keeps it)
@@ -122,28 +122,14 @@ def panel(asterisk: Sandbox, hotline: Hotline) -> Iterator[Panel]:  # noqa: F811
         engine.dispose()
 
 
-def chromium(profile: Path, microphone: Path, *, trust_certificate: bool = True,
-             allow_microphone: bool = True) -> webdriver.Chrome:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium / chromium-driver not installed: apt-get install -y chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-             "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900",
-             "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}%noloop",
-             # ICE may pair on loopback.
-             "--allow-loopback-in-peer-connection", f"--user-data-dir={profile}"]
+def webrtc_browser(profile: Path, microphone: Path, *, trust_certificate: bool = True,
+                   allow_microphone: bool = True) -> webdriver.Chrome:
     # The microphone permission prompt answered yes (or no), as a user would.
-    flags.append("--use-fake-ui-for-media-stream" if allow_microphone else "--deny-permission-prompts")
+    flags = ["--autoplay-policy=no-user-gesture-required", *fake_microphone(microphone),
+             "--use-fake-ui-for-media-stream" if allow_microphone else "--deny-permission-prompts"]
     if trust_certificate:  # Asterisk's certificate is self-signed (made by the sandbox)
         flags.append("--ignore-certificate-errors")
-    for flag in flags:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
+    return chromium(profile, *flags, window="1200,900")
 
 
 def _quit(driver: webdriver.Chrome) -> None:
@@ -154,14 +140,6 @@ def _quit(driver: webdriver.Chrome) -> None:
         driver.get("about:blank")
     finally:
         driver.quit()
-
-
-def _login(driver: webdriver.Chrome, base: str) -> None:
-    driver.get(f"{base}/login")
-    driver.find_element(By.NAME, "username").send_keys("agent1")
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "form.logout"))
 
 
 def _until(driver: webdriver.Chrome, fn, timeout: float, what: str):  # noqa: ANN001, ANN202
@@ -197,15 +175,6 @@ _TRACK_PCS = """
 """
 
 
-@pytest.fixture
-def recording_on(asterisk: Sandbox) -> Iterator[None]:
-    rx(asterisk, "dialplan set global RECORD_CALLS yes")
-    try:
-        yield
-    finally:
-        rx(asterisk, "dialplan set global RECORD_CALLS no")
-
-
 def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, hotline: Hotline, panel: Panel,  # noqa: F811
                                                           voice, recognizer, recording_on, tmp_path: Path):  # noqa: ANN001, F811
     greeting_s = len(_speak(voice, P.GREETING_STAFFED)) / 16000
@@ -222,11 +191,11 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
     write_wav(agent_wav, silence(1000) + agent_line + silence(20_000))
     ARTIFACTS.mkdir(exist_ok=True)
 
-    agent = chromium(tmp_path / "agent-profile", agent_wav)
-    caller = chromium(tmp_path / "caller-profile", caller_wav)
+    agent = webrtc_browser(tmp_path / "agent-profile", agent_wav)
+    caller = webrtc_browser(tmp_path / "caller-profile", caller_wav)
     try:
         # The agent logs in, the softphone registers over wss, and "上线" adds it to the queue (AMI QueueAdd).
-        _login(agent, panel.base)
+        panel_login(agent, panel.base, "agent1", PASSWORD)
         agent.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _TRACK_PCS})
         agent.get(f"{panel.base}/agent/")
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "registered",
@@ -333,9 +302,9 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
 def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Panel, tmp_path: Path):  # noqa: F811
     silent = tmp_path / "agent.wav"
     write_wav(silent, silence(1000))
-    agent = chromium(tmp_path / "agent-profile", silent)
+    agent = webrtc_browser(tmp_path / "agent-profile", silent)
     try:
-        _login(agent, panel.base)
+        panel_login(agent, panel.base, "agent1", PASSWORD)
         agent.get(f"{panel.base}/agent/")
         _until(agent, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "registered",
                20, "the agent's softphone to register")
@@ -384,9 +353,9 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
 def test_console_falls_back_to_polling_without_event_source(panel: Panel, tmp_path: Path):
     mic = tmp_path / "mic.wav"
     write_wav(mic, silence(500))
-    driver = chromium(tmp_path / "profile", mic)
+    driver = webrtc_browser(tmp_path / "profile", mic)
     try:
-        _login(driver, panel.base)
+        panel_login(driver, panel.base, "agent1", PASSWORD)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
         driver.get(f"{panel.base}/agent/")
         _until(driver, lambda d: d.find_element(By.ID, "queue-status").get_attribute("data-mode") == "poll", 10,
@@ -403,7 +372,7 @@ def test_clear_error_for_untrusted_certificate_and_denied_microphone(panel: Pane
                                                                        microphone: bool, expected: str):
     mic = tmp_path / "mic.wav"
     write_wav(mic, silence(500))
-    driver = chromium(tmp_path / "profile", mic, trust_certificate=trust, allow_microphone=microphone)
+    driver = webrtc_browser(tmp_path / "profile", mic, trust_certificate=trust, allow_microphone=microphone)
     try:
         driver.get(f"{panel.base}/call/")
         driver.find_element(By.ID, "call-button").click()
@@ -432,7 +401,7 @@ def test_clear_error_when_asterisk_is_unreachable(hotline: Hotline, tmp_path: Pa
     thread.start()
     silent = tmp_path / "mic.wav"
     write_wav(silent, silence(500))
-    driver = chromium(tmp_path / "profile", silent)
+    driver = webrtc_browser(tmp_path / "profile", silent)
     try:
         driver.get(f"http://127.0.0.1:{server.server_port}/call/")
         driver.find_element(By.ID, "call-button").click()

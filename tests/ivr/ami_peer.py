@@ -48,8 +48,12 @@ class AmiPeer:
                     self.actions.append(msg)
                     writer.write(self._answer(msg))
                     await writer.drain()
-        except ConnectionError:
+                    await self._answered(msg, writer)
+        except OSError:  # the client went away (reset, broken pipe)
             pass
+
+    async def _answered(self, msg: AmiMessage, writer: asyncio.StreamWriter) -> None:
+        """After each answer; a subclass may send more (hostile peers)."""
 
     def _answer(self, msg: AmiMessage) -> bytes:
         aid = msg.action_id or ""

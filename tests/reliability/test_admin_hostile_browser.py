@@ -21,14 +21,14 @@ pytestmark = pytest.mark.integration
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
+from scripts.chromium import chromium, panel_login  # noqa: E402
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 # Runs in every document before its own scripts (CDP; not subject to the page's CSP).
 HOOK = """
@@ -61,31 +61,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium / chromium-driver not installed: apt-get install -y chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         yield driver
     finally:
         driver.quit()
-
-
-def _login(driver, base: str, username: str) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{base}/login")
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "form.logout")))
 
 
 def _inert(driver, page: str) -> None:
@@ -107,7 +89,7 @@ def test_caller_transcript_is_text_in_call_detail_list_and_agent_console(world, 
     javascript: link (also as first question, item name, context summary). Must hold in Chromium, logged in as
     an agent: the call list, call detail and the agent console — first as served, then as re-rendered by its
     2-second refresh script — show each payload as the exact text of its cell, and nothing executes."""
-    _login(browser, world.base, "agent1")
+    panel_login(browser, world.base, "agent1", PASSWORD)
     browser.get(f"{world.base}/calls/{world.ids['call']}")
     _inert(browser, "call-detail")
     assert _texts(browser, "table.transcript td.text") == [*PAYLOADS, f"我的电话是{MASKED}"]
@@ -138,7 +120,7 @@ def test_teach_loop_and_kb_edit_keep_payloads_as_text(world, browser):
     its materials to a payload through the YAML editor. Must hold: the queue and teach page show the payloads
     as text (input value equal to the payload), the success message too, and the item page shows name,
     aliases, location, materials and FAQ as exactly the text typed — nothing runs on any of these pages."""
-    _login(browser, world.base, "boss")
+    panel_login(browser, world.base, "boss", PASSWORD)
     browser.get(f"{world.base}/quality/")
     assert set(PAYLOADS) <= set(_texts(browser, "#quality-queue td.question"))
     _inert(browser, "quality-queue")
@@ -193,7 +175,7 @@ def test_label_transcript_payload_stays_text(world, browser):
     """Sent: an agent labelling the hostile utterance, typing <svg onload=alert(1)> as what was said. Must
     hold: the labelling page shows the recognised payload as text and pre-fills it as the input's value; after
     saving, the recent-labels table shows both as text; nothing runs."""
-    _login(browser, world.base, "agent1")
+    panel_login(browser, world.base, "agent1", PASSWORD)
     browser.get(f"{world.base}/labels/{world.ids['turn']}")
     assert _texts(browser, "#heard-text") == [PAYLOADS[0]]
     box = browser.find_element(By.ID, "transcript")

@@ -22,7 +22,6 @@ What the logs say: Asterisk logs ``hotline IVR unavailable (AGISTATUS=...)`` and
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -44,6 +43,7 @@ from hotline.models.calls import CallEvent, CallTurn
 from hotline.outcomes import Outcome
 from scripts.ports import free_port
 from scripts.sandbox import Sandbox, rx
+from scripts.serve import serve_env
 from speech.audio import silence, write_wav
 from tests.integration.sipagent import SipAgent, agent_password
 
@@ -103,19 +103,8 @@ class Hotline:
 
 @pytest.fixture
 def hotline(asterisk: Sandbox, tmp_path: Path) -> Iterator[Hotline]:  # noqa: F811
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update({
-        "HOTLINE_VAR_DIR": str(tmp_path / "var"),
-        "HOTLINE_AGI_PORT": str(asterisk.agi_port),
-        "HOTLINE_AUDIOSOCKET_PORT": str(asterisk.audiosocket_port),
-        "HOTLINE_AMI_PORT": str(asterisk.ami_port),
-        "HOTLINE_AMI_USER": asterisk.ami_user,
-        "HOTLINE_AMI_SECRET": asterisk.ami_secret,
-        "HOTLINE_STAFFED_HOURS": "00:00-24:00",
-        "HOTLINE_PROMPT_CACHE_DIR": str(asterisk.root.parent / "ivr-prompt-cache"),
-        "HOTLINE_PRERENDER_ANSWERS": "0",  # no background synthesis competing with the calls
-        "PYTHONUNBUFFERED": "1",
-    })
+    # No background synthesis competing with the calls.
+    env = serve_env(asterisk, tmp_path / "var", HOTLINE_PRERENDER_ANSWERS="0")
     for step in (["db", "upgrade"], ["kb", "import"]):
         done = subprocess.run([sys.executable, "-m", "cli", *step], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=180)

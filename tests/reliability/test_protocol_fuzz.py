@@ -332,29 +332,24 @@ class HostileAmi(AmiPeer):
         super().__init__(secret=None)
         self.payload, self.endless = payload, endless
         self.connections = 0
+        self.first = None  # the first connection's writer: the one that gets the payload
         self.sent = 0
 
     async def _client(self, reader, writer) -> None:  # noqa: ANN001
         self.connections += 1
-        if self.connections > 1:
-            return await super()._client(reader, writer)
-        self.writers.append(writer)
-        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
-        parser = AmiParser(expect_banner=False)
-        try:
-            while data := await reader.read(4096):
-                for msg in parser.feed(data):
-                    writer.write(self._answer(msg))
-                    await writer.drain()
-                    if (msg.get("Action") or "").lower() == "login":
-                        writer.write(self.payload)
-                        await writer.drain()
-                        while self.endless:
-                            writer.write(self.endless)
-                            await writer.drain()
-                            self.sent += len(self.endless)
-        except (ConnectionError, OSError):
-            pass
+        if self.connections == 1:
+            self.first = writer
+        await super()._client(reader, writer)
+
+    async def _answered(self, msg, writer) -> None:  # noqa: ANN001
+        if writer is not self.first or (msg.get("Action") or "").lower() != "login":
+            return
+        writer.write(self.payload)
+        await writer.drain()
+        while self.endless:
+            writer.write(self.endless)
+            await writer.drain()
+            self.sent += len(self.endless)
 
 
 def ami_verdict(stream: bytes) -> str:
