@@ -118,3 +118,20 @@ def test_install_config_copies_our_rendered_prompts_into_the_chroot(tmp_path: Pa
 def test_staffed_hours_become_a_time_field_asterisk_accepts(spec, field):
     """GotoIfTime refuses 24:00: a range to midnight must not silently turn the staffed branch off."""
     assert asterisk_time_range(spec) == field
+
+
+def test_problems_a_test_causes_on_purpose_are_not_reported_later(tmp_path):
+    """A fault-injection test declares the ERROR lines it causes; a later "no errors" check ignores those lines
+    and only those, so the checks do not depend on the order tests run in."""
+    from scripts.sandbox import boot_problems, expect_problems
+
+    sb = Sandbox(root=tmp_path, instance="t")
+    sb.log_file.parent.mkdir(parents=True, exist_ok=True)
+    old = "[Dec  7 01:00:00] ERROR[1] res_pjsip.c: an old problem"
+    sb.log_file.write_text(old + "\n")
+    with expect_problems(sb):
+        with sb.log_file.open("a") as fh:
+            fh.write("[Dec  7 01:00:01] ERROR[2] res_audiosocket.c: Connection reset by peer\n")
+    with sb.log_file.open("a") as fh:
+        fh.write("[Dec  7 01:00:02] ERROR[3] pbx.c: a new problem\n")
+    assert boot_problems(sb) == [old, "[Dec  7 01:00:02] ERROR[3] pbx.c: a new problem"]
