@@ -129,9 +129,8 @@ def test_problems_a_test_causes_on_purpose_are_not_reported_later(tmp_path):
     sb.log_file.parent.mkdir(parents=True, exist_ok=True)
     old = "[Dec  7 01:00:00] ERROR[1] res_pjsip.c: an old problem"
     sb.log_file.write_text(old + "\n")
-    with expect_problems(sb):
-        with sb.log_file.open("a") as fh:
-            fh.write("[Dec  7 01:00:01] ERROR[2] res_audiosocket.c: Connection reset by peer\n")
+    with expect_problems(sb), sb.log_file.open("a") as fh:
+        fh.write("[Dec  7 01:00:01] ERROR[2] res_audiosocket.c: Connection reset by peer\n")
     with sb.log_file.open("a") as fh:
         fh.write("[Dec  7 01:00:02] ERROR[3] pbx.c: a new problem\n")
     assert boot_problems(sb) == [old, "[Dec  7 01:00:02] ERROR[3] pbx.c: a new problem"]
