@@ -79,6 +79,19 @@ def tone_share(pcm: bytes, freq: int, rate: int = 8000) -> float:
     return float(spectrum[(freqs > freq - 40) & (freqs < freq + 40)].sum() / spectrum.sum())
 
 
+def _without_tone(pcm: bytes, hz: float) -> bytes:
+    """8 kHz 16-bit audio with a known tone (and its first harmonics) notched out."""
+    from scipy.signal import filtfilt, iirnotch
+
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if len(x) < 64:
+        return pcm
+    for h in (hz, 2 * hz, 3 * hz):
+        b, a = iirnotch(h, 8.0, fs=8000)
+        x = filtfilt(b, a, x)
+    return np.clip(x, -32768, 32767).astype("<i2").tobytes()
+
+
 def _byte(seconds: float) -> int:
     """Offset of ``seconds`` in 8 kHz 16-bit audio, on a sample boundary."""
     return int(seconds * 8000) * 2
@@ -280,9 +293,15 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
     pcm = _recording(asterisk, call_uuid)
     # From the agent's answer: the agent's line (and the caller's tone, mixed). MixMonitor starts at Answer(),
     # within a fraction of a second of the page showing the call connected.
-    talk = pcm[_byte(answered_s):_byte(answered_s + len(agent_line) / 16000 + 3)]
-    agent_heard = _hear(recognizer, talk)
+    span = len(agent_line) / 16000 + 3
+    talk = pcm[_byte(answered_s):_byte(answered_s + span)]
     share_caller = tone_share(talk, CALLER_TONE_HZ)
+    # The caller's tone is notched out before recognition (it is known, and it is not what is checked here), and
+    # the window may sit a second early or late: "answered" is read off the page, not off the recording.
+    agent_score, agent_heard = max(
+        (sounds_like(AGENT_LINE, h), h) for h in (
+            _hear(recognizer, _without_tone(pcm[_byte(max(0.0, answered_s + d)):_byte(answered_s + d + span)],
+                                            CALLER_TONE_HZ)) for d in (-1.0, 0.0, 1.0)))
     heard = _hear(recognizer, pcm[_byte(asked_s):_byte(asked_s + listen_s)])
     with panel.sessions() as s:
         call = s.scalars(select(Call).where(Call.call_uuid == call_uuid)).one()
@@ -290,7 +309,6 @@ def test_web_caller_asks_then_agent_answers_in_the_browser(asterisk: Sandbox, ho
         agent_rung = [e.data for e in s.scalars(select(CallEvent).where(CallEvent.call_id == call.id,
                                                                         CallEvent.name == "AgentConnect"))]
     score = sounds_like(answer, heard)
-    agent_score = sounds_like(AGENT_LINE, agent_heard)
     print(f"\nanswer: {answer}\nheard:  {heard}\nmatch {score:.0f}\nagent said, caller side heard: {agent_heard} "
           f"(match {agent_score:.0f}); caller tone share {share_caller:.2f}, agent inbound energy {energy:.3f}")
     assert score >= 70, heard
