@@ -9,7 +9,6 @@ the next write and at start-up, so a DB outage delays records but does not lose 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import threading
@@ -92,11 +91,11 @@ def apply(session: Session, op: dict[str, Any]) -> None:
             setattr(call, key, value)
     elif kind == "turn":
         fields = _revive(op["fields"])
-        if call.id is not None:
-            # A call that comes back to the IVR (an agent sends the caller back, another worker takes it over)
-            # starts a new session whose counter begins at 1 again: continue after the turns already stored.
-            last = session.scalar(select(func.max(CallTurn.seq)).where(CallTurn.call_id == call.id)) or 0
-            fields["seq"] = max(fields.get("seq") or 0, last + 1)
+        # Numbered here, by the one writer, after the turns already stored: operations arrive in order (spool
+        # replay included), and a call that comes back to the IVR (an agent sends the caller back, another
+        # worker takes it over) continues its numbering instead of starting at 1 again.
+        last = session.scalar(select(func.max(CallTurn.seq)).where(CallTurn.call_id == call.id))
+        fields["seq"] = (last or 0) + 1
         session.add(CallTurn(call=call, **{k: v for k, v in fields.items() if k in _TURN_FIELDS}))
         call.turn_count = (call.turn_count or 0) + (1 if fields.get("speaker") == "caller" else 0)
         conf = fields.get("asr_confidence")
@@ -133,7 +132,6 @@ class CallLog:
         self._retry_delay_s = retry_delay_s
         # One thread: per-call ordering for free, and SQLite never sees two writers from us.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
-        self._seq: dict[str, itertools.count] = {}
         self._lock = threading.Lock()
         self.spooled = 0  # operations written to the spool since start (for tests and metrics)
 
@@ -159,9 +157,8 @@ class CallLog:
         return self.submit({"op": "update", "uuid": call_uuid, "fields": _jsonable(fields), "keep": keep})
 
     def turn(self, call_uuid: str, **fields: Any) -> asyncio.Future[None]:
-        seq = next(self._seq.setdefault(call_uuid, itertools.count(1)))
         fields.setdefault("at", utcnow())
-        return self.submit({"op": "turn", "uuid": call_uuid, "fields": _jsonable({"seq": seq, **fields})})
+        return self.submit({"op": "turn", "uuid": call_uuid, "fields": _jsonable(fields)})
 
     def event(self, call_uuid: str, name: str, data: dict | None = None, source: str = "ivr") -> asyncio.Future[None]:
         return self.submit({"op": "event", "uuid": call_uuid, "name": name, "data": data, "source": source})
@@ -177,7 +174,6 @@ class CallLog:
                             "item_code": item_code, "note": note})
 
     def finish(self, call_uuid: str, outcome: Outcome | str, error: str | None = None) -> asyncio.Future[None]:
-        self._seq.pop(call_uuid, None)
         return self.submit({"op": "finish", "uuid": call_uuid, "outcome": str(outcome), "error": error})
 
     async def read(self, fn, *args):  # noqa: ANN001, ANN201 - fn(session, *args) -> value

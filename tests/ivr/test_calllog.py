@@ -199,20 +199,20 @@ def test_a_restarted_worker_closes_only_its_own_rows(db_url, tmp_path):
 
 
 def test_a_call_sent_back_to_the_ivr_continues_its_turn_numbers(db_url, tmp_path):
-    """An agent sends the caller back to the IVR: a new session for the same call starts its counter again, yet
-    the transcript must read in order, with no two turns sharing a number."""
-    log = _log(db_url, tmp_path)
+    """An agent sends the caller back to the IVR, or another worker takes the call over: a second session writes
+    turns for the same call, yet the transcript must read in order, with no two turns sharing a number."""
+    first, second = _log(db_url, tmp_path / "a"), _log(db_url, tmp_path / "b")
 
     async def scenario():
-        await log.start_call("u-back")
-        log.turn("u-back", speaker="caller", kind="speech", text="犬证怎么办理")
-        await log.turn("u-back", speaker="ivr", kind="answer", text="养犬登记证……")
-        log._seq.pop("u-back", None)  # what the first session's end does
-        log.turn("u-back", speaker="ivr", kind="prompt", text="您好，请问还有什么可以帮您？")
-        await log.turn("u-back", speaker="caller", kind="speech", text="那要多少钱")
+        await first.start_call("u-back")
+        first.turn("u-back", speaker="caller", kind="speech", text="犬证怎么办理")
+        await first.turn("u-back", speaker="ivr", kind="answer", text="养犬登记证……")
+        second.turn("u-back", speaker="ivr", kind="prompt", text="您好，请问还有什么可以帮您？")
+        await second.turn("u-back", speaker="caller", kind="speech", text="那要多少钱")
 
     asyncio.run(scenario())
-    log.close()
+    first.close()
+    second.close()
     _, turns, _, _ = _call(db_url, "u-back")
     assert [(t.seq, t.text) for t in turns] == [(1, "犬证怎么办理"), (2, "养犬登记证……"),
                                                 (3, "您好，请问还有什么可以帮您？"), (4, "那要多少钱")]
