@@ -44,7 +44,8 @@ asyncio::
                                               # (AudioSocketServer does this for every connection)
 
     Bounds (a hostile peer cannot make us buffer or wait without end): a message's length is checked from its
-    header alone; a message begun and not finished within ``partial_timeout_s`` raises; the server side requires
+    header alone; a message begun and not finished within ``partial_timeout_s`` raises; a send that cannot drain
+    within ``write_timeout_s`` drops the connection (the reader then sees a hang-up); the server side requires
     the call UUID as the first message, as Asterisk always sends it.
     pacer = Pacer(conn.send_audio)            # 20 ms frames, never more than ~60 ms ahead of real time
     finished = await pacer.play(pcm)          # False when stop() cut it short (barge-in)
@@ -91,6 +92,9 @@ FRAME_MS = 20
 # Asterisk writes each message whole: a message begun and not finished within this time is a stalled or hostile
 # peer (e.g. a header announcing 65,534 bytes, then nothing) and the connection is cut.
 PARTIAL_TIMEOUT_S = 2.0
+# Asterisk reads its socket continuously and we stay ~60 ms ahead, so a send that cannot drain for this long means
+# the peer has stopped reading (a wedged channel): give the call up instead of waiting on it for ever.
+WRITE_TIMEOUT_S = 5.0
 
 
 class AudioSocketProtocolError(ProtocolError):
@@ -256,12 +260,14 @@ class AudioSocketConnection:
     """One AudioSocket TCP connection (either side). Sending after the peer left is a no-op, not an error."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 uuid_first: bool = False, partial_timeout_s: float = PARTIAL_TIMEOUT_S) -> None:
+                 uuid_first: bool = False, partial_timeout_s: float = PARTIAL_TIMEOUT_S,
+                 write_timeout_s: float = WRITE_TIMEOUT_S) -> None:
         self._reader = reader
         self._writer = writer
         self._parser = AudioSocketParser()
         self._uuid_first = uuid_first  # server side: Asterisk's first message is always the call UUID
         self.partial_timeout_s = partial_timeout_s
+        self.write_timeout_s = write_timeout_s
         self.uuid: uuid_mod.UUID | None = None
         self.closed = False
         self._last_sent = time.monotonic()
@@ -318,7 +324,12 @@ class AudioSocketConnection:
         try:
             self._writer.write(data)
             self._last_sent = time.monotonic()
-            await self._writer.drain()
+            await asyncio.wait_for(self._writer.drain(), self.write_timeout_s)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            log.warning("audiosocket %s: peer stopped reading for %g s; dropping the connection", self.peer,
+                        self.write_timeout_s)
+            self.closed = True
+            self._writer.transport.abort()  # unblocks our reader too: it sees end of stream, i.e. a hang-up
         except (ConnectionError, OSError):
             self.closed = True
 
@@ -432,14 +443,16 @@ class AudioSocketServer(TcpServer):
 
     def __init__(
         self, host: str, port: int, on_connection: Callable[[AudioSocketConnection], Awaitable[None]],
-        partial_timeout_s: float = PARTIAL_TIMEOUT_S,
+        partial_timeout_s: float = PARTIAL_TIMEOUT_S, write_timeout_s: float = WRITE_TIMEOUT_S,
     ) -> None:
         super().__init__(host, port, name="audiosocket")
         self._on_connection = on_connection
         self.partial_timeout_s = partial_timeout_s
+        self.write_timeout_s = write_timeout_s
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = AudioSocketConnection(reader, writer, uuid_first=True, partial_timeout_s=self.partial_timeout_s)
+        conn = AudioSocketConnection(reader, writer, uuid_first=True, partial_timeout_s=self.partial_timeout_s,
+                                     write_timeout_s=self.write_timeout_s)
         conn.start_keepalive()
         try:
             await self._on_connection(conn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import uuid
 
 import pytest
@@ -233,6 +234,41 @@ async def test_send_after_peer_left_is_quiet():
         await asyncio.wait_for(gone.wait(), 5)
     finally:
         await server.stop()
+
+
+@aio
+async def test_a_peer_that_stops_reading_is_dropped_not_waited_on():
+    """A wedged channel stops reading its socket: sending must give up (and the reader see a hang-up) rather
+    than block the call for ever on a full send buffer."""
+    cap = 200_000  # 64 MB of audio: far beyond any socket buffer, so only a stuck send ends the loop early
+    done = asyncio.get_running_loop().create_future()
+
+    async def handler(conn: AudioSocketConnection) -> None:
+        reading = asyncio.create_task(_collect(conn))
+        frame = encode_audio(PCM[:320])
+        sent = 0
+        while sent < cap and not conn.closed:
+            await conn.send_raw(frame)
+            sent += 1
+        done.set_result((sent, conn.closed, await reading))
+
+    server = AudioSocketServer("127.0.0.1", 0, handler, write_timeout_s=0.3)
+    await server.start()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: no window to grow into
+    try:
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(encode_uuid(CALL))  # then never read
+        sent, closed, events = await asyncio.wait_for(done, 60)
+        assert closed and sent < cap
+        assert events[0] == UuidReceived(CALL) and events[-1] == HangupReceived()
+    finally:
+        sock.close()
+        await server.stop()
+
+
+async def _collect(conn: AudioSocketConnection) -> list[object]:
+    return [e async for e in conn.events()]
 
 
 class VirtualClock:
