@@ -523,6 +523,20 @@ def stop(sb: Sandbox, timeout: float = 15) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def started(sb: Sandbox) -> Iterator[Sandbox]:
+    """A throw-away instance (tests, benchmarks): build the chroot if needed, install the config, start Asterisk;
+    on leaving, stop it and remove the instance's home (a failed boot keeps its log for the error message)."""
+    build(sb.root)
+    install_config(sb)
+    start(sb)
+    try:
+        yield sb
+    finally:
+        stop(sb)
+        shutil.rmtree(sb.home, ignore_errors=True)
+
+
 # Asterisk's own noise at ERROR, not a fault of ours: Asterisk 22's iostream.c tries SSL_shutdown() on a wss socket
 # the browser already closed (even after a clean WebSocket close), and a browser that refuses the self-signed
 # certificate aborts the TLS handshake (tests/integration/test_webrtc.py does that on purpose).
