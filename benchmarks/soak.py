@@ -25,7 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from call_bench import pct  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from hotline.config import load_settings  # noqa: E402
@@ -87,13 +89,6 @@ def line(sb: Sandbox, wavs: list[tuple[Path, float]], index: int, until: float, 
         n += 1
 
 
-def p95(values: list[float]) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-
-
 def report(sessions, t0: datetime, window_s: float, samples: list[Sample]) -> bool:  # noqa: ANN001
     with session_scope(sessions) as db:
         calls = db.execute(select(Call.id, Call.started_at, Call.outcome, Call.ended_at)).all()
@@ -114,7 +109,7 @@ def report(sessions, t0: datetime, window_s: float, samples: list[Sample]) -> bo
         rss = next((s.rss_mb for s in samples if int(s.at_s // window_s) == w + 1), samples[-1].rss_mb)
         span = f"{w * window_s / 60:g}-{(w + 1) * window_s / 60:g} min"
         print(f"{span:>10} {rss:>8.1f} {len(in_w):>6} "
-              f"{len(closed):>7} {len(in_w) - len(closed):>5} {len(lat):>6} {p95(lat):>7.0f} "
+              f"{len(closed):>7} {len(in_w) - len(closed):>5} {len(lat):>6} {pct(lat, 95):>7.0f} "
               f"{max(lat) if lat else float('nan'):>7.0f}")
     open_rows = [c for c in calls if c.outcome == Outcome.IN_PROGRESS.value or c.ended_at is None]
     first, last = samples[0].rss_mb, samples[-1].rss_mb

@@ -29,7 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from call_bench import pct  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -147,8 +149,7 @@ def main() -> int:
                 print(f"call {i + 1:2d}: pressed 0 → browser ringing {ms:6.0f} ms  ({', '.join(parts)})")
                 time.sleep(WRAPUP_S + 1)
             samples.sort()
-            p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-            print(f"\n{len(samples)} calls: p50 {statistics.median(samples):.0f} ms, p95 {p95:.0f} ms, "
+            print(f"\n{len(samples)} calls: p50 {statistics.median(samples):.0f} ms, p95 {pct(samples, 95):.0f} ms, "
                   f"min {samples[0]:.0f} ms, max {samples[-1]:.0f} ms")
             print("median per stage (ms): " + ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in stages.items()))
         finally:
