@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ from hotline.db import make_engine, make_sessionmaker, session_scope  # noqa: E4
 from hotline.models import Call  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
-from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
+from scripts.sandbox import Sandbox, started  # noqa: E402
 from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
@@ -77,48 +76,44 @@ def main() -> int:
     sb = Sandbox.on_free_ports(f"bench-{os.getpid()}")
     env = serve_env(sb, work / "var")
     wavs, lengths, lead_s = caller_wavs(work)
-    build(sb.root)
-    install_config(sb)
-    start(sb)
-    serve = None
-    try:
-        prepare_serve(env, work)
-        t0 = time.monotonic()
-        serve = start_serve(env, work)
-        print(f"hotline serve ready in {time.monotonic() - t0:.1f} s; greeting {lead_s - 1:.1f} s")
-        sessions = make_sessionmaker(make_engine(load_settings(env=env).effective_database_url))
-        number = 13900000000
-        for n in args.concurrency:
-            jobs = []
-            for i in range(n):
-                q = i % len(QUESTIONS)
-                number += 1
-                jobs.append((str(number), q))
-            with ThreadPoolExecutor(n) as pool:
-                codes = list(pool.map(lambda j: place_call(sb, wavs[j[1]], lead_s + lengths[j[1]] + 6, j[0]), jobs))
-            time.sleep(1.0)
-            totals = []
-            print(f"\n{n} simultaneous caller(s); sipp exit codes {codes}")
-            print(f"{'expected':<9} {'got':<9} {'endpoint':>8} {'asr':>6} {'qa':>5} {'tts1':>6} {'total':>6}  heard")
-            with session_scope(sessions) as db:
-                for caller, q in jobs:
-                    call = db.scalars(select(Call).where(Call.caller_number == caller)).one_or_none()
-                    turn = next((t for t in call.turns if t.speaker == "caller" and t.kind == "speech"), None) \
-                        if call else None
-                    lat = (turn.latency_ms or {}) if turn else {}
-                    totals.append(lat.get("total", float("nan")))
-                    print(f"{QUESTIONS[q][1]:<9} {(turn.item_code if turn else None) or '-':<9} "
-                          + " ".join(f"{lat.get(k, float('nan')):>{w}.0f}" for k, w in
-                                     (("endpoint", 8), ("asr", 6), ("qa", 5), ("tts_first_frame", 6), ("total", 6)))
-                          + f"  {turn.text if turn else '(no turn)'}")
-            ok = [t for t in totals if t == t]
-            if ok:
-                print(f"total ms: median {statistics.median(ok):.0f}, max {max(ok):.0f}")
-    finally:
-        stop_serve(serve)
-        stop(sb)
-        shutil.rmtree(sb.home, ignore_errors=True)
-        print(f"\ncall records and serve.log kept in {work}")
+    with started(sb):
+        serve = None
+        try:
+            prepare_serve(env, work)
+            t0 = time.monotonic()
+            serve = start_serve(env, work)
+            print(f"hotline serve ready in {time.monotonic() - t0:.1f} s; greeting {lead_s - 1:.1f} s")
+            sessions = make_sessionmaker(make_engine(load_settings(env=env).effective_database_url))
+            number = 13900000000
+            for n in args.concurrency:
+                jobs = []
+                for i in range(n):
+                    q = i % len(QUESTIONS)
+                    number += 1
+                    jobs.append((str(number), q))
+                with ThreadPoolExecutor(n) as pool:
+                    codes = list(pool.map(lambda j: place_call(sb, wavs[j[1]], lead_s + lengths[j[1]] + 6, j[0]), jobs))
+                time.sleep(1.0)
+                totals = []
+                print(f"\n{n} simultaneous caller(s); sipp exit codes {codes}")
+                print(f"{'expected':<9} {'got':<9} {'endpoint':>8} {'asr':>6} {'qa':>5} {'tts1':>6} {'total':>6}  heard")
+                with session_scope(sessions) as db:
+                    for caller, q in jobs:
+                        call = db.scalars(select(Call).where(Call.caller_number == caller)).one_or_none()
+                        turn = next((t for t in call.turns if t.speaker == "caller" and t.kind == "speech"), None) \
+                            if call else None
+                        lat = (turn.latency_ms or {}) if turn else {}
+                        totals.append(lat.get("total", float("nan")))
+                        print(f"{QUESTIONS[q][1]:<9} {(turn.item_code if turn else None) or '-':<9} "
+                              + " ".join(f"{lat.get(k, float('nan')):>{w}.0f}" for k, w in
+                                         (("endpoint", 8), ("asr", 6), ("qa", 5), ("tts_first_frame", 6), ("total", 6)))
+                              + f"  {turn.text if turn else '(no turn)'}")
+                ok = [t for t in totals if t == t]
+                if ok:
+                    print(f"total ms: median {statistics.median(ok):.0f}, max {max(ok):.0f}")
+        finally:
+            stop_serve(serve)
+            print(f"\ncall records and serve.log kept in {work}")
     return 0
 
 

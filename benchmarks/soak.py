@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from call_bench import pct  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from hotline.config import load_settings  # noqa: E402
@@ -36,7 +37,7 @@ from hotline.models.calls import CallTurn  # noqa: E402
 from hotline.outcomes import Outcome  # noqa: E402
 from ivr import prompts as P  # noqa: E402
 from scripts.ports import free_port  # noqa: E402
-from scripts.sandbox import Sandbox, build, install_config, start, stop  # noqa: E402
+from scripts.sandbox import Sandbox, started  # noqa: E402
 from scripts.serve import prepare_serve, serve_env, start_serve, stop_serve  # noqa: E402
 from speech.audio import silence, write_wav  # noqa: E402
 
@@ -88,13 +89,6 @@ def line(sb: Sandbox, wavs: list[tuple[Path, float]], index: int, until: float, 
         n += 1
 
 
-def p95(values: list[float]) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-
-
 def report(sessions, t0: datetime, window_s: float, samples: list[Sample]) -> bool:  # noqa: ANN001
     with session_scope(sessions) as db:
         calls = db.execute(select(Call.id, Call.started_at, Call.outcome, Call.ended_at)).all()
@@ -115,7 +109,7 @@ def report(sessions, t0: datetime, window_s: float, samples: list[Sample]) -> bo
         rss = next((s.rss_mb for s in samples if int(s.at_s // window_s) == w + 1), samples[-1].rss_mb)
         span = f"{w * window_s / 60:g}-{(w + 1) * window_s / 60:g} min"
         print(f"{span:>10} {rss:>8.1f} {len(in_w):>6} "
-              f"{len(closed):>7} {len(in_w) - len(closed):>5} {len(lat):>6} {p95(lat):>7.0f} "
+              f"{len(closed):>7} {len(in_w) - len(closed):>5} {len(lat):>6} {pct(lat, 95):>7.0f} "
               f"{max(lat) if lat else float('nan'):>7.0f}")
     open_rows = [c for c in calls if c.outcome == Outcome.IN_PROGRESS.value or c.ended_at is None]
     first, last = samples[0].rss_mb, samples[-1].rss_mb
@@ -136,47 +130,43 @@ def main() -> int:
     sb = Sandbox.on_free_ports(f"soak-{os.getpid()}", agent_wait_s=5)
     env = serve_env(sb, work / "var", HOTLINE_PRERENDER_ANSWERS="20")
     wavs = caller_wavs(work)
-    build(sb.root)
-    install_config(sb)
-    start(sb)
-    serve = None
-    try:
-        prepare_serve(env, work)
-        serve = start_serve(env, work)
-        log = work / "serve.log"
-        window_s = args.window * 60
-        print(f"soak: {args.lines} lines for {args.minutes:g} min, IVR pid {serve.pid}", flush=True)
-        t0, m0 = datetime.now(UTC), time.monotonic()
-        until = m0 + args.minutes * 60
-        samples = [Sample(0.0, rss_mb(serve.pid))]
-        results: list[int] = []
-        threads = [threading.Thread(target=line, args=(sb, wavs, i, until, results), daemon=True)
-                   for i in range(args.lines)]
-        for t in threads:
-            t.start()
-            time.sleep(1.0)  # stagger the lines so greetings do not all start together
-        next_sample = m0 + window_s
-        while any(t.is_alive() for t in threads):
-            time.sleep(1.0)
-            if time.monotonic() >= next_sample:
-                samples.append(Sample(time.monotonic() - m0, rss_mb(serve.pid)))
-                print(f"  {samples[-1].at_s / 60:.1f} min: RSS {samples[-1].rss_mb:.1f} MB, calls {len(results)}",
-                      flush=True)
-                next_sample += window_s
-        time.sleep(3.0)  # the last hang-ups reach the call log
-        samples.append(Sample(time.monotonic() - m0, rss_mb(serve.pid)))
-        failed = sum(1 for r in results if r != 0)
-        print(f"\nsipp calls {len(results)}, failed {failed}")
-        sessions = make_sessionmaker(make_engine(load_settings(env=env).effective_database_url))
-        ok = report(sessions, t0, window_s, samples)
-        tracebacks = log.read_text(errors="replace").count("Traceback")
-        print(f"tracebacks in serve.log: {tracebacks}")
-        return 0 if ok and not failed and not tracebacks else 1
-    finally:
-        stop_serve(serve)
-        stop(sb)
-        shutil.rmtree(sb.home, ignore_errors=True)
-        print(f"\ncall records and serve.log kept in {work}")
+    with started(sb):
+        serve = None
+        try:
+            prepare_serve(env, work)
+            serve = start_serve(env, work)
+            log = work / "serve.log"
+            window_s = args.window * 60
+            print(f"soak: {args.lines} lines for {args.minutes:g} min, IVR pid {serve.pid}", flush=True)
+            t0, m0 = datetime.now(UTC), time.monotonic()
+            until = m0 + args.minutes * 60
+            samples = [Sample(0.0, rss_mb(serve.pid))]
+            results: list[int] = []
+            threads = [threading.Thread(target=line, args=(sb, wavs, i, until, results), daemon=True)
+                       for i in range(args.lines)]
+            for t in threads:
+                t.start()
+                time.sleep(1.0)  # stagger the lines so greetings do not all start together
+            next_sample = m0 + window_s
+            while any(t.is_alive() for t in threads):
+                time.sleep(1.0)
+                if time.monotonic() >= next_sample:
+                    samples.append(Sample(time.monotonic() - m0, rss_mb(serve.pid)))
+                    print(f"  {samples[-1].at_s / 60:.1f} min: RSS {samples[-1].rss_mb:.1f} MB, calls {len(results)}",
+                          flush=True)
+                    next_sample += window_s
+            time.sleep(3.0)  # the last hang-ups reach the call log
+            samples.append(Sample(time.monotonic() - m0, rss_mb(serve.pid)))
+            failed = sum(1 for r in results if r != 0)
+            print(f"\nsipp calls {len(results)}, failed {failed}")
+            sessions = make_sessionmaker(make_engine(load_settings(env=env).effective_database_url))
+            ok = report(sessions, t0, window_s, samples)
+            tracebacks = log.read_text(errors="replace").count("Traceback")
+            print(f"tracebacks in serve.log: {tracebacks}")
+            return 0 if ok and not failed and not tracebacks else 1
+        finally:
+            stop_serve(serve)
+            print(f"\ncall records and serve.log kept in {work}")
 
 
 if __name__ == "__main__":

@@ -208,14 +208,14 @@ class IvrRuntime:
         """Rows a killed process left open are closed as ``failed_over``, using Asterisk's record of which of
         those channels are still up (the dialplan's fallback carried them on) and which have hung up."""
         loop = asyncio.get_running_loop()
+        worker = worker_id(self.settings)
         try:
-            orphans = await loop.run_in_executor(None, self.calllog.open_calls, worker_id(self.settings))
+            orphans = await loop.run_in_executor(None, self.calllog.open_calls, worker)
             if not orphans:
                 return
             assert self.monitor is not None
             live = await self.monitor.live_channels()
-            closed, carried_on = await loop.run_in_executor(None, self.calllog.close_orphans, live,
-                                                              worker_id(self.settings))
+            closed, carried_on = await loop.run_in_executor(None, self.calllog.close_orphans, live, worker)
         except SQLAlchemyError as exc:  # the spool and the next restart will catch up
             log.error("could not close call rows left open by a previous process: %s", exc)
             return

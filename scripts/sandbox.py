@@ -289,28 +289,25 @@ def render(text: str, params: Mapping[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _secret(sb: Sandbox) -> str:
-    if sb.ami_secret:
-        return sb.ami_secret
-    if sb.secret_file.exists():
-        return sb.secret_file.read_text().strip()
+def _stored_secret(given: str, path: Path) -> str:
+    """``given`` if set, else the secret generated once into ``path`` (mode 0600) and read back on later runs."""
+    if given:
+        return given
+    if path.exists():
+        return path.read_text().strip()
     value = secrets.token_urlsafe(24)
-    sb.secret_file.parent.mkdir(parents=True, exist_ok=True)
-    sb.secret_file.touch(mode=0o600)
-    sb.secret_file.write_text(value + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(path, value + "\n")
     return value
+
+
+def _secret(sb: Sandbox) -> str:
+    return _stored_secret(sb.ami_secret, sb.secret_file)
 
 
 def webrtc_secret(sb: Sandbox) -> str:
     """The secret Asterisk and the panel derive WebRTC SIP passwords from (HOTLINE_WEBRTC_SECRET or generated)."""
-    if sb.webrtc_secret:
-        return sb.webrtc_secret
-    if sb.webrtc_secret_file.exists():
-        return sb.webrtc_secret_file.read_text().strip()
-    value = secrets.token_urlsafe(24)
-    sb.webrtc_secret_file.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(sb.webrtc_secret_file, value + "\n")
-    return value
+    return _stored_secret(sb.webrtc_secret, sb.webrtc_secret_file)
 
 
 def tls_certificate(sb: Sandbox) -> str:
@@ -524,6 +521,20 @@ def stop(sb: Sandbox, timeout: float = 15) -> bool:
         _kill(pid)
     sb.pid_file.unlink(missing_ok=True)
     return True
+
+
+@contextlib.contextmanager
+def started(sb: Sandbox) -> Iterator[Sandbox]:
+    """A throw-away instance (tests, benchmarks): build the chroot if needed, install the config, start Asterisk;
+    on leaving, stop it and remove the instance's home (a failed boot keeps its log for the error message)."""
+    build(sb.root)
+    install_config(sb)
+    start(sb)
+    try:
+        yield sb
+    finally:
+        stop(sb)
+        shutil.rmtree(sb.home, ignore_errors=True)
 
 
 # Asterisk's own noise at ERROR, not a fault of ours: Asterisk 22's iostream.c tries SSL_shutdown() on a wss socket

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from hotline.config import Settings, load_settings
 from hotline.db import upgrade
 from scripts.pgserver import TemporaryPostgres
-from scripts.sandbox import Sandbox, build, install_config, start, stop
+from scripts.sandbox import Sandbox, started
 
 _db_counter = itertools.count()
 
@@ -67,15 +66,9 @@ def asterisk() -> Iterator[Sandbox]:
     """A running Asterisk with our dialplans; IVR ports point at free ports the tests listen on."""
     base = 30000 + (os.getpid() % 200) * 100  # a private RTP range per test run
     sb = Sandbox.on_free_ports(f"pytest-{os.getpid()}", rtp_ports=(base, base + 99), agent_wait_s=5)
-    build(sb.root)
     sb = dataclasses.replace(sb, sounds_dir=_our_prompts(sb))
-    install_config(sb)
-    start(sb)
-    try:
+    with started(sb):
         yield sb
-    finally:
-        stop(sb)
-        shutil.rmtree(sb.home, ignore_errors=True)
 
 
 def _our_prompts(sb: Sandbox) -> Path:
