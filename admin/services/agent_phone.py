@@ -28,10 +28,16 @@ class AgentPhoneError(ValueError):
 
 
 def endpoint_name(username: str) -> str:
-    """The agent's WebRTC endpoint (and queue interface PJSIP/<this>)."""
-    if not _SAFE_NAME.match(username):
+    """The agent's WebRTC endpoint (and queue interface PJSIP/<this>).
+
+    SIP endpoint names are ASCII, panel usernames are often Chinese (张伟): those are spelled in Punycode behind
+    "xn-", a prefix plain names may not take, so two users never share an endpoint (and so a password)."""
+    if _SAFE_NAME.match(username) and not username.startswith("xn-"):
+        return f"webrtc-{username}"
+    coded = "xn-" + username.encode("punycode").decode("ascii")
+    if not username or not _SAFE_NAME.match(coded):
         raise AgentPhoneError(f"用户名不能用作话机名：{username}")
-    return f"webrtc-{username}"
+    return f"webrtc-{coded}"
 
 
 def _derive(secret: str, label: str) -> str:

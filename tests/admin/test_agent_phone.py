@@ -52,10 +52,22 @@ def test_passwords_are_derived_per_agent_and_secret():
         agent_phone.sip_password("", "agent1")
 
 
-@pytest.mark.parametrize("bad", ["", "a b", "agent1]\n[evil", "x" * 41, "王五"])
+@pytest.mark.parametrize("bad", ["", "a b", "agent1]\n[evil", "x" * 41, "王 五", "王五]\n[evil", "张" * 40])
 def test_usernames_that_cannot_be_endpoints_are_refused(bad: str):
     with pytest.raises(agent_phone.AgentPhoneError):
         agent_phone.endpoint_name(bad)
+
+
+def test_chinese_usernames_get_distinct_ascii_endpoints_no_plain_name_can_take():
+    names = ["王五", "张伟", "章伟", "张伟2", "xn-agent", "agent1"]
+    endpoints = [agent_phone.endpoint_name(n) for n in names]
+    assert len(set(endpoints)) == len(names)
+    assert all(e.isascii() and e.startswith("webrtc-") for e in endpoints)
+    # The encoded form of a Chinese name, typed as a plain username, does not get that name's endpoint.
+    coded = agent_phone.endpoint_name("王五").removeprefix("webrtc-")
+    assert agent_phone.endpoint_name(coded) != agent_phone.endpoint_name("王五")
+    assert agent_phone.sip_password(SECRET, coded) != agent_phone.sip_password(SECRET, "王五")
+    assert f"[{agent_phone.endpoint_name('王五')}](webrtc-agent-template)" in agent_phone.pjsip_conf(SECRET, ["王五"])
 
 
 def test_pjsip_conf_has_the_guest_and_one_endpoint_per_agent():
