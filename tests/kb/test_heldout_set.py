@@ -27,7 +27,7 @@ TOPICS = {
     "transport", "booking", "express", "tolerance", "online", "door_to_door", "sample_form", "bundles", "queue",
     "help_desk", "complaints", "hotline", "floors",
 }
-KEYS = {"q", "item", "aspect", "style", "split", "topic", "list", "alternatives", "near_miss"}
+KEYS = {"q", "item", "aspect", "aspect_alt", "style", "split", "topic", "list", "alternatives", "near_miss"}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,7 @@ def test_labels_are_in_the_vocabularies(cases: list[dict], kb) -> None:
         q, item, aspect, style = c["q"], c["item"], c["aspect"], c["style"]
         assert isinstance(q, str) and q.strip() == q and q and "\n" not in q, c
         assert aspect in ASPECTS, c
+        assert c.get("aspect_alt", "general") in ASPECTS and c.get("aspect_alt") != aspect, c  # only where they differ
         if item is None:
             assert (aspect, style) == ("none", "oos"), c
         elif item == "CENTRE":
