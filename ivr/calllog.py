@@ -107,7 +107,8 @@ def apply(session: Session, op: dict[str, Any]) -> None:
     elif kind == "callback":
         session.add(CallbackTask(call_id=call.id, number=op.get("number") or call.caller_number or "unknown",
                                  question=op.get("question"), item_code=op.get("item_code"),
-                                 created_at=_revive(op)["at"], note=op.get("note")))
+                                 created_at=_revive(op)["at"], note=op.get("note"),
+                                 audio_path=op.get("audio_path")))
     elif kind == "finish":
         # A finished call is not reopened by a late duplicate (e.g. spool replay after a later success).
         if call.outcome == Outcome.IN_PROGRESS.value or op.get("force"):
@@ -169,9 +170,10 @@ class CallLog:
                             "call_fields": _jsonable(call_fields or {})})
 
     def callback(self, call_uuid: str, number: str | None, question: str | None, item_code: str | None,
-                 note: str | None = None) -> asyncio.Future[None]:
+                 note: str | None = None, audio_path: str | None = None) -> asyncio.Future[None]:
+        """``audio_path``: the caller's message, relative to recording_dir (ivr.recordings validates it)."""
         return self.submit({"op": "callback", "uuid": call_uuid, "number": number, "question": question,
-                            "item_code": item_code, "note": note})
+                            "item_code": item_code, "note": note, "audio_path": audio_path})
 
     def finish(self, call_uuid: str, outcome: Outcome | str, error: str | None = None) -> asyncio.Future[None]:
         return self.submit({"op": "finish", "uuid": call_uuid, "outcome": str(outcome), "error": error})

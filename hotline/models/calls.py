@@ -115,4 +115,6 @@ class CallbackTask(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open / done / failed
     handled_by: Mapped[str | None] = mapped_column(String(64))
     handled_at: Mapped[datetime | None]
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # the agent's note
+    # The caller's voicemail, relative to settings.recording_dir (0009_callback_audio).
+    audio_path: Mapped[str | None] = mapped_column(String(255))
