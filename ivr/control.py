@@ -1,10 +1,12 @@
 """FastAGI route handlers the dialplan calls around the AudioSocket step.
 
-    same => n,AGI(agi://127.0.0.1:4573/call-start,${CALL_UUID})   ; register the call
+    same => n,AGI(agi://127.0.0.1:4573/call-start,${CALL_UUID},${HOTLINE_RECORDING})   ; register the call
     same => n,AudioSocket(${CALL_UUID},127.0.0.1:9092)              ; the IVR dialog
     same => n,AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID})   ; sets HOTLINE_ROUTE etc.
     ...  after Queue() returns:  AGI(agi://127.0.0.1:4573/call-route,${CALL_UUID},timeout,${QUEUESTATUS})
     exten => h,1,AGI(agi://127.0.0.1:4573/call-end,${CALL_UUID},${HANGUPCAUSE})
+
+File names come relative to RECORDING_DIR (the IVR's settings.recording_dir) and are checked by ivr.recordings.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hotline.outcomes import Outcome
 from ivr.agi import AgiSession, SetCallerIdName
 from ivr.calllog import CallLog
 from ivr.escalation import QUEUE_EXITS, AgentMonitor, decide_route, hangup_cause, is_staffed
+from ivr.recordings import VOICEMAIL_QUESTION, call_recording_name, voicemail_name
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,15 @@ class CallControl:
             await agi.verbose("hotline call-start: missing or malformed UUID argument")
             return
         env = agi.env
+        # ``call-start,UUID[,YYYYMMDD/UUID.wav]``: the MixMonitor file when the dialplan records the call.
+        given = agi.args[1] if len(agi.args) > 1 else ""
+        recording = call_recording_name(given, call_uuid)
+        if given and recording is None:
+            log.warning("call %s: ignoring a recording name of the wrong shape: %r", call_uuid, given[:80])
+        extra = {"recording_path": recording} if recording else {}
         await self.calllog.update(
             call_uuid,
+            **extra,
             caller_number=_clean_number(env.get("agi_callerid")),
             caller_name=(env.get("agi_calleridname") or "")[:80] or None,
             dialled_number=(env.get("agi_dnid") if env.get("agi_dnid") not in (None, "", "unknown")
@@ -132,20 +142,25 @@ class CallControl:
         log.info("call %s routed to %s (%s)", call_uuid, route.route, route.context)
 
     async def call_voicemail(self, agi: AgiSession) -> None:
-        """``call-voicemail,UUID,FILE``: the caller left a message; file it as a callback task."""
+        """``call-voicemail,UUID,voicemail-UUID.wav``: the caller left a message; file it as a callback task whose
+        audio_path agents play in the console. A name of another shape is logged and not stored (the task is
+        still filed: the caller is owed a call back)."""
         call_uuid = _call_uuid(agi)
         if call_uuid is None:
             return
-        recording = agi.args[1] if len(agi.args) > 1 else ""
+        given = agi.args[1] if len(agi.args) > 1 else ""
+        recording = voicemail_name(given, call_uuid)
+        if recording is None:
+            log.warning("call %s: voicemail file name of the wrong shape: %r", call_uuid, given[:80])
         try:
             call = await self.calllog.read(_call_dict, call_uuid)
         except SQLAlchemyError:  # database down: the task is spooled with the caller id Asterisk gave us
             call = None
         number = call["caller_number"] if call else _clean_number(agi.env.get("agi_callerid"))
-        question = (call or {}).get("first_question") or "语音留言"
-        self.calllog.callback(call_uuid, number, question, (call or {}).get("item_code"), note=recording or None)
+        question = (call or {}).get("first_question") or VOICEMAIL_QUESTION
+        self.calllog.callback(call_uuid, number, question, (call or {}).get("item_code"), audio_path=recording)
         self.calllog.update(call_uuid, outcome=Outcome.CALLBACK_REQUESTED.value)
-        await self.calllog.event(call_uuid, "voicemail", {"file": recording}, source="agi")
+        await self.calllog.event(call_uuid, "voicemail", {"file": recording or given[:80]}, source="agi")
 
     async def call_end(self, agi: AgiSession) -> None:
         """``call-end,UUID,CAUSE[,failover]`` from the h extension: the hang-up cause, and a row no IVR step closed.

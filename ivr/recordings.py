@@ -35,13 +35,13 @@ STRAY_AFTER_S = 180.0
 
 def call_recording_name(value: str | None, call_uuid: str) -> str | None:
     """The MixMonitor file name of ``call_uuid`` as call-start passed it, or None when absent or malformed."""
-    match = _CALL_RECORDING.fullmatch((value or "").strip())
+    match = _CALL_RECORDING.fullmatch(value or "")
     return match.group(0) if match and match.group("uuid") == call_uuid else None
 
 
 def voicemail_name(value: str | None, call_uuid: str) -> str | None:
     """The voicemail file name of ``call_uuid`` as call-voicemail passed it, or None when absent or malformed."""
-    match = _VOICEMAIL.fullmatch((value or "").strip())
+    match = _VOICEMAIL.fullmatch(value or "")
     return match.group(0) if match and match.group("uuid") == call_uuid else None
 
 

@@ -4,7 +4,8 @@ Calls beyond ``max_calls`` hear "线路繁忙" and go straight to people (ivr.ov
 
 Start-up order: database (replay the call-log spool) → knowledge base (from the database, hot-reloaded when its
 revision changes) → speech engine (loaded once) → fixed prompts pre-rendered → AMI → rows a killed process left
-open closed as ``failed_over`` by Asterisk's record of their channels → listeners. Shutdown reverses it; every
+open closed as ``failed_over`` by Asterisk's record of their channels → voicemails left while the IVR was down
+filed as callback tasks → listeners. Shutdown reverses it; every
 live call's row is closed by its session's ``finally``. While running, the call-log spool is replayed as soon as
 the database is back.
 """
@@ -32,6 +33,7 @@ from ivr.escalation import AgentMonitor
 from ivr.flow import FlowOptions
 from ivr.overflow import lines_busy
 from ivr.ports import Agents, SessionDeps
+from ivr.recordings import file_stray_voicemails
 from ivr.session import CallSession
 from kb.reloader import KnowledgeReloader
 from speech.vad import Endpointer
@@ -179,6 +181,7 @@ class IvrRuntime:
         self.monitor = AgentMonitor.from_settings(s, self.calllog)
         await self.monitor.start()
         await self._close_orphans()  # before the listeners: new calls' rows are never mistaken for orphans
+        await self._file_stray_voicemails()
         booking = self._booking
         if booking is None and isinstance(self.knowledge, KnowledgeReloader):
             booking = booking_factory(s, self.knowledge)
@@ -222,6 +225,13 @@ class IvrRuntime:
         log.warning("previous process left %d calls open: %d closed as failed_over (%s), %d still live in "
                     "Asterisk's dialplan (closed when they hang up)", len(orphans), closed,
                     "Asterisk says hung up" if live is not None else "AMI unavailable", carried_on)
+
+    async def _file_stray_voicemails(self) -> None:
+        """Messages callers left while this IVR was down (the dialplan records them anyway) become callback tasks."""
+        try:
+            await file_stray_voicemails(self.calllog, self.settings.recording_dir)
+        except (SQLAlchemyError, OSError) as exc:  # the next start tries again; never a reason not to answer calls
+            log.error("could not file voicemails left while the IVR was down: %s", exc)
 
     async def _flush_spool(self) -> None:
         """Replay the call-log spool as soon as the database is back, even when no call is writing."""

@@ -276,9 +276,9 @@ def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings
     async def scenario():
         async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
             host, agi, _ = ports(rt)
-            await agi_request(host, agi, "call-start", [left.uuid], left)
+            await agi_request(host, agi, "call-start", [left.uuid, f"20261207/{left.uuid}.wav"], left)
             route = await agi_request(host, agi, "call-route", [left.uuid], left)
-            await agi_request(host, agi, "call-voicemail", [left.uuid, "/var/rec/voicemail-x.wav"], left)
+            await agi_request(host, agi, "call-voicemail", [left.uuid, f"voicemail-{left.uuid}.wav"], left)
             await agi_request(host, agi, "call-end", [left.uuid, "16"], left)
             await agi_request(host, agi, "call-start", [gone.uuid], gone)
             await agi_request(host, agi, "call-end", [gone.uuid, "17"], gone)
@@ -288,17 +288,54 @@ def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings
     assert route["HOTLINE_ROUTE"] == "voicemail" and route["HOTLINE_ANNOUNCED"] == "0"
     row, _, events = load_call(s.effective_database_url, left.uuid)
     assert row.outcome == Outcome.CALLBACK_REQUESTED.value and row.hangup_cause == "16 Normal Clearing"
+    assert row.recording_path == f"20261207/{left.uuid}.wav"  # relative to recording_dir, as the panel plays it
     assert [e.name for e in events] == ["call-start", "call-route", "voicemail", "call-end"]
     engine = make_engine(s.effective_database_url)
     with session_scope(make_sessionmaker(engine)) as session:
         from hotline.models.calls import CallbackTask
 
         task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == row.id))
-        assert task.number == "13600001111" and task.note == "/var/rec/voicemail-x.wav"
+        assert task.number == "13600001111" and task.audio_path == f"voicemail-{left.uuid}.wav"
+        assert task.note is None  # the note is the agent's
         assert task.question == "语音留言"
     engine.dispose()
     row, *_ = load_call(s.effective_database_url, gone.uuid)
     assert row.outcome == Outcome.ABANDONED.value and row.hangup_cause == "17 User busy"
+    assert row.recording_path is None  # call-start without a recording name: the call was not recorded
+
+
+HOSTILE_NAMES = ["/etc/passwd", "../../etc/passwd", "20261207/../../secret.wav", "/var/spool/asterisk/hotline/{vm}",
+                 "{vm}/../../x.wav", "voicemail-{other}.wav", "20261207/{other}.wav", "./{vm}", "{vm}%00.wav", "x" * 300,
+                 "voicemail-{uuid}.wav.mp3", "C:\\{vm}"]
+
+
+def test_hostile_recording_names_never_reach_the_database(settings, espeak_speech, qa, ivr_settings, running_ivr):
+    """Absolute paths, "..", another call's file or any other shape: the call row and the callback task are still
+    written (the caller is owed a call back), without a path."""
+    s = ivr_settings(settings, staffed_hours="00:00-00:01", staffed_days="mon")
+    other = CallIdentity().uuid
+    calls = [CallIdentity(caller=f"1360000{i:04d}") for i in range(len(HOSTILE_NAMES))]
+
+    async def scenario():
+        async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
+            host, agi, _ = ports(rt)
+            for call, name in zip(calls, HOSTILE_NAMES, strict=True):
+                bad = name.format(vm=f"voicemail-{call.uuid}.wav", other=other, uuid=call.uuid)
+                recording = bad.replace("voicemail-", "20261207/") if "voicemail" in bad else bad
+                await agi_request(host, agi, "call-start", [call.uuid, recording], call)
+                await agi_request(host, agi, "call-voicemail", [call.uuid, bad], call)
+                await agi_request(host, agi, "call-end", [call.uuid, "16"], call)
+
+    asyncio.run(scenario())
+    engine = make_engine(s.effective_database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        from hotline.models.calls import CallbackTask
+
+        rows = session.execute(select(Call.call_uuid, Call.recording_path, CallbackTask.audio_path, CallbackTask.number)
+                               .join(CallbackTask, CallbackTask.call_id == Call.id)).all()
+    engine.dispose()
+    assert sorted(r[0] for r in rows) == sorted(c.uuid for c in calls)  # every message filed, once
+    assert [(r[1], r[2]) for r in rows] == [(None, None)] * len(calls)
 
 
 def test_maximum_call_length_ends_the_call_politely(settings, espeak_speech, qa, ivr_settings, running_ivr):
