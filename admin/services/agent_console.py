@@ -130,6 +130,7 @@ class CallbackRow:
     status: str
     handled_by: str
     note: str
+    audio_path: str | None = None  # the caller's voicemail, relative to recording_dir
 
 
 def callbacks(session: Session, *, include_handled: bool = False, limit: int = 200) -> list[CallbackRow]:
@@ -140,7 +141,7 @@ def callbacks(session: Session, *, include_handled: bool = False, limit: int = 2
     stmt = stmt.order_by(CallbackTask.created_at, CallbackTask.id).limit(limit)
     return [
         CallbackRow(t.id, t.number, t.question or "", t.item_code or "", fmt(t.created_at), t.status,
-                    t.handled_by or "", t.note or "")
+                    t.handled_by or "", t.note or "", t.audio_path)
         for t in session.scalars(stmt)
     ]
 
