@@ -13,8 +13,8 @@ from admin.forms import CallbackForm
 from admin.services import agent_console as svc
 from admin.services import agent_phone
 from admin.services.recordings import resolve_audio
-from hotline.models.calls import CallbackTask
 from admin.views.agent_events import csp_allowing, sse_response
+from hotline.models.calls import CallbackTask
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 require_roles(bp, ANY_ROLE)
