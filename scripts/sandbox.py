@@ -591,12 +591,15 @@ def status(sb: Sandbox) -> str:
 
 
 def env_lines(sb: Sandbox) -> str:
-    """Shell ``export`` lines that point `hotline serve` at this instance's AMI (creating the secret if needed)."""
+    """Shell ``export`` lines that point `hotline serve` at this instance's AMI (creating the secret if needed) and
+    at the directory its Asterisk records into, seen from the host: the IVR stores names relative to it and the
+    panel plays the files from it."""
     import shlex
 
     values = {"HOTLINE_AMI_HOST": "127.0.0.1", "HOTLINE_AMI_PORT": str(sb.ami_port), "HOTLINE_AMI_USER": sb.ami_user,
               "HOTLINE_AMI_SECRET": _secret(sb), "HOTLINE_WEBRTC_WS_URL": sb.ws_url,
-              "HOTLINE_WEBRTC_SECRET": webrtc_secret(sb)}
+              "HOTLINE_WEBRTC_SECRET": webrtc_secret(sb),
+              "HOTLINE_RECORDING_DIR": str(sb.host_path(sb.recording_dir_in))}
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())
 
 
@@ -664,7 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-prompts", action="store_true", help="do not render/copy our prompts (Asterisk stays silent)")
     sub.add_parser("stop", help="core stop now")
     sub.add_parser("status", help="is it running, on which ports")
-    sub.add_parser("env", help="print HOTLINE_AMI_* lines for `hotline serve` (eval \"$(asterisk-sandbox env)\")")
+    sub.add_parser("env", help="print HOTLINE_AMI_*, HOTLINE_WEBRTC_* and HOTLINE_RECORDING_DIR lines for "
+                   "`hotline serve` (eval \"$(asterisk-sandbox env)\")")
     sub.add_parser("errors", help="ERROR lines of the instance log")
     sub.add_parser("webrtc-agents", help="give every active panel user a WebRTC endpoint (reads the panel database)")
     p = sub.add_parser("rx", help="run one CLI command, e.g. 'dialplan show 86909000@from-test-phones'")

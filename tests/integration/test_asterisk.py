@@ -39,7 +39,7 @@ def test_dialplan_is_loaded_without_errors(asterisk: Sandbox):
     for step in ("Answer()", "Set(__CALL_UUID=${UUID()})", "Gosub(hotline-ivr-pick,s,1)",
                  "AudioSocket(${CALL_UUID},${IVR_HOST}:${AUDIOSOCKET_PORT})", "/call-route,${CALL_UUID})"):
         assert step in main, step
-    assert "/call-start,${CALL_UUID})" in rx(asterisk, "dialplan show s@hotline-ivr-pick")
+    assert "/call-start,${CALL_UUID},${HOTLINE_RECORDING})" in rx(asterisk, "dialplan show s@hotline-ivr-pick")
     globals_ = rx(asterisk, "dialplan show globals")
     assert f"AGI_PORT={asterisk.agi_port}" in globals_
     assert f"AUDIOSOCKET_PORT={asterisk.audiosocket_port}" in globals_
@@ -235,17 +235,38 @@ async def test_mixmonitor_records_both_directions(asterisk: Sandbox, caller, sql
 
 
 @aio
-async def test_a_message_cut_short_by_hanging_up_is_still_filed(asterisk: Sandbox, caller, sqlite_url):  # noqa: ANN001
+async def test_a_message_cut_short_by_hanging_up_is_still_filed(asterisk: Sandbox, caller, sqlite_url,  # noqa: ANN001
+                                                               tmp_path):
+    """A recorded call that ends in voicemail, the caller hanging up mid-message. Our real call-start and
+    call-voicemail handlers (CallControl, CallLog) store what Asterisk wrote, relative to the IVR's recording_dir
+    (the host side of Asterisk's RECORDING_DIR, as `asterisk-sandbox env` sets it), and the panel's resolver finds
+    the very files MixMonitor and Record() wrote."""
     import wave
 
+    from hotline.config import load_settings
+    from hotline.models.calls import CallbackTask
+    from hotline.recordings import resolve_audio
+    from ivr.calllog import CallLog
+    from ivr.control import CallControl
+
+    settings = load_settings(env={}, var_dir=str(tmp_path / "var"), database_url=sqlite_url,
+                             recording_dir=str(asterisk.host_path(asterisk.recording_dir_in)))
+    calllog = CallLog.from_settings(settings)
+    control = CallControl(settings, calllog, agents=None)
     ivr = FakeIvr(sqlite_url, route="voicemail")
     voicemails: list[list[str]] = []
 
+    async def call_start(session: AgiSession) -> None:
+        ivr.starts.append(dict(session.env, args=session.args))
+        await control.call_start(session)
+
     async def call_voicemail(session: AgiSession) -> None:
         voicemails.append(session.args)
+        await control.call_voicemail(session)
 
+    rx(asterisk, "dialplan set global RECORD_CALLS yes")
     agi, audio = ivr.servers(asterisk)
-    agi.routes["call-voicemail"] = call_voicemail
+    agi.routes.update({"call-start": call_start, "call-voicemail": call_voicemail})
     await agi.start()
     await audio.start()
     try:
@@ -254,12 +275,25 @@ async def test_a_message_cut_short_by_hanging_up_is_still_filed(asterisk: Sandbo
         assert code == 0, err
         assert await _until(lambda: bool(voicemails), 10), "call-voicemail never ran after the hang-up"
     finally:
+        rx(asterisk, "dialplan set global RECORD_CALLS no")
         await audio.stop()
         await agi.stop()
+        await asyncio.get_running_loop().run_in_executor(None, calllog.close)  # every queued write done
     call_uuid = ivr.starts[0]["args"][0]
-    assert voicemails[0][0] == call_uuid
-    recording = asterisk.host_path(voicemails[0][1] + ".wav")
-    with wave.open(str(recording)) as w:
+    assert voicemails[0] == [call_uuid, f"voicemail-{call_uuid}.wav"]
+    with session_scope(ivr.sessions) as db:
+        call = db.scalars(select(Call).where(Call.call_uuid == call_uuid)).one()
+        task = db.scalars(select(CallbackTask).where(CallbackTask.call_id == call.id)).one()
+        recording_path, audio_path = call.recording_path, task.audio_path
+    # The whole call: the row names the one file MixMonitor wrote for it.
+    mixmonitor = sorted(asterisk.host_path(asterisk.recording_dir_in).glob(f"*/{call_uuid}.wav"))
+    assert len(mixmonitor) == 1 and recording_path == f"{mixmonitor[0].parent.name}/{call_uuid}.wav"
+    assert resolve_audio(settings.recording_dir, recording_path) == mixmonitor[0].resolve()
+    # The message: the task names the file Record() wrote, and it holds the caller's voice up to the hang-up.
+    message = resolve_audio(settings.recording_dir, audio_path)
+    assert audio_path == f"voicemail-{call_uuid}.wav" and message is not None
+    assert message == asterisk.host_path(asterisk.recording_dir_in / audio_path).resolve()
+    with wave.open(str(message)) as w:
         pcm = w.readframes(w.getnframes())
     assert len(pcm) >= 2 * 8000 * 2  # seconds of the message, up to the hang-up
     assert _rms(pcm) > 500  # the caller's voice (tone), not silence

@@ -91,11 +91,14 @@ def test_env_lines_hand_the_generated_ami_secret_to_hotline_serve(tmp_path: Path
     assert len(secret) >= 24 and oct(sb.secret_file.stat().st_mode & 0o777) == "0o600"
     assert env_lines(sb) == lines  # generated once, then reused
     # What scripts/run does: eval the lines in bash, then hotline reads HOTLINE_* from the environment.
-    out = subprocess.run(["bash", "-c", 'eval "$1"; env | grep ^HOTLINE_AMI_', "_", lines],
+    out = subprocess.run(["bash", "-c", 'eval "$1"; env | grep -E "^HOTLINE_(AMI_|RECORDING_DIR)"', "_", lines],
                          capture_output=True, text=True, check=True).stdout
     env = dict(line.split("=", 1) for line in out.splitlines())
     settings = load_settings(env=env)
     assert (settings.ami_port, settings.ami_user, settings.ami_secret) == (15038, "hotline", secret)
+    # The IVR and the panel read recordings where this instance's Asterisk writes them (its RECORDING_DIR global).
+    assert settings.recording_dir == sb.host_path(sb.recording_dir_in)
+    assert settings.recording_dir == sb.host_path(sb.params(secret)["RECORDING_DIR"])
 
 
 def test_install_config_copies_our_rendered_prompts_into_the_chroot(tmp_path: Path):
