@@ -27,6 +27,7 @@ def serve_env(sb: Sandbox, var_dir: Path, **extra: str) -> dict[str, str]:
         "HOTLINE_AMI_USER": sb.ami_user,
         "HOTLINE_AMI_SECRET": sb.ami_secret,
         "HOTLINE_STAFFED_HOURS": sb.staffed_hours,
+        "HOTLINE_RECORDING_DIR": str(sb.host_path(sb.recording_dir_in)),  # where this Asterisk records
         # Rendered fixed prompts survive between runs (keyed by text hash), so start-up stays quick.
         "HOTLINE_PROMPT_CACHE_DIR": str(sb.root.parent / "ivr-prompt-cache"),
         "PYTHONUNBUFFERED": "1",  # the log shows "IVR ready" as soon as it is
