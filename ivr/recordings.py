@@ -9,6 +9,7 @@ found on disk at the next start and filed as a callback task (``file_stray_voice
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import time
@@ -31,6 +32,7 @@ _VOICEMAIL = re.compile(rf"voicemail-(?P<uuid>{_UUID})\.wav")
 VOICEMAIL_QUESTION = "语音留言"
 # Record() stops a message at 120 s: a file untouched for longer than this had its AGI's chance to file it.
 STRAY_AFTER_S = 180.0
+LOCK_NAME = ".voicemail-filing.lock"
 
 
 def call_recording_name(value: str | None, call_uuid: str) -> str | None:
@@ -79,9 +81,24 @@ def stray_voicemails(session: Session, recording_dir: Path, now: float | None = 
 async def file_stray_voicemails(calllog: CallLog, recording_dir: Path, now: float | None = None) -> int:
     """File every stray message as a callback task on its call (created when call-start never reached us): the
     caller's number from the call row if any, else "unknown"; an event on the call says where it came from.
-    Awaited write by write, so a second start sees the tasks and files nothing twice. Returns how many."""
+    Awaited write by write, so a second start sees the tasks and files nothing twice; workers starting together
+    (`hotline serve --workers N`, one recording dir) take turns by a lock file: the one holding it files them all,
+    the others skip. Returns how many."""
     if not recording_dir.is_dir():
         return 0
+    with (recording_dir / LOCK_NAME).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another IVR process is filing stray voicemails")
+            return 0
+        try:
+            return await _file_strays(calllog, recording_dir, now)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+async def _file_strays(calllog: CallLog, recording_dir: Path, now: float | None) -> int:
     strays = await calllog.read(stray_voicemails, recording_dir, now)
     for stray in strays:
         known = await calllog.read(_call_outcome, stray.call_uuid)

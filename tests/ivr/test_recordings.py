@@ -123,3 +123,25 @@ def test_voicemails_left_while_the_ivr_was_down_are_filed_once(settings, espeak_
     asyncio.run(start_and_stop())
     assert _tasks(url)[3:] == [(fresh, "unknown", "语音留言", f"voicemail-{fresh}.wav",
                                 Outcome.CALLBACK_REQUESTED.value)]
+
+
+def test_a_worker_that_finds_the_filing_lock_taken_leaves_the_messages_to_the_holder(settings, espeak_speech, qa,
+                                                                                      ivr_settings, running_ivr):
+    """`hotline serve --workers N` starts N IVRs on one recording dir at once: only one of them files."""
+    import fcntl
+
+    from ivr.recordings import LOCK_NAME
+
+    s = ivr_settings(settings)
+    message = _message(s.recording_dir, str(uuid.uuid4()), age_s=600)
+
+    async def start_and_stop() -> None:
+        async with running_ivr(s, espeak_speech, qa, prerender=False):
+            pass
+
+    with (s.recording_dir / LOCK_NAME).open("a") as held:  # another worker is filing right now
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        asyncio.run(start_and_stop())
+        assert _tasks(s.effective_database_url) == []
+    asyncio.run(start_and_stop())
+    assert [t[3] for t in _tasks(s.effective_database_url)] == [message]
