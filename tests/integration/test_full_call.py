@@ -26,6 +26,7 @@ from hotline.config import Settings, load_settings
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from hotline.models import Call
 from hotline.models.calls import CallbackTask, CallEvent, CallTurn
+from hotline.recordings import resolve_audio
 from ivr import prompts as P
 from ivr.asterisk_prompts import read_prompt_list
 from scripts.ports import free_port
@@ -238,6 +239,10 @@ def test_spoken_question_is_answered_end_to_end(asterisk: Sandbox, hotline: Hotl
 
     # What the caller heard: Asterisk's recording (both directions) after the question holds our spoken answer.
     pcm = _recording(asterisk, call["call_uuid"])
+    # ... the very file the call row names for the panel's player (HOTLINE_RECORDING_DIR = Asterisk's dir).
+    played = resolve_audio(hotline.settings.recording_dir, call["recording_path"])
+    assert played and played.name == f"{call['call_uuid']}.wav" and played.is_relative_to(
+        asterisk.host_path(asterisk.recording_dir_in).resolve()), call["recording_path"]
     assert len(pcm) / 16000 >= hold_ms / 1000 - 3  # the whole call, both directions, up to the caller's BYE
     heard = _hear(recognizer, pcm[spoken_at:])
     score = sounds_like(answers[0]["text"], heard)
