@@ -21,6 +21,8 @@ CORPUS = HERE / "corpus"
 FILES = ("items.yaml", "bundles.yaml", "centre.yaml", "oos.yaml")
 HEADER = "# 示例数据 — independent held-out set (issue 11)"
 SEED, ITEMS_SAMPLED, BUNDLES_SAMPLED, PER_TARGET = 86909000, 160, 20, 3
+# Items added to the KB after the set was written (the sample was drawn from the codes of that day).
+ADDED_LATER = {"CG-019"}
 CALLER_STYLES = ("plain", "colloquial", "longwinded", "asr", "regional")
 TOPICS = {
     "address", "hours", "lunch_duty", "early_late", "weekend", "citywide", "holidays", "self_service", "parking",
@@ -86,7 +88,7 @@ def test_targets_are_the_seeded_sample(cases: list[dict], kb) -> None:
     for c in cases:
         if c["item"] not in (None, "CENTRE", "AMBIGUOUS"):
             by_target.setdefault(c["item"], []).append(c)
-    wanted = set(_sample([i.code for i in kb.items()], ITEMS_SAMPLED)) | set(
+    wanted = set(_sample([i.code for i in kb.items() if i.code not in ADDED_LATER], ITEMS_SAMPLED)) | set(
         _sample([b.code for b in kb.bundles], BUNDLES_SAMPLED))
     assert set(by_target) == wanted
     for code, rows in by_target.items():
