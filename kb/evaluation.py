@@ -22,6 +22,7 @@ class Score:
     item_ok: int = 0
     aspect_total: int = 0
     aspect_ok: int = 0
+    aspect_either_ok: int = 0  # matches the first label or a second annotator's (``aspect_alt``, where they differ)
     clarified: int = 0  # answered with a clarifying question
     abstained: int = 0  # no item and no clarifying question
     misses: list[str] = field(default_factory=list)
@@ -100,6 +101,7 @@ def evaluate(engine: QAEngine, cases: list[dict], key: str = "kind") -> dict[str
             s.aspect_total += 1
             aspect_ok = ans.aspect == case["aspect"]
             s.aspect_ok += aspect_ok
+            s.aspect_either_ok += aspect_ok or ans.aspect == case.get("aspect_alt")
         if not ok or not aspect_ok:
             s.misses.append(f"  {case['q']} (ctx {case.get('context')}) want {case.get('item')}/{case['aspect']} "
                             f"got {ans.item_code}/{ans.aspect} conf {ans.confidence:.2f} clarify {ans.clarify} "
