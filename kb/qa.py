@@ -20,6 +20,7 @@ from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import CONTENT_FULL, Features, features, off_topic, probability, service_free_cues
 from kb.distinguish import decide
 from kb.index import Index, build_index
+from kb.operations import said_operations
 from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
@@ -50,6 +51,9 @@ FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪
 
 
 # Clause boundaries as ASR punctuates them: in a story-like question the asking clause is usually the last one.
+# Words that ask for a service to be done (besides the operations of kb.operations): without any of them, a question
+# about a thing the centre has ("有没有停车场", "停车场在哪") is about the centre's, not about the item filing it.
+_DOING = re.compile(r"办|备案|登记|许可|审批|申请|申报|手续|执照|证|开设|经营|补贴|补助|津贴")
 _CLAUSE = re.compile(r"[，,。.？?！!；;]")
 
 
@@ -258,6 +262,8 @@ class QAEngine:
         listing = topic.service and is_list(text)
         if listing and top is not None and self._is_topic_item(top.code, topic):
             return True
+        if top is not None and self._asks_for_the_thing(top.code, topic, text):
+            return True  # the thing itself, not its filing: 停车场在哪 is not 经营性停车场备案
         # A name said as written wins even when the caller also says 你们/大厅 ("在你们大厅拍护照照片").
         if named and (not centre or top.phrase in text):
             return False
@@ -268,6 +274,17 @@ class QAEngine:
             # question only when no item is even a likely answer ("办好的证能寄到家吗": the rule, not a guess).
             return centre or bare or listing or conf < self.thresholds.abstain
         return centre or bare or listing or conf < self.thresholds.centre_item
+
+    def _asks_for_the_thing(self, code: str, topic: Topic, text: str) -> bool:
+        """Is there one of the centre's things the item's name also holds ("停车" in 经营性停车场备案), and does the
+        caller only ask whether it is there or where ("有没有停车场", "停车场在哪"), with nothing to be done?"""
+        cues = [c for c in topic.cues if len(c) >= 2 and c in text]
+        if code not in self._items or not any(c in key for key in self._phrase_texts.get(code, ()) for c in cues):
+            return False
+        if _DOING.search(text) or said_operations(text) or "窗口" in text:
+            return False
+        aspect, strength = classify_question(text, text)
+        return aspect in ("location", "general")
 
     def _is_topic_item(self, code: str, topic: Topic) -> bool:
         """Is the item one of the centre's own services of ``topic`` (its names carry the topic's cue words)? Only

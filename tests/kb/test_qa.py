@@ -151,6 +151,14 @@ def test_centre_needs_a_question(engine: QAEngine) -> None:
     assert engine.answer("楼下停车位被人占了").abstained
 
 
+@pytest.mark.parametrize(("question", "code"), [
+    ("有没有停车场", "CENTRE"), ("停车场在哪", "CENTRE"),  # the centre's car park
+    ("停车场备案要什么材料", "CG-019"), ("我开了个收费停车场，要去哪里登记", "CG-019"),  # filing one's own
+])
+def test_the_centres_car_park_is_not_the_car_park_filing(engine: QAEngine, question: str, code: str) -> None:
+    assert engine.answer(question).item_code == code
+
+
 def test_corpus_split_is_honoured(tmp_path) -> None:
     from kb.evaluation import corpus_split, load_corpus
 
