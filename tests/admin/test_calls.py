@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import wave
 from datetime import timedelta
 
 import pytest
 
 from admin.services.localtime import today
 from hotline.models import CallEvent, utcnow
+from tests.wavs import write_wav
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
-
-def _wav(path, seconds: float = 0.2) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x00\x01" * int(8000 * seconds))
 
 
 def _ids(html: str) -> list[int]:
@@ -146,8 +138,8 @@ def test_csv_neutralises_spreadsheet_formulas_and_honours_filters(admin_client, 
 
 
 def test_recording_and_turn_audio_are_served_as_wav(admin_client, make_call, settings):
-    _wav(settings.recording_dir / "2026" / "call.wav")
-    _wav(settings.recording_dir / "turn1.wav")
+    write_wav(settings.recording_dir / "2026" / "call.wav")
+    write_wav(settings.recording_dir / "turn1.wav")
     call = make_call(recording_path="2026/call.wav", turns=[{"text": "你好", "audio_path": str(settings.recording_dir / "turn1.wav")}])
     html = admin_client.get(f"/calls/{call.id}").get_data(as_text=True)
     assert 'id="call-recording"' in html
@@ -169,7 +161,7 @@ def test_audio_outside_recording_dir_is_refused(admin_client, make_call, setting
 def test_symlink_escaping_recording_dir_is_refused(admin_client, make_call, settings, tmp_path):
     settings.recording_dir.mkdir(parents=True, exist_ok=True)
     outside = tmp_path / "outside.wav"
-    _wav(outside)
+    write_wav(outside)
     (settings.recording_dir / "link.wav").symlink_to(outside)
     call = make_call(recording_path="link.wav")
     assert admin_client.get(f"/calls/{call.id}/recording").status_code == 404

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,18 +18,10 @@ from werkzeug.serving import make_server
 from hotline.config import Settings
 from hotline.models import Call, CallbackTask
 from tests.admin.conftest import PASSWORD
+from tests.wavs import write_wav
 
 _TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
-
-def _wav(path: Path, seconds: float = 0.5) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x10\x00" * int(8000 * seconds))
-    return path.read_bytes()
 
 
 @pytest.fixture
@@ -59,8 +50,8 @@ def _browser(base: str, username: str) -> requests.Session:
 def seeded(settings: Settings, session: Session, tmp_path: Path) -> dict:
     rec = settings.recording_dir
     call_uuid = str(uuid.uuid4())
-    whole = _wav(rec / "20261207" / f"{call_uuid}.wav", 1.0)
-    message = _wav(rec / f"voicemail-{call_uuid}.wav", 0.5)
+    whole = write_wav(rec / "20261207" / f"{call_uuid}.wav", 1.0)
+    message = write_wav(rec / f"voicemail-{call_uuid}.wav", 0.5)
     (tmp_path / "outside.wav").write_bytes(b"RIFF-secret")
     call = Call(call_uuid=call_uuid, caller_number="13800000001", outcome="callback_requested",
                 recording_path=f"20261207/{call_uuid}.wav")

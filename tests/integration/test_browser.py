@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import uuid
-import wave
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -34,23 +33,12 @@ from hotline.config import Settings, load_settings  # noqa: E402
 from hotline.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from hotline.models import Call, CallTurn, User, utcnow  # noqa: E402
 from scripts.chromium import chromium, panel_login  # noqa: E402
+from tests.wavs import write_wav  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "browser-pass-1"
 UNKNOWN = "帮我弄一下汪星人牌照"  # the sample KB abstains on this until it is taught
 
-
-def _wav(path: Path, seconds: float = 1.0) -> None:
-    import math
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = b"".join(int(8000 * math.sin(2 * math.pi * 440 * n / 8000)).to_bytes(2, "little", signed=True)
-                      for n in range(int(8000 * seconds)))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(frames)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     settings: Settings = load_settings(env={}, var_dir=str(root / "var"), database_url=url)
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
-    _wav(settings.recording_dir / "call-1.wav")
+    write_wav(settings.recording_dir / "call-1.wav", 1.0)
     with factory() as s:
         import_kb(s, load_dir(default_data_dir()), "test")
         for name, role, ext in (("boss", "admin", None), ("agent1", "agent", "PJSIP/agent1")):

@@ -30,7 +30,8 @@ from hotline.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from hotline.models import Call, CallTurn, User, utcnow  # noqa: E402
 from scripts.chromium import panel_login  # noqa: E402
 from tests.integration import test_browser as shared  # noqa: E402
-from tests.integration.test_browser import ARTIFACTS, PASSWORD, _wav  # noqa: E402
+from tests.integration.test_browser import ARTIFACTS, PASSWORD  # noqa: E402
+from tests.wavs import write_wav  # noqa: E402
 
 browser = shared.browser  # the same headless Chromium fixture (module scope)
 
@@ -56,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         started = utcnow() - timedelta(minutes=10)
         call = Call(call_uuid=str(uuid.uuid4()), caller_number="13812345678", started_at=started, turn_count=3)
         for seq, (text, item) in enumerate(HEARD, 1):
-            _wav(settings.recording_dir / "utterances" / f"u{seq}.wav", seconds=0.5 + seq / 10)
+            write_wav(settings.recording_dir / "utterances" / f"u{seq}.wav", seconds=0.5 + seq / 10)
             call.turns.append(CallTurn(seq=seq, speaker="caller", kind="speech", text=text, item_code=item,
                                        asr_confidence=0.6, audio_path=f"utterances/u{seq}.wav",
                                        at=started + timedelta(seconds=seq * 10)))

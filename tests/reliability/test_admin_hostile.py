@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 import sqlite3
 import threading
 import time
 import uuid
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +31,7 @@ from booking.store import BookingRequest, BookingStore
 from hotline.config import Settings, load_settings
 from hotline.db import make_engine, make_sessionmaker, upgrade
 from hotline.models import Call, CallbackTask, CallEvent, CallTurn, User, utcnow
+from tests.wavs import write_wav
 
 PASSWORD = "hostile-pass-1"
 NUMBER = "13812345678"  # the caller's full number: agents may only ever see 138****5678
@@ -53,15 +52,6 @@ SQLISH = ("' OR 1=1 --", "'; DROP TABLE calls; --", "%", "_", "%_%", "GA-001' OR
 TRAVERSAL = ("../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", "outside-link.wav", "../secret.txt",
              "%2e%2e/secret.txt", "utterances/../../secret.txt")
 
-
-def _wav(path: Path, seconds: float = 0.3) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"".join(int(6000 * math.sin(2 * math.pi * 440 * n / 8000)).to_bytes(2, "little", signed=True)
-                               for n in range(int(8000 * seconds))))
 
 
 @dataclass
@@ -110,8 +100,8 @@ class Browser:
 
 def _seed(world: World) -> None:
     rec = world.settings.recording_dir
-    _wav(rec / "call-1.wav")
-    _wav(rec / "utterances" / "u1.wav")
+    write_wav(rec / "call-1.wav")
+    write_wav(rec / "utterances" / "u1.wav")
     (rec.parent / "secret.txt").write_text(SECRET, encoding="utf-8")
     (rec / "outside-link.wav").symlink_to(rec.parent / "secret.txt")
     started = utcnow() - timedelta(minutes=4)
