@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from admin.services.localtime import day_bounds, fmt
 from admin.services.masking import redact, shown_number
 from hotline.errors import HotlineError
-from hotline.models import Call, CallEvent
+from hotline.models import Call, CallbackTask, CallEvent
 from hotline.outcomes import Outcome
 
 LOW_CONFIDENCE = 0.6  # below this a recognition or an answer counts as "low confidence"
@@ -151,6 +151,12 @@ def call_events(session: Session, call: Call) -> list[CallEvent]:
     if call.asterisk_uniqueid:
         match = or_(match, CallEvent.asterisk_uniqueid == call.asterisk_uniqueid)
     return list(session.scalars(select(CallEvent).where(match).order_by(CallEvent.at, CallEvent.id).limit(1000)))
+
+
+def call_callbacks(session: Session, call: Call) -> list[CallbackTask]:
+    """The callback tasks filed for the call (a voicemail among them), oldest first."""
+    return list(session.scalars(select(CallbackTask).where(CallbackTask.call_id == call.id)
+                                .order_by(CallbackTask.created_at, CallbackTask.id)))
 
 
 def distinct_values(session: Session, column, limit: int = 200) -> list[str]:

@@ -71,7 +71,8 @@ def detail(call_id: int) -> str:
     return render_template("calls/detail.html", call=call, events=events, texts=texts,
                            number=shown_number(call.caller_number, full),
                            has_recording=_audio(call.recording_path) is not None,
-                           turn_audio={t.id for t in call.turns if _audio(t.audio_path) is not None})
+                           turn_audio={t.id for t in call.turns if _audio(t.audio_path) is not None},
+                           voicemails=[t for t in svc.call_callbacks(db(), call) if _audio(t.audio_path) is not None])
 
 
 def _audio(stored: str | None):

@@ -101,3 +101,11 @@ def test_the_admin_call_view_plays_the_whole_call(base: str, seeded: dict) -> No
     assert src and src.group(1) == f"/calls/{seeded['call']}/recording"
     audio = http.get(base + src.group(1), timeout=30)
     assert audio.status_code == 200 and audio.content == seeded["whole"]
+
+
+def test_the_call_view_plays_the_call_s_voicemail(base: str, seeded: dict) -> None:
+    http = _browser(base, "boss")
+    page = http.get(base + f"/calls/{seeded['call']}", timeout=30)
+    players = re.findall(r'<audio class="voicemail"[^>]* src="([^"]+)"', page.text)
+    assert players == [f"/agent/callbacks/{seeded['tasks']['voicemail']}/audio"]
+    assert http.get(base + players[0], timeout=30).content == seeded["message"]
