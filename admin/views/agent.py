@@ -3,7 +3,7 @@ tasks, and the browser softphone's server side (SIP credentials, queue state ove
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,8 +12,8 @@ from admin.database import db
 from admin.forms import CallbackForm
 from admin.services import agent_console as svc
 from admin.services import agent_phone
-from admin.services.recordings import resolve_audio
 from admin.views.agent_events import csp_allowing, sse_response
+from admin.views.audio import playable, send_stored
 from hotline.models.calls import CallbackTask
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -45,8 +45,8 @@ def _waiting() -> list[svc.WaitingCaller]:
 @bp.get("/")
 def console() -> str:
     callbacks = svc.callbacks(db())
-    playable = {t.id for t in callbacks if resolve_audio(_settings().recording_dir, t.audio_path) is not None}
-    return render_template("agent/console.html", waiting=_waiting(), callbacks=callbacks, playable=playable,
+    return render_template("agent/console.html", waiting=_waiting(), callbacks=callbacks,
+                           playable={t.id for t in callbacks if playable(t.audio_path)},
                            form=CallbackForm(), phone_enabled=bool(_settings().webrtc_ws_url))
 
 
@@ -54,10 +54,7 @@ def console() -> str:
 def callback_audio(task_id: int) -> Response:
     """The caller's voicemail of a callback task; 404 when there is none or it is not a file in recording_dir."""
     task = db().get(CallbackTask, task_id)
-    path = resolve_audio(_settings().recording_dir, task.audio_path) if task is not None else None
-    if path is None:
-        abort(404)
-    return send_file(path, mimetype="audio/wav" if path.suffix.lower() == ".wav" else None, conditional=True)
+    return send_stored(task.audio_path if task is not None else None)
 
 
 @bp.get("/queue.json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -11,7 +11,7 @@ from admin.database import db
 from admin.forms import CallFilterForm, choices
 from admin.services import calls as svc
 from admin.services.masking import redact, redact_fields, shown_number
-from admin.services.recordings import resolve_audio
+from admin.views.audio import playable, send_stored
 from hotline.models import Call
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
@@ -70,20 +70,9 @@ def detail(call_id: int) -> str:
     events = [(e, redact_fields(e.data, call.caller_number, full)) for e in svc.call_events(db(), call)]
     return render_template("calls/detail.html", call=call, events=events, texts=texts,
                            number=shown_number(call.caller_number, full),
-                           has_recording=_audio(call.recording_path) is not None,
-                           turn_audio={t.id for t in call.turns if _audio(t.audio_path) is not None},
-                           voicemails=[t for t in svc.call_callbacks(db(), call) if _audio(t.audio_path) is not None])
-
-
-def _audio(stored: str | None):
-    return resolve_audio(current_app.extensions["hotline_settings"].recording_dir, stored)
-
-
-def _send_audio(stored: str | None) -> Response:
-    path = _audio(stored)
-    if path is None:
-        abort(404)
-    return send_file(path, mimetype="audio/wav" if path.suffix.lower() == ".wav" else None, conditional=True)
+                           has_recording=playable(call.recording_path),
+                           turn_audio={t.id for t in call.turns if playable(t.audio_path)},
+                           voicemails=[t for t in svc.call_callbacks(db(), call) if playable(t.audio_path)])
 
 
 @bp.get("/<int:call_id>/recording")
@@ -91,7 +80,7 @@ def recording(call_id: int) -> Response:
     call = db().get(Call, call_id)
     if call is None:
         abort(404)
-    return _send_audio(call.recording_path)
+    return send_stored(call.recording_path)
 
 
 @bp.get("/<int:call_id>/turns/<int:turn_id>/audio")
@@ -100,4 +89,4 @@ def turn_audio(call_id: int, turn_id: int) -> Response:
     turn = next((t for t in call.turns if t.id == turn_id), None) if call else None
     if turn is None:
         abort(404)
-    return _send_audio(turn.audio_path)
+    return send_stored(turn.audio_path)

@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     abort,
     after_this_request,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -30,6 +29,7 @@ from admin.access import ADMIN, ANY_ROLE, require_roles, roles_required
 from admin.database import db
 from admin.forms import LabelForm, choices
 from admin.services import labels as svc
+from admin.views.audio import recording_dir, send_audio
 from kb.api import ASPECTS
 from speech import labels as store
 
@@ -43,10 +43,6 @@ ASPECT_LABELS = {
 }
 
 
-def _recordings() -> Path:
-    return current_app.extensions["hotline_settings"].recording_dir
-
-
 def _form(**data: object) -> LabelForm:
     form = LabelForm(**data)
     form.aspect.choices = choices([("", "（不指定）"), *((a, ASPECT_LABELS.get(a, a)) for a in ASPECTS)])
@@ -57,7 +53,7 @@ def _form(**data: object) -> LabelForm:
 def index() -> Response | str:
     """The next utterance to label (``before``: skip to one older than that turn)."""
     before = request.args.get("before", type=int)
-    nxt = store.pending(db(), _recordings(), limit=1, before_id=before)
+    nxt = store.pending(db(), recording_dir(), limit=1, before_id=before)
     if nxt:
         return redirect(url_for("labels.label", turn_id=nxt[0].turn_id))
     return render_template("labels/done.html", recent=store.recent_labels(db()), skipped=before is not None)
@@ -65,7 +61,7 @@ def index() -> Response | str:
 
 @bp.route("/<int:turn_id>", methods=["GET", "POST"])
 def label(turn_id: int) -> Response | str:
-    if store.turn_audio(db(), _recordings(), turn_id) is None:
+    if store.turn_audio(db(), recording_dir(), turn_id) is None:
         abort(404)
     entry = _entry(turn_id)
     existing = store.label_for_turn(db(), turn_id)
@@ -80,7 +76,7 @@ def label(turn_id: int) -> Response | str:
             try:
                 if code and not form.out_of_scope.data and not svc.known_code(db(), code):
                     raise store.LabelError(f"知识库里没有事项 {code}")
-                store.save_label(db(), _recordings(), turn_id, transcript=form.transcript.data,
+                store.save_label(db(), recording_dir(), turn_id, transcript=form.transcript.data,
                                  item_code=code, aspect=form.aspect.data or None,
                                  out_of_scope=form.out_of_scope.data, username=current_user.username)
                 db().commit()
@@ -104,10 +100,7 @@ def _entry(turn_id: int) -> store.Pending:
 
 @bp.get("/<int:turn_id>/audio")
 def audio(turn_id: int) -> Response:
-    path = store.turn_audio(db(), _recordings(), turn_id)
-    if path is None:
-        abort(404)
-    return send_file(path, mimetype="audio/wav", conditional=True)
+    return send_audio(store.turn_audio(db(), recording_dir(), turn_id))
 
 
 @bp.get("/report")
@@ -127,6 +120,6 @@ def export() -> Response:
         tmp.unlink(missing_ok=True)
         return response
 
-    store.export_set(db(), _recordings(), tmp)
+    store.export_set(db(), recording_dir(), tmp)
     return send_file(tmp.open("rb"), mimetype="application/zip", as_attachment=True,
                      download_name="speech-labels.zip")
