@@ -67,6 +67,7 @@ class Settings:
     max_utterance_s: float = 15.0
     max_call_s: int = 600
     asr_timeout_s: float = 15.0  # a recognition that takes longer is a fault: apologise, hand to an agent
+    warmup_timeout_s: float = 120.0  # loading the speech models at start; longer: start anyway, log the fault
     max_calls: int = 30  # simultaneous IVR dialogs; callers beyond hear "线路繁忙" and go to the queue/voicemail
     staffed_hours: str = "08:00-20:00"  # 12 staffed hours a day
     staffed_days: str = "mon-sun"
@@ -151,8 +152,9 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name}: invalid port {port}, accepted: 1-65535")
     if not 100 <= s.end_silence_ms <= 5000:
         raise SettingsError(f"end_silence_ms: invalid value {s.end_silence_ms}, accepted: 100-5000")
-    if s.asr_timeout_s <= 0:
-        raise SettingsError(f"asr_timeout_s: invalid value {s.asr_timeout_s}, accepted: more than 0")
+    for name in ("asr_timeout_s", "warmup_timeout_s"):
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"{name}: invalid value {getattr(s, name)}, accepted: more than 0")
     if s.max_calls < 1:
         raise SettingsError(f"max_calls: invalid value {s.max_calls}, accepted: 1 or more")
     if s.prerender_answers < 0:

@@ -173,8 +173,13 @@ class IvrRuntime:
             log.info("speech engine ready in %.1f s", time.monotonic() - t0)
         if hasattr(self.speech, "warm_up"):  # load the models now, not during the first caller's question
             try:
-                took = await loop.run_in_executor(None, self.speech.warm_up)
+                # Bounded: a decoder stuck in native code must not keep the phone from being answered (the
+                # worker thread stays stuck; each call's recognition then times out and goes to an agent).
+                took = await asyncio.wait_for(loop.run_in_executor(None, self.speech.warm_up), s.warmup_timeout_s)
                 log.info("speech warm-up: %s", {k: round(v, 2) for k, v in took.items()})
+            except TimeoutError:
+                log.error("speech warm-up gave no result in %g s; starting anyway, calls whose recognition "
+                          "times out will be handed to agents", s.warmup_timeout_s)
             except Exception as exc:  # still answer the phone: each call apologises and goes to an agent
                 log.error("speech engine not usable, calls will be handed to agents: %s", exc)
         cache = await prerender_prompts(self.speech) if self._prerender else {}

@@ -77,6 +77,26 @@ def test_the_recogniser_hangs(settings, qa, ivr_settings, running_ivr, ivr_log, 
     assert ivr_log.matching("WARNING", "recognition gave no result in 1 s")
 
 
+def test_the_recogniser_hangs_from_the_start(settings, qa, ivr_settings, running_ivr, ivr_log, espeak_prompts):
+    """Stuck already while the models warm up at start: the IVR still answers the phone after
+    ``warmup_timeout_s`` (it used to wait for ever before opening its ports), and the caller reaches an agent."""
+    s = ivr_settings(settings, asr_timeout_s=1.0, warmup_timeout_s=1.0, prompt_cache_dir=espeak_prompts)
+    recognizer = HangingRecognizer()
+    recognizer.hang.set()
+    speech = SpeechEngine(s, recognizer, FallbackSynthesizer([fast_voice()]))
+
+    async def scenario():
+        async with running_ivr(s, speech, qa) as rt:
+            return rt, *await call_until_released(rt, question=espeak_question())
+
+    try:
+        rt, route, row, audio = asyncio.run(scenario())
+    finally:
+        recognizer.release.set()
+    assert ivr_log.matching("ERROR", "speech warm-up gave no result in 1 s")
+    _check_handed_over(rt, route, row, audio, "asr_timeout")
+
+
 def test_the_synthesiser_raises(settings, qa, ivr_settings, running_ivr, ivr_log, tmp_path):
     """The voice worked when the prompts were rendered (install / an earlier run filled the on-disk prompt cache)
     and is gone now (espeak-ng's binary missing): the greeting and the fault sentences still play from the cache;
