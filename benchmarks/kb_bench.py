@@ -95,6 +95,10 @@ def report_corpus(part: str, scores: dict[str, Score], misses: bool, worst: int)
           f"{pct(sum(s.aspect_ok for s in inscope), sum(s.aspect_total for s in inscope))} (target >= 92%) | "
           f"clarified {pct(sum(s.clarified for s in inscope), n)} | "
           f"abstained {pct(sum(s.abstained for s in inscope), n)}")
+    if any(s.item_either_ok != s.item_ok for s in scores.values()):  # a second annotator's item labels
+        oos = scores.get("oos")
+        print(f"  {'':<11} item matching either annotator {pct(sum(s.item_either_ok for s in inscope), n)}"
+              + (f" | out-of-scope answered {pct(oos.total - oos.item_either_ok, oos.total)}" if oos else ""))
     either = sum(s.aspect_either_ok for s in inscope)
     if either != sum(s.aspect_ok for s in inscope):  # the set has a second annotator's aspect labels
         print(f"  {'':<11} aspect matching either annotator {pct(either, sum(s.aspect_total for s in inscope))}")

@@ -20,6 +20,7 @@ SPLITS = ("tune", "held")
 class Score:
     total: int = 0
     item_ok: int = 0
+    item_either_ok: int = 0  # the first label or one a second annotator found as right (``item_alt``)
     aspect_total: int = 0
     aspect_ok: int = 0
     aspect_either_ok: int = 0  # matches the first label or a second annotator's (``aspect_alt``, where they differ)
@@ -90,6 +91,7 @@ def evaluate(engine: QAEngine, cases: list[dict], key: str = "kind") -> dict[str
         s.total += 1
         ok = item_correct(case, ans)
         s.item_ok += ok
+        s.item_either_ok += ok or any(item_correct({**case, "item": alt}, ans) for alt in case.get("item_alt", ()))
         s.clarified += ans.clarify
         s.abstained += ans.abstained and not ans.clarify
         if not ok:

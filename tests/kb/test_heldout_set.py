@@ -29,7 +29,7 @@ TOPICS = {
     "transport", "booking", "express", "tolerance", "online", "door_to_door", "sample_form", "bundles", "queue",
     "help_desk", "complaints", "hotline", "floors",
 }
-KEYS = {"q", "item", "aspect", "aspect_alt", "style", "split", "topic", "list", "alternatives", "near_miss"}
+KEYS = {"q", "item", "item_alt", "aspect", "aspect_alt", "style", "split", "topic", "list", "alternatives", "near_miss"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,8 @@ def test_labels_are_in_the_vocabularies(cases: list[dict], kb) -> None:
         assert isinstance(q, str) and q.strip() == q and q and "\n" not in q, c
         assert aspect in ASPECTS, c
         assert c.get("aspect_alt", "general") in ASPECTS and c.get("aspect_alt") != aspect, c  # only where they differ
+        alt = c.get("item_alt", [])  # other answers the second annotator found right; never the first label
+        assert isinstance(alt, list) and set(alt) <= codes | {"CENTRE"} and item not in alt, c
         if item is None:
             assert (aspect, style) == ("none", "oos"), c
         elif item == "CENTRE":

@@ -54,3 +54,13 @@ def test_held_out_fifth_is_not_far_below(engine) -> None:
     s = evaluate(engine, held_out)
     assert s["clean"].item_ok / s["clean"].total >= 0.95, "\n".join(s["clean"].misses)
     assert (s["oos"].total - s["oos"].item_ok) / s["oos"].total <= 0.1, "\n".join(s["oos"].misses)
+
+
+def test_a_second_annotators_item_counts_only_in_the_either_figure(engine) -> None:
+    """``item_alt``: an answer a second annotator found right is counted apart, never as the first label's."""
+    got = engine.answer("狗证要带什么材料").item_code
+    assert got is not None
+    cases = [{"q": "狗证要带什么材料", "item": "XX-999", "item_alt": [got], "aspect": "materials", "kind": "k"},
+             {"q": "狗证要带什么材料", "item": "XX-999", "item_alt": ["XX-998"], "aspect": "materials", "kind": "k"}]
+    s = evaluate(engine, cases)["k"]
+    assert (s.item_ok, s.item_either_ok) == (0, 1)
