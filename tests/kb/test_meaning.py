@@ -13,6 +13,7 @@ import pytest
 
 from hotline.db import make_engine, make_sessionmaker, session_scope
 from kb.meaning import (
+    CENTRE,
     COMMITTED_CACHE,
     Meaning,
     load_meaning,
@@ -42,11 +43,16 @@ def test_a_dog_licence_question_without_its_words_ranks_the_dog_licence_first(me
     assert top[0][1] > top[1][1]
 
 
-def test_similarities_cover_every_item_and_bundle_once(meaning, real_kb):
+def test_similarities_cover_every_item_bundle_and_the_centre_once(meaning, real_kb):
     sims = meaning.similarities("公积金怎么取出来")
-    assert list(sims) == [i.code for i in real_kb.items()] + [b.code for b in real_kb.bundles]
+    assert list(sims) == [i.code for i in real_kb.items()] + [b.code for b in real_kb.bundles] + [CENTRE]
     assert all(-1.0 <= s <= 1.0001 for s in sims.values())
     assert max(sims, key=sims.get).startswith("GJJ-")
+
+
+@pytest.mark.parametrize("question", ["行政服务中心在哪里", "你们几点下班"])
+def test_a_question_about_the_centre_itself_ranks_the_centre_first(meaning, question):
+    assert meaning.top(question, 1)[0][0] == CENTRE
 
 
 def test_a_codes_similarity_is_its_best_passage(meaning, real_kb):
