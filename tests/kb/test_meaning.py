@@ -143,3 +143,11 @@ def test_the_sample_kb_read_back_from_the_database_needs_no_embedding(real_kb, s
         engine.dispose()
     assert len(stored.items()) == len(real_kb.items())
     assert missing_passages(stored, model_tag(None), read_cache(COMMITTED_CACHE)) == []
+
+
+def test_a_model_file_that_is_not_a_model_leaves_the_engine_lexical(real_kb, tmp_path: Path, caplog):
+    broken = tmp_path / "broken-model.bin"
+    broken.write_bytes(bytes(range(256)) * 400)
+    with caplog.at_level(logging.WARNING, logger="kb.meaning"):
+        assert load_meaning(real_kb, model_path=str(broken)) is None
+    assert "failed to load model" in caplog.text and "pip install" in caplog.text
