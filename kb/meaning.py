@@ -151,7 +151,7 @@ class Meaning:
             known |= {k: v.astype(np.float16) for (k, _), v in zip(missing, fresh, strict=True)}
         codes = list(dict.fromkeys(code for code, _ in pairs))
         index = {code: i for i, code in enumerate(codes)}
-        vectors = np.stack([known[k] for k in keys]).astype(np.float32)
+        vectors = np.array([known[k] for k in keys], np.float32).reshape(len(keys), model.dim)
         meaning = cls(model, model_path, tag, codes, np.array([index[c] for c, _ in pairs]), keys, vectors)
         meaning.embedded = len(missing)
         if missing and cache_path is not None:
@@ -176,8 +176,8 @@ class Meaning:
 
     def score_matrix(self, questions: list[str]) -> np.ndarray:
         """(questions, codes) similarities; one batched embedding, for fitting and benchmarks."""
-        if not questions:
-            return np.zeros((0, len(self.codes)), np.float32)
+        if not questions or not self.codes:
+            return np.zeros((len(questions), len(self.codes)), np.float32)
         q = np.atleast_2d(self._embed(list(questions)))
         return np.maximum.reduceat(q @ self._vectors.T, self._starts, axis=1)
 

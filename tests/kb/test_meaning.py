@@ -151,3 +151,8 @@ def test_a_model_file_that_is_not_a_model_leaves_the_engine_lexical(real_kb, tmp
     with caplog.at_level(logging.WARNING, logger="kb.meaning"):
         assert load_meaning(real_kb, model_path=str(broken)) is None
     assert "failed to load model" in caplog.text and "pip install" in caplog.text
+
+
+def test_an_empty_kb_has_nothing_to_compare_and_does_not_fail():
+    empty = Meaning.from_kb(KnowledgeBase())
+    assert empty.codes == [] and empty.similarities("你好") == {} and empty.top("你好") == []
