@@ -8,7 +8,7 @@ abstention when the confidence is low. Everything here is pure over the index bu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from kb.confidence import CONTENT_FULL, Features, features, off_topic, probabili
 from kb.distinguish import decide
 from kb.index import Index, build_index
 from kb.operations import said_operations
+from kb.rerank import POOL, Question, Ranker, load_ranker, pool_features
 from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
@@ -71,11 +72,18 @@ def last_clause(question: str) -> str:
     return parts[-1] if parts else ""
 
 
+# The learned choice (kb.rerank) decides the top target and whether to answer when kb/ranker.json is there.
+USE_RANKER = True
+
+
 class QAEngine:
-    def __init__(self, index: Index, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None) -> None:
         self.index = index
         self.kb = index.kb
-        self.thresholds = thresholds or Thresholds()
+        self.ranker = ranker if ranker is not None else load_ranker() if USE_RANKER else None
+        # The model's probability is on its own scale: its fitted threshold replaces the confidence model's.
+        default = Thresholds(abstain=self.ranker.threshold) if self.ranker else Thresholds()
+        self.thresholds = thresholds or default
         self._items = {i.code: i for i in self.kb.items()}
         self._bundles = {b.code: b for b in self.kb.bundles}
         self._centre_chars = frozenset(centre_text(self.kb))
@@ -129,11 +137,14 @@ class QAEngine:
         parts = clause_texts(question)
         last = parts[-1] if parts else ""
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
+        conf = probability(feats) if feats else 0.0
+        if self.ranker is not None and cands:
+            cands, conf = self._rerank(text, parts, cands)
+            aspect, aspect_strength = self._aspect(cands[0], text, last)
         top = cands[0] if cands else None
         full = any(w in text for w in FULL_LIST)
         if full:
             aspect = "materials"
-        conf = probability(feats) if feats else 0.0
         faq = self._faq(text, top.code if top else None)
         if faq is not None and top is not None:
             conf = max(conf, 0.9)
@@ -208,6 +219,50 @@ class QAEngine:
         cands, feats, _, _ = self._assess(text, parts[-1] if parts else "", parts)
         return cands, feats
 
+    def pool(self, question: str) -> tuple[list[str], list[list[float]], list[float]]:
+        """The candidate pool in engine order with the re-ranker's features (benchmarks/kb_train_ranker.py)."""
+        text = normalise(question)
+        parts = clause_texts(question)
+        cands, _, _, _ = self._assess(text, parts[-1] if parts else "", parts)
+        if not cands:
+            return [], [], []
+        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys)
+        return [c.code for c in cands], rows, null
+
+    def _question(self, text: str, parts: list[str], cands: list[Candidate]) -> Question:
+        last = parts[-1] if len(parts) > 1 else ""
+        _, strength = self._aspect(cands[0], text, parts[-1] if parts else "")
+        topic, topic_strength = match_topic(parts[-1] if parts else text)
+        if topic is None:
+            topic, topic_strength = match_topic(text)
+        part_chars = [self.index.content_chars(self.index.content(strip_cues(p))) for p in parts] if len(
+            parts) > 1 else []
+        return Question(text, strip_cues(text), last, part_chars, said_operations(text), strength,
+                        topic_strength if topic is not None else 0.0, says_centre(text),
+                        off_topic(text, self._off_topic), self._off_topic)
+
+    def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> tuple[list[Candidate], float]:
+        """The pool ordered by the learned model, each candidate's score its probability; and the best one's."""
+        assert self.ranker is not None
+        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys)
+        probs, _ = self.ranker.probabilities(rows, null)
+        ordered = sorted(zip(probs, range(len(cands)), cands, strict=True), key=lambda t: (-t[0], t[1]))
+        return [replace(c, score=p) for p, _, c in ordered], ordered[0][0]
+
+    def _aspect(self, top: Candidate, text: str, last: str) -> tuple[str, float]:
+        """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
+        Heard by sound, they are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there)."""
+
+        def masked(s: str) -> str:
+            if not top.phrase:
+                return s
+            if top.phrase in s:
+                return s.replace(top.phrase, NAME_MASK)
+            at = sound_key(s).find(sound_key(top.phrase))  # (sound keys are one per character)
+            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
+
+        return classify_question(masked(text), masked(last))
+
     def _clause_fit(self, code: str, parts: list[str]) -> float:
         """How well the target explains the one clause that says most about it: a story-like question names the
         item in one clause and tells the rest around it, so the whole question's coverage undersells it."""
@@ -221,23 +276,12 @@ class QAEngine:
     def _assess(self, text: str, last: str, parts: list[str] | None = None
                 ) -> tuple[list[Candidate], Features | None, str, float]:
         asking = last if parts and len(parts) > 1 else ""
-        cands = [c for c in rank(self.index, text, strip_cues(text), asking=asking) if c.score > 0]
+        cands = [c for c in rank(self.index, text, strip_cues(text), limit=POOL, asking=asking) if c.score > 0]
         if not cands:
             aspect, strength = classify_question(text, last)
             return cands, None, aspect, strength
         top = cands[0]
-
-        def masked(s: str) -> str:
-            # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee. Heard by sound, they
-            # are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there); sound keys are one per character.
-            if not top.phrase:
-                return s
-            if top.phrase in s:
-                return s.replace(top.phrase, NAME_MASK)
-            at = sound_key(s).find(sound_key(top.phrase))
-            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
-
-        aspect, strength = classify_question(masked(text), masked(last))
+        aspect, strength = self._aspect(top, text, last)
         clause = self._clause_fit(top.code, parts) if parts and len(parts) > 1 else top.coverage * min(
             top.content / CONTENT_FULL, 1.0)
         feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),
