@@ -115,8 +115,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         phrase_q = c.phrase_len / len(c.phrase) if len(c.phrase) >= 2 else 0.0
         named = len(c.phrase) >= 2 and c.phrase in q.text
         clause = _clause(index, c.code, q, c)
-        other = cands[1] if i == 0 else cands[0]
-        other = other if len(cands) > 1 else None
+        other = None if len(cands) == 1 else cands[1] if i == 0 else cands[0]
         keys = phrase_keys.get(c.code, [])
         f = features(c, other, key, keys, q.aspect_strength, q.text, q.off_topic_cues, clause)
         # (the margin to the best other target: negative margins clipped to 0, like the engine's own top)
