@@ -190,17 +190,25 @@ def report(title: str, scores: dict[str, Score]) -> None:
     print(f"  {'in-scope':<11} n={n:<4} item {100 * ok / n:5.1f}% ({ok}/{n})")
 
 
+def kind(group: str) -> str:
+    """Files of one kind (the bundle files, the out-of-scope files) go to different folds: with both bundle files
+    held out together, no fold would learn what a bundle question looks like."""
+    return "bundles" if group.startswith("bundles") else "oos" if group.startswith("oos") else "items"
+
+
 def folds(cases: list[dict], grouped: bool) -> list[int]:
     rng = random.Random(SEED)
     if not grouped:
         return [rng.randrange(FOLDS) for _ in cases]
     sizes = Counter(c["group"] for c in cases)
-    groups = sorted(sizes, key=lambda g: (-sizes[g], g))
+    groups = sorted(sizes, key=lambda g: (kind(g), -sizes[g], g))
     load, of = [0] * FOLDS, {}
-    for g in groups:  # largest first into the lightest fold: balanced folds, whole files
-        k = min(range(FOLDS), key=lambda f: (load[f], f))
+    kinds: Counter[tuple[int, str]] = Counter()
+    for g in groups:  # largest first into the lightest fold with the fewest files of its kind: whole files
+        k = min(range(FOLDS), key=lambda f: (kinds[f, kind(g)], load[f], f))
         of[g] = k
         load[k] += sizes[g]
+        kinds[k, kind(g)] += 1
     return [of[c["group"]] for c in cases]
 
 
