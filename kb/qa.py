@@ -94,6 +94,7 @@ class QAEngine:
             self._phrase_keys.setdefault(p.code, []).append(p.key)
             self._phrase_texts.setdefault(p.code, []).append(p.text)
         self._off_topic = service_free_cues([p.text for p in index.phrases])
+        self._known_chars = frozenset().union(*index.doc_chars.values())
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
@@ -191,7 +192,7 @@ class QAEngine:
                 and second.score >= self.thresholds.clarify_ratio * top.score
                 and second.phrase_len >= top.phrase_len
                 and all(c.phrase_len >= 2 or c.coverage >= 0.6 for c in (top, second))
-                and conf >= self.thresholds.clarify_min):
+                and self._pair_plausible(conf, top, second)):
             bare = len(self.index.content(strip_cues(text))) <= BARE_NOUN
             chosen = decide(self.index, text, top.code, second.code, bare)
             if chosen is not None:
@@ -239,7 +240,14 @@ class QAEngine:
             parts) > 1 else []
         return Question(text, strip_cues(text), last, part_chars, said_operations(text), strength,
                         topic_strength if topic is not None else 0.0, says_centre(text),
-                        off_topic(text, self._off_topic), self._off_topic)
+                        off_topic(text, self._off_topic), self._off_topic, self._known_chars)
+
+    def _pair_plausible(self, conf: float, top: Candidate, second: Candidate) -> bool:
+        """Is one of two close targets likely meant? With the learned model: their probabilities together reach its
+        answer threshold (two near-even halves of an out-of-scope guess are no pair to choose from)."""
+        if self.ranker is None:
+            return conf >= self.thresholds.clarify_min
+        return top.score + second.score >= self.thresholds.abstain
 
     def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> tuple[list[Candidate], float]:
         """The pool ordered by the learned model, each candidate's score its probability; and the best one's."""

@@ -54,6 +54,9 @@ CANDIDATE_FEATURES = (
     "member_of_pool_bundle",  # an item whose bundle is also in the pool
     "name_chars",  # share of its official name's content characters in the question
     "name_sounds",  # the same by sound
+    "unique",  # idf share of the question's content characters it alone in the pool contains
+    "cov_gap",  # its coverage minus the best other candidate's
+    "clause_gap",  # its clause fit minus the best other candidate's
 )
 NULL_FEATURES = (
     "bias",
@@ -65,6 +68,8 @@ NULL_FEATURES = (
     "clauses",  # number of clauses / 4, at most 1
     "any_named",  # some candidate is named as written
     "top_conf_logit",  # the calibrated confidence of the engine's top, logit / 5
+    "unknown",  # idf share of the question's content characters no target of the KB has
+    "pool_unexplained",  # ... no candidate of the pool has
 )
 
 
@@ -82,6 +87,7 @@ class Question:
     centre: bool
     off_topic: bool
     off_topic_cues: tuple[str, ...]
+    known_chars: frozenset[str]  # characters of every target's names and aliases (Index.doc_chars)
 
 
 def _logit(p: float) -> float:
@@ -111,10 +117,16 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
     pool_bundles = [c.code for c in cands if c.code in index.bundle_codes]
     rows: list[list[float]] = []
     conf_top = 0.0
+    chars = index.content_chars(index.content(q.content_text))
+    weight = {ch: index.idf.get("#" + ch, index.max_idf) for ch in chars}
+    mass = sum(weight.values()) or 1.0
+    holders = {ch: [j for j, c in enumerate(cands) if ch in index.doc_chars[c.code]] for ch in chars}
+    clauses = [_clause(index, c.code, q, c) for c in cands]
     for i, c in enumerate(cands):
         phrase_q = c.phrase_len / len(c.phrase) if len(c.phrase) >= 2 else 0.0
         named = len(c.phrase) >= 2 and c.phrase in q.text
-        clause = _clause(index, c.code, q, c)
+        clause = clauses[i]
+        others = [j for j in range(len(cands)) if j != i]
         other = None if len(cands) == 1 else cands[1] if i == 0 else cands[0]
         keys = phrase_keys.get(c.code, [])
         f = features(c, other, key, keys, q.aspect_strength, q.text, q.off_topic_cues, clause)
@@ -155,6 +167,9 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
             1.0 if any(c.code in index.bundle_items[b] for b in pool_bundles) else 0.0,
             sum(ch in q.text for ch in name_chars) / len(name_chars) if name_chars else 0.0,
             sum(sound_key(ch) in key for ch in name_chars) / len(name_chars) if name_chars else 0.0,
+            sum(weight[ch] for ch, js in holders.items() if js == [i]) / mass,
+            c.coverage - max((cands[j].coverage for j in others), default=0.0),
+            clause - max((clauses[j] for j in others), default=0.0),
         ])
     null = [
         1.0,
@@ -166,6 +181,8 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         min(1 + len(q.part_chars), 4) / 4 if q.part_chars else 0.25,
         1.0 if any(len(c.phrase) >= 2 and c.phrase in q.text for c in cands) else 0.0,
         _logit(conf_top),
+        sum(w for ch, w in weight.items() if ch not in q.known_chars) / mass,
+        sum(w for ch, w in weight.items() if not holders[ch]) / mass,
     ]
     return rows, null
 
