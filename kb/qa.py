@@ -227,7 +227,8 @@ class QAEngine:
         cands, _, _, _ = self._assess(text, parts[-1] if parts else "", parts)
         if not cands:
             return [], [], []
-        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys)
+        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
+                                    self._phrase_texts)
         return [c.code for c in cands], rows, null
 
     def _question(self, text: str, parts: list[str], cands: list[Candidate]) -> Question:
@@ -238,7 +239,7 @@ class QAEngine:
             topic, topic_strength = match_topic(text)
         part_chars = [self.index.content_chars(self.index.content(strip_cues(p))) for p in parts] if len(
             parts) > 1 else []
-        return Question(text, strip_cues(text), last, part_chars, said_operations(text), strength,
+        return Question(text, strip_cues(text), last, strip_cues(last), part_chars, said_operations(text), strength,
                         topic_strength if topic is not None else 0.0, says_centre(text),
                         off_topic(text, self._off_topic), self._off_topic, self._known_chars)
 
@@ -252,7 +253,8 @@ class QAEngine:
     def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> tuple[list[Candidate], float]:
         """The pool ordered by the learned model, each candidate's score its probability; and the best one's."""
         assert self.ranker is not None
-        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys)
+        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
+                                    self._phrase_texts)
         probs, _ = self.ranker.probabilities(rows, null)
         ordered = sorted(zip(probs, range(len(cands)), cands, strict=True), key=lambda t: (-t[0], t[1]))
         return [replace(c, score=p) for p, _, c in ordered], ordered[0][0]

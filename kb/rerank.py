@@ -19,7 +19,7 @@ from pathlib import Path
 from kb.confidence import CONTENT_FULL, features, probability
 from kb.distinguish import together
 from kb.index import STOP_CHARS, Index
-from kb.operations import OTHER_SAID, SAID, UNSAID, operation_factor, qualifier_said, siblings
+from kb.operations import OTHER_SAID, SAID, UNSAID, operation_factor, qualifier_said, siblings, thing
 from kb.retrieval import Candidate, bm25, coverage
 from kb.text import sound_key
 
@@ -57,6 +57,9 @@ CANDIDATE_FEATURES = (
     "unique",  # idf share of the question's content characters it alone in the pool contains
     "cov_gap",  # its coverage minus the best other candidate's
     "clause_gap",  # its clause fit minus the best other candidate's
+    "thing",  # best share of the thing one of its names is about (kb.operations.thing) heard in the question
+    "thing_run",  # longest run of that thing heard in the question, share of it
+    "ask_cov",  # coverage of the asking (last) clause's content characters (the whole question's if one clause)
 )
 NULL_FEATURES = (
     "bias",
@@ -80,6 +83,7 @@ class Question:
     text: str  # normalised
     content_text: str  # without aspect cues (what rank scored)
     last: str  # asking clause ("" for a one-clause question)
+    last_content: str  # ... without aspect cues
     part_chars: list[list[str]]  # content characters of each clause (empty for a one-clause question)
     said: frozenset[str]  # operations said (kb.operations.said_operations)
     aspect_strength: float
@@ -105,8 +109,25 @@ def _clause(index: Index, code: str, q: Question, cand: Candidate) -> float:
     return best
 
 
-def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys: dict[str, list[str]]
-                  ) -> tuple[list[list[float]], list[float]]:
+def _thing(phrases: list[str], key: str) -> tuple[float, float]:
+    """(share, longest run share) of the best heard thing of ``phrases`` (names and aliases) in the question."""
+    share = run = 0.0
+    for phrase in phrases:
+        t = sound_key(thing(phrase))
+        if len(t) < 2:
+            continue
+        share = max(share, sum(s in key for s in t) / len(t))
+        for length in range(len(t), 0, -1):
+            if length / len(t) <= run:
+                break
+            if any(t[i : i + length] in key for i in range(len(t) - length + 1)):
+                run = length / len(t)
+                break
+    return share, run
+
+
+def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys: dict[str, list[str]],
+                  phrase_texts: dict[str, list[str]]) -> tuple[list[list[float]], list[float]]:
     """(one CANDIDATE_FEATURES row per candidate, the NULL_FEATURES row) for the pool ``cands`` (engine order)."""
     key = sound_key(q.text)
     top_score = cands[0].score or 1.0
@@ -122,6 +143,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
     mass = sum(weight.values()) or 1.0
     holders = {ch: [j for j, c in enumerate(cands) if ch in index.doc_chars[c.code]] for ch in chars}
     clauses = [_clause(index, c.code, q, c) for c in cands]
+    asking = index.content_chars(index.content(q.last_content)) if q.last else []
     for i, c in enumerate(cands):
         phrase_q = c.phrase_len / len(c.phrase) if len(c.phrase) >= 2 else 0.0
         named = len(c.phrase) >= 2 and c.phrase in q.text
@@ -170,6 +192,8 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
             sum(weight[ch] for ch, js in holders.items() if js == [i]) / mass,
             c.coverage - max((cands[j].coverage for j in others), default=0.0),
             clause - max((clauses[j] for j in others), default=0.0),
+            *_thing(phrase_texts.get(c.code, []), key),
+            coverage(index, asking, c.code)[0] if asking else c.coverage,
         ])
     null = [
         1.0,
