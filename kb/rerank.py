@@ -60,6 +60,8 @@ CANDIDATE_FEATURES = (
     "thing",  # best share of the thing one of its names is about (kb.operations.thing) heard in the question
     "thing_run",  # longest run of that thing heard in the question, share of it
     "ask_cov",  # coverage of the asking (last) clause's content characters (the whole question's if one clause)
+    "missing_words",  # idf share of the question's words (2+ characters) its text (all fields) lacks
+    "missing_word_max",  # the rarest of them, idf / the KB's highest
 )
 NULL_FEATURES = (
     "bias",
@@ -73,6 +75,7 @@ NULL_FEATURES = (
     "top_conf_logit",  # the calibrated confidence of the engine's top, logit / 5
     "unknown",  # idf share of the question's content characters no target of the KB has
     "pool_unexplained",  # ... no candidate of the pool has
+    "foreign_words",  # idf share of the question's words no target's text has at all
 )
 
 
@@ -131,7 +134,10 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
     """(one CANDIDATE_FEATURES row per candidate, the NULL_FEATURES row) for the pool ``cands`` (engine order)."""
     key = sound_key(q.text)
     top_score = cands[0].score or 1.0
-    bm = bm25(index, index.terms(q.content_text))
+    terms = index.terms(q.content_text)
+    bm = bm25(index, terms)
+    words = {t: index.idf.get(t, index.max_idf) for t in terms if t[0] not in "#~"}
+    word_mass = sum(words.values()) or 1.0
     best_bm = max((bm.get(c.code, 0.0) for c in cands), default=0.0) or 1.0
     names = index.names
     wanted = together(q.text)
@@ -194,6 +200,8 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
             clause - max((clauses[j] for j in others), default=0.0),
             *_thing(phrase_texts.get(c.code, []), key),
             coverage(index, asking, c.code)[0] if asking else c.coverage,
+            sum(w for t, w in words.items() if c.code not in index.postings.get(t, ())) / word_mass,
+            max((w for t, w in words.items() if c.code not in index.postings.get(t, ())), default=0.0) / index.max_idf,
         ])
     null = [
         1.0,
@@ -207,6 +215,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         _logit(conf_top),
         sum(w for ch, w in weight.items() if ch not in q.known_chars) / mass,
         sum(w for ch, w in weight.items() if not holders[ch]) / mass,
+        sum(w for t, w in words.items() if t not in index.postings) / word_mass,
     ]
     return rows, null
 
