@@ -194,9 +194,9 @@ def report(title: str, scores: dict[str, Score]) -> None:
 
 
 def kind(group: str) -> str:
-    """Files of one kind (the bundle files, the out-of-scope files) go to different folds: with both bundle files
-    held out together, no fold would learn what a bundle question looks like."""
-    return "bundles" if group.startswith("bundles") else "oos" if group.startswith("oos") else "items"
+    """Files of one kind (the bundle files; the out-of-scope and centre files, both NULL) go to different folds:
+    with both bundle files held out together, no fold would learn what a bundle question looks like."""
+    return "bundles" if group.startswith("bundles") else "null" if group.startswith(("oos", "centre")) else "items"
 
 
 def folds(cases: list[dict], grouped: bool) -> list[int]:

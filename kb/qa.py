@@ -140,7 +140,8 @@ class QAEngine:
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
         conf = probability(feats) if feats else 0.0
         if self.ranker is not None and cands:
-            cands, conf = self._rerank(text, parts, cands)
+            cands = self._rerank(text, parts, cands)
+            conf = cands[0].score
             aspect, aspect_strength = self._aspect(cands[0], text, last)
         top = cands[0] if cands else None
         full = any(w in text for w in FULL_LIST)
@@ -181,8 +182,9 @@ class QAEngine:
 
         # A private matter or chit-chat (off-topic cue) is answered only when the caller also names an item as
         # written ("邻居家的狗咬人了" no; "隔壁村争地，土地权属争议调处怎么申请" yes): the cue is rarely in a service
-        # question, and a guessed item there is the worst answer.
-        if off_topic(text, self._off_topic) and not (named and top is not None and top.phrase in text):
+        # question, and a guessed item there is the worst answer. (The learned model weighs the cue itself.)
+        if self.ranker is None and off_topic(text, self._off_topic) and not (
+                named and top is not None and top.phrase in text):
             return self._abstain(aspect if aspect_strength else "none", min(conf, self.thresholds.abstain / 2), [])
 
         # Two close targets, both plausible: ask which one rather than guess (or give up) — unless the question
@@ -250,14 +252,14 @@ class QAEngine:
             return conf >= self.thresholds.clarify_min
         return top.score + second.score >= self.thresholds.abstain
 
-    def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> tuple[list[Candidate], float]:
-        """The pool ordered by the learned model, each candidate's score its probability; and the best one's."""
+    def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> list[Candidate]:
+        """The pool ordered by the learned model, each candidate's score its probability of being meant."""
         assert self.ranker is not None
-        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
-                                    self._phrase_texts)
-        probs, _ = self.ranker.probabilities(rows, null)
+        rows, question = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
+                                        self._phrase_texts)
+        probs, _ = self.ranker.probabilities(rows, question)
         ordered = sorted(zip(probs, range(len(cands)), cands, strict=True), key=lambda t: (-t[0], t[1]))
-        return [replace(c, score=p) for p, _, c in ordered], ordered[0][0]
+        return [replace(c, score=p) for p, _, c in ordered]
 
     def _aspect(self, top: Candidate, text: str, last: str) -> tuple[str, float]:
         """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
