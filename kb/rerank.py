@@ -62,6 +62,8 @@ CANDIDATE_FEATURES = (
     "ask_cov",  # coverage of the asking (last) clause's content characters (the whole question's if one clause)
     "missing_words",  # idf share of the question's words (2+ characters) its text (all fields) lacks
     "missing_word_max",  # the rarest of them, idf / the KB's highest
+    "member_together",  # an item whose bundle is in the pool, and the caller asks for things together
+    "members_in_pool",  # a bundle: share of its member items in the pool
 )
 NULL_FEATURES = (
     "bias",
@@ -142,6 +144,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
     names = index.names
     wanted = together(q.text)
     pool_bundles = [c.code for c in cands if c.code in index.bundle_codes]
+    pool_codes = {c.code for c in cands}
     rows: list[list[float]] = []
     conf_top = 0.0
     chars = index.content_chars(index.content(q.content_text))
@@ -167,6 +170,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         quals = [qualifier_said(names[c.code], names[cands[j].code], q.text) for j in kin]
         name_chars = [ch for ch in names[c.code] if "\u4e00" <= ch <= "\u9fff" and ch not in STOP_CHARS]
         is_bundle = c.code in index.bundle_codes
+        in_bundle = any(c.code in index.bundle_items[b] for b in pool_bundles)
         rows.append([
             c.score / top_score,
             math.log1p(max(c.score, 0.0)),
@@ -192,7 +196,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
             1.0 if True in quals else 0.0,
             1.0 if is_bundle else 0.0,
             1.0 if is_bundle and wanted else 0.0,
-            1.0 if any(c.code in index.bundle_items[b] for b in pool_bundles) else 0.0,
+            1.0 if in_bundle else 0.0,
             sum(ch in q.text for ch in name_chars) / len(name_chars) if name_chars else 0.0,
             sum(sound_key(ch) in key for ch in name_chars) / len(name_chars) if name_chars else 0.0,
             sum(weight[ch] for ch, js in holders.items() if js == [i]) / mass,
@@ -202,6 +206,9 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
             coverage(index, asking, c.code)[0] if asking else c.coverage,
             sum(w for t, w in words.items() if c.code not in index.postings.get(t, ())) / word_mass,
             max((w for t, w in words.items() if c.code not in index.postings.get(t, ())), default=0.0) / index.max_idf,
+            1.0 if wanted and in_bundle else 0.0,
+            sum(m in pool_codes for m in index.bundle_items[c.code]) / len(index.bundle_items[c.code])
+            if is_bundle and index.bundle_items.get(c.code) else 0.0,
         ])
     null = [
         1.0,
