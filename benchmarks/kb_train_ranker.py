@@ -73,7 +73,6 @@ def pools(engine: QAEngine, cases: list[dict], cache: Path) -> list[tuple[list[s
         stored = pickle.loads(cache.read_bytes())
         if stored["key"] == key and stored["features"] == (CANDIDATE_FEATURES, NULL_FEATURES):
             return stored["pools"]
-    engine.ranker = None
     out = []
     t0 = time.perf_counter()
     for case in cases:
@@ -134,7 +133,7 @@ def fit(examples: list[tuple[np.ndarray, np.ndarray, list[int], float]]) -> tupl
         grad = np.concatenate([xs.T @ gc + 2 * L2 * w, nulls.T @ gn + 2 * L2 * np.append(0.0, v[1:])])
         return nll + L2 * (np.sum(w * w) + np.sum(v[1:] ** 2)), grad
 
-    res = minimize(loss, np.zeros(d + g), jac=True, method="L-BFGS-B")
+    res = minimize(loss, np.zeros(d + g), jac=True, method="L-BFGS-B", options={"maxiter": 5000, "gtol": 1e-8})
     return res.x[:d], res.x[d:]
 
 
@@ -263,7 +262,6 @@ def main() -> int:
     targets = {i.code for i in kb.items()} | {b.code for b in kb.bundles} | {"CENTRE", None, "AMBIGUOUS"}
     cases = tune_cases(args, targets)
     engine = QAEngine.from_kb(kb)
-    engine.ranker = None
     pool_data = pools(engine, cases, Path(args.cache))
     print(f"{len(cases)} tuning questions ({sum(c['corpus'] for c in cases)} corpus, "
           f"{len({c['group'] for c in cases})} groups)")

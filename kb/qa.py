@@ -21,7 +21,7 @@ from kb.confidence import CONTENT_FULL, Features, features, off_topic, probabili
 from kb.distinguish import decide
 from kb.index import Index, build_index
 from kb.operations import said_operations
-from kb.rerank import POOL, Question, Ranker, load_ranker, pool_features
+from kb.rerank import POOL, Question, Ranker, pool_features
 from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
@@ -72,18 +72,16 @@ def last_clause(question: str) -> str:
     return parts[-1] if parts else ""
 
 
-# The learned choice (kb.rerank) decides the top target and whether to answer when kb/ranker.json is there.
-USE_RANKER = True
-
-
 class QAEngine:
     def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None) -> None:
+        """``ranker``: the learned choice among the candidates (kb.rerank; ``kb.rerank.load_ranker()`` for the fitted
+        one) decides the top target and whether to answer; without it the rules and kb.confidence do. It is not
+        the default: it did not meet its keep rule (docs/kb-experiments.md)."""
         self.index = index
         self.kb = index.kb
-        self.ranker = ranker if ranker is not None else load_ranker() if USE_RANKER else None
+        self.ranker = ranker
         # The model's probability is on its own scale: its fitted threshold replaces the confidence model's.
-        default = Thresholds(abstain=self.ranker.threshold) if self.ranker else Thresholds()
-        self.thresholds = thresholds or default
+        self.thresholds = thresholds or (Thresholds(abstain=ranker.threshold) if ranker else Thresholds())
         self._items = {i.code: i for i in self.kb.items()}
         self._bundles = {b.code: b for b in self.kb.bundles}
         self._centre_chars = frozenset(centre_text(self.kb))
@@ -97,8 +95,9 @@ class QAEngine:
         self._known_chars = frozenset().union(*index.doc_chars.values())
 
     @classmethod
-    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
-        return cls(build_index(kb), thresholds)
+    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None, ranker: Ranker | None = None
+                ) -> QAEngine:
+        return cls(build_index(kb), thresholds, ranker)
 
     @classmethod
     def from_session(cls, session: Session, thresholds: Thresholds | None = None) -> QAEngine:
