@@ -18,7 +18,7 @@ from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import CONTENT_FULL, Features, features, off_topic, probability, service_free_cues
-from kb.distinguish import decide
+from kb.distinguish import decide, together
 from kb.index import Index, build_index
 from kb.operations import said_operations
 from kb.rerank import POOL, Question, Ranker, pool_features
@@ -138,6 +138,7 @@ class QAEngine:
         last = parts[-1] if parts else ""
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
         conf = probability(feats) if feats else 0.0
+        lexical = {c.code: c.score for c in cands}  # the engine's own scores: closeness for a clarifying question
         if self.ranker is not None and cands:
             cands = self._rerank(text, parts, cands)
             conf = cands[0].score
@@ -190,7 +191,10 @@ class QAEngine:
         # itself tells them apart (kb.distinguish): then that one is the answer, with the confidence it had.
         second = cands[1] if len(cands) > 1 else None
         if (top is not None and second is not None and faq is None
-                and second.score >= self.thresholds.clarify_ratio * top.score
+                # (close by the engine's scores: the model's probabilities are sharpened, and a question that does
+                # not say which of two it means has no right pick to learn)
+                and min(lexical[top.code], lexical[second.code]) >= self.thresholds.clarify_ratio * max(
+                    lexical[top.code], lexical[second.code])
                 and second.phrase_len >= top.phrase_len
                 and all(c.phrase_len >= 2 or c.coverage >= 0.6 for c in (top, second))
                 and self._pair_plausible(conf, top, second)):
@@ -258,7 +262,16 @@ class QAEngine:
                                         self._phrase_texts)
         probs, _ = self.ranker.probabilities(rows, question)
         ordered = sorted(zip(probs, range(len(cands)), cands, strict=True), key=lambda t: (-t[0], t[1]))
-        return [replace(c, score=p) for p, _, c in ordered]
+        out = [replace(c, score=p) for p, _, c in ordered]
+        if len(out) > 1 and self._kin(out[0].code, out[1].code) and (out[1].code in self._bundles) == together(text):
+            # A 一件事 bundle and one of its own members: the caller's intent decides, as in kb.retrieval (scores
+            # swapped, so the probability stays with the answer given).
+            out[0], out[1] = replace(out[1], score=out[0].score), replace(out[0], score=out[1].score)
+        return out
+
+    def _kin(self, a: str, b: str) -> bool:
+        items = self.index.bundle_items
+        return a in items.get(b, ()) or b in items.get(a, ())
 
     def _aspect(self, top: Candidate, text: str, last: str) -> tuple[str, float]:
         """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
