@@ -196,7 +196,7 @@ def strip_cues(text: str) -> str:
     """The text without aspect cue phrases (they say what is asked, not which item)."""
     # Weak cues (身份证, 户口本, 怎么办) can also be item words; they stay.
     cues = {c for group in CUES.values() for c, w in group.items() if len(c) >= 2 and w >= MEDIUM}
-    for cue in sorted(cues, key=len, reverse=True):
+    for cue in sorted(cues, key=lambda c: (-len(c), c)):  # (ties by text: the same result in every process)
         text = text.replace(cue, " ")
     return text
 

@@ -8,7 +8,7 @@ abstention when the confidence is low. Everything here is pure over the index bu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
@@ -18,9 +18,10 @@ from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import CONTENT_FULL, Features, features, off_topic, probability, service_free_cues
-from kb.distinguish import decide
+from kb.distinguish import decide, together
 from kb.index import Index, build_index
 from kb.operations import said_operations
+from kb.rerank import POOL, Question, Ranker, pool_features
 from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
@@ -72,10 +73,15 @@ def last_clause(question: str) -> str:
 
 
 class QAEngine:
-    def __init__(self, index: Index, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None) -> None:
+        """``ranker``: the learned choice among the candidates (kb.rerank; ``kb.rerank.load_ranker()`` for the fitted
+        one) decides the top target and whether to answer; without it the rules and kb.confidence do. It is not
+        the default: it did not meet its keep rule (docs/kb-experiments.md)."""
         self.index = index
         self.kb = index.kb
-        self.thresholds = thresholds or Thresholds()
+        self.ranker = ranker
+        # The model's probability is on its own scale: its fitted threshold replaces the confidence model's.
+        self.thresholds = thresholds or (Thresholds(abstain=ranker.threshold) if ranker else Thresholds())
         self._items = {i.code: i for i in self.kb.items()}
         self._bundles = {b.code: b for b in self.kb.bundles}
         self._centre_chars = frozenset(centre_text(self.kb))
@@ -86,10 +92,12 @@ class QAEngine:
             self._phrase_keys.setdefault(p.code, []).append(p.key)
             self._phrase_texts.setdefault(p.code, []).append(p.text)
         self._off_topic = service_free_cues([p.text for p in index.phrases])
+        self._known_chars = frozenset().union(*index.doc_chars.values())
 
     @classmethod
-    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> QAEngine:
-        return cls(build_index(kb), thresholds)
+    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None, ranker: Ranker | None = None
+                ) -> QAEngine:
+        return cls(build_index(kb), thresholds, ranker)
 
     @classmethod
     def from_session(cls, session: Session, thresholds: Thresholds | None = None) -> QAEngine:
@@ -129,11 +137,16 @@ class QAEngine:
         parts = clause_texts(question)
         last = parts[-1] if parts else ""
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
+        conf = probability(feats) if feats else 0.0
+        lexical = {c.code: c.score for c in cands}  # the engine's own scores: closeness for a clarifying question
+        if self.ranker is not None and cands:
+            cands = self._rerank(text, parts, cands)
+            conf = cands[0].score
+            aspect, aspect_strength = self._aspect(cands[0], text, last)
         top = cands[0] if cands else None
         full = any(w in text for w in FULL_LIST)
         if full:
             aspect = "materials"
-        conf = probability(feats) if feats else 0.0
         faq = self._faq(text, top.code if top else None)
         if faq is not None and top is not None:
             conf = max(conf, 0.9)
@@ -169,18 +182,22 @@ class QAEngine:
 
         # A private matter or chit-chat (off-topic cue) is answered only when the caller also names an item as
         # written ("邻居家的狗咬人了" no; "隔壁村争地，土地权属争议调处怎么申请" yes): the cue is rarely in a service
-        # question, and a guessed item there is the worst answer.
-        if off_topic(text, self._off_topic) and not (named and top is not None and top.phrase in text):
+        # question, and a guessed item there is the worst answer. (The learned model weighs the cue itself.)
+        if self.ranker is None and off_topic(text, self._off_topic) and not (
+                named and top is not None and top.phrase in text):
             return self._abstain(aspect if aspect_strength else "none", min(conf, self.thresholds.abstain / 2), [])
 
         # Two close targets, both plausible: ask which one rather than guess (or give up) — unless the question
         # itself tells them apart (kb.distinguish): then that one is the answer, with the confidence it had.
         second = cands[1] if len(cands) > 1 else None
         if (top is not None and second is not None and faq is None
-                and second.score >= self.thresholds.clarify_ratio * top.score
+                # (close by the engine's scores: the model's probabilities are sharpened, and a question that does
+                # not say which of two it means has no right pick to learn)
+                and min(lexical[top.code], lexical[second.code]) >= self.thresholds.clarify_ratio * max(
+                    lexical[top.code], lexical[second.code])
                 and second.phrase_len >= top.phrase_len
                 and all(c.phrase_len >= 2 or c.coverage >= 0.6 for c in (top, second))
-                and conf >= self.thresholds.clarify_min):
+                and self._pair_plausible(conf, top, second)):
             bare = len(self.index.content(strip_cues(text))) <= BARE_NOUN
             chosen = decide(self.index, text, top.code, second.code, bare)
             if chosen is not None:
@@ -208,6 +225,68 @@ class QAEngine:
         cands, feats, _, _ = self._assess(text, parts[-1] if parts else "", parts)
         return cands, feats
 
+    def pool(self, question: str) -> tuple[list[str], list[list[float]], list[float]]:
+        """The candidate pool in engine order with the re-ranker's features (benchmarks/kb_train_ranker.py)."""
+        text = normalise(question)
+        parts = clause_texts(question)
+        cands, _, _, _ = self._assess(text, parts[-1] if parts else "", parts)
+        if not cands:
+            return [], [], []
+        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
+                                    self._phrase_texts)
+        return [c.code for c in cands], rows, null
+
+    def _question(self, text: str, parts: list[str], cands: list[Candidate]) -> Question:
+        last = parts[-1] if len(parts) > 1 else ""
+        _, strength = self._aspect(cands[0], text, parts[-1] if parts else "")
+        topic, topic_strength = match_topic(parts[-1] if parts else text)
+        if topic is None:
+            topic, topic_strength = match_topic(text)
+        part_chars = [self.index.content_chars(self.index.content(strip_cues(p))) for p in parts] if len(
+            parts) > 1 else []
+        return Question(text, strip_cues(text), last, strip_cues(last), part_chars, said_operations(text), strength,
+                        topic_strength if topic is not None else 0.0, says_centre(text),
+                        off_topic(text, self._off_topic), self._off_topic, self._known_chars)
+
+    def _pair_plausible(self, conf: float, top: Candidate, second: Candidate) -> bool:
+        """Is one of two close targets likely meant? With the learned model: their probabilities together reach its
+        answer threshold (two near-even halves of an out-of-scope guess are no pair to choose from)."""
+        if self.ranker is None:
+            return conf >= self.thresholds.clarify_min
+        return top.score + second.score >= self.thresholds.abstain
+
+    def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> list[Candidate]:
+        """The pool ordered by the learned model, each candidate's score its probability of being meant."""
+        assert self.ranker is not None
+        rows, question = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
+                                        self._phrase_texts)
+        probs, _ = self.ranker.probabilities(rows, question)
+        ordered = sorted(zip(probs, range(len(cands)), cands, strict=True), key=lambda t: (-t[0], t[1]))
+        out = [replace(c, score=p) for p, _, c in ordered]
+        if len(out) > 1 and self._kin(out[0].code, out[1].code) and (out[1].code in self._bundles) == together(text):
+            # A 一件事 bundle and one of its own members: the caller's intent decides, as in kb.retrieval (scores
+            # swapped, so the probability stays with the answer given).
+            out[0], out[1] = replace(out[1], score=out[0].score), replace(out[0], score=out[1].score)
+        return out
+
+    def _kin(self, a: str, b: str) -> bool:
+        items = self.index.bundle_items
+        return a in items.get(b, ()) or b in items.get(a, ())
+
+    def _aspect(self, top: Candidate, text: str, last: str) -> tuple[str, float]:
+        """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
+        Heard by sound, they are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there)."""
+
+        def masked(s: str) -> str:
+            if not top.phrase:
+                return s
+            if top.phrase in s:
+                return s.replace(top.phrase, NAME_MASK)
+            at = sound_key(s).find(sound_key(top.phrase))  # (sound keys are one per character)
+            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
+
+        return classify_question(masked(text), masked(last))
+
     def _clause_fit(self, code: str, parts: list[str]) -> float:
         """How well the target explains the one clause that says most about it: a story-like question names the
         item in one clause and tells the rest around it, so the whole question's coverage undersells it."""
@@ -221,23 +300,12 @@ class QAEngine:
     def _assess(self, text: str, last: str, parts: list[str] | None = None
                 ) -> tuple[list[Candidate], Features | None, str, float]:
         asking = last if parts and len(parts) > 1 else ""
-        cands = [c for c in rank(self.index, text, strip_cues(text), asking=asking) if c.score > 0]
+        cands = [c for c in rank(self.index, text, strip_cues(text), limit=POOL, asking=asking) if c.score > 0]
         if not cands:
             aspect, strength = classify_question(text, last)
             return cands, None, aspect, strength
         top = cands[0]
-
-        def masked(s: str) -> str:
-            # The item's own words are not aspect cues: "复印材料要钱吗" asks about the fee. Heard by sound, they
-            # are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there); sound keys are one per character.
-            if not top.phrase:
-                return s
-            if top.phrase in s:
-                return s.replace(top.phrase, NAME_MASK)
-            at = sound_key(s).find(sound_key(top.phrase))
-            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
-
-        aspect, strength = classify_question(masked(text), masked(last))
+        aspect, strength = self._aspect(top, text, last)
         clause = self._clause_fit(top.code, parts) if parts and len(parts) > 1 else top.coverage * min(
             top.content / CONTENT_FULL, 1.0)
         feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),

@@ -148,7 +148,7 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
 
 def bm25(index: Index, terms: list[str]) -> dict[str, float]:
     scores: dict[str, float] = defaultdict(float)
-    for term in set(terms):
+    for term in dict.fromkeys(terms):  # (in order: float sums, hence ties, the same in every process)
         postings = index.postings.get(term)
         if postings is None:
             continue

@@ -1,0 +1,102 @@
+"""The learned re-ranker (kb.rerank): its committed model, the pool features it reads, and the QA engine with it.
+
+Its figures (cross-validated on the tune split) are printed by benchmarks/kb_train_ranker.py --cv; here only that it
+is wired right and behaves sensibly on clear cases.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from kb.qa import QAEngine
+from kb.rerank import CANDIDATE_FEATURES, MODEL_PATH, NULL_FEATURES, POOL, Ranker, load_ranker
+
+
+@pytest.fixture(scope="module")
+def ranker() -> Ranker:
+    model = load_ranker()
+    assert model is not None, f"{MODEL_PATH} missing or fitted on other features: run kb_train_ranker.py --write"
+    return model
+
+
+@pytest.fixture(scope="module")
+def learned(real_kb, ranker: Ranker) -> QAEngine:
+    return QAEngine.from_kb(real_kb, ranker=ranker)
+
+
+def test_model_file_names_every_feature(ranker: Ranker) -> None:
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert list(data["candidate"]) == list(CANDIDATE_FEATURES)
+    assert list(data["null"]) == list(NULL_FEATURES)
+    assert 0.0 < ranker.threshold < 1.0
+    assert Ranker.from_json(ranker.to_json()) == ranker
+
+
+def test_a_stale_model_file_is_not_used(tmp_path) -> None:
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    del data["candidate"][CANDIDATE_FEATURES[0]]
+    path = tmp_path / "ranker.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert load_ranker(path) is None
+    assert load_ranker(tmp_path / "missing.json") is None
+
+
+def test_the_default_engine_is_rule_based(engine: QAEngine) -> None:
+    assert engine.ranker is None
+
+
+def test_pool_rows_match_the_features(engine: QAEngine) -> None:
+    codes, rows, null = engine.pool("我身份证丢了怎么补办")
+    assert 1 < len(codes) <= POOL and len(rows) == len(codes)
+    assert all(len(r) == len(CANDIDATE_FEATURES) for r in rows) and len(null) == len(NULL_FEATURES)
+    assert all(math.isfinite(x) for r in rows for x in r)
+    f = dict(zip(CANDIDATE_FEATURES, rows[codes.index("GA-004")], strict=True))
+    assert f["named"] == 1.0 and f["thing"] == 1.0 and f["coverage"] > 0.5
+    # a candidate further down says less about the question than the named one
+    last = dict(zip(CANDIDATE_FEATURES, rows[-1], strict=True))
+    assert last["thing"] < 1.0 and last["score_ratio"] < 1.0
+
+
+@pytest.mark.parametrize(("question", "said", "other"), [("狗证要年检了", "GA-002", "GA-001"),
+                                                         ("第一次办狗证", "GA-001", "GA-002")])
+def test_operation_said_marks_the_sibling(engine: QAEngine, question: str, said: str, other: str) -> None:
+    codes, rows, _ = engine.pool(question)
+    assert {said, other} <= set(codes)
+    yes = dict(zip(CANDIDATE_FEATURES, rows[codes.index(said)], strict=True))
+    no = dict(zip(CANDIDATE_FEATURES, rows[codes.index(other)], strict=True))
+    assert yes["op_said"] == 1.0 and no["op_said"] == 0.0 and yes["has_sibling"] == no["has_sibling"] == 1.0
+
+
+def test_probabilities_sum_to_one(learned: QAEngine, ranker: Ranker) -> None:
+    _, rows, null = learned.pool("公积金提取要带什么材料")
+    probs, none = ranker.probabilities(rows, null)
+    assert math.isclose(sum(probs) + none, 1.0) and all(p >= 0 for p in probs)
+
+
+@pytest.mark.parametrize(("question", "code"), [
+    ("我身份证丢了怎么补办", "GA-004"),
+    ("公积金提取要带什么材料", "GJJ-001"),
+    ("狗证周六能办吗", "GA-001"),
+])
+def test_clear_questions_with_the_model(learned: QAEngine, question: str, code: str) -> None:
+    answer = learned.answer(question)
+    assert answer.item_code == code and not answer.abstained
+    assert answer.confidence >= learned.thresholds.abstain
+
+
+@pytest.mark.parametrize("question", ["今天天气怎么样", "给我讲个笑话吧", "帮我订一张去北京的火车票"])
+def test_out_of_scope_with_the_model(learned: QAEngine, ranker: Ranker, question: str) -> None:
+    _, rows, null = learned.pool(question)
+    if rows:
+        probs, none = ranker.probabilities(rows, null)
+        assert none > max(probs)
+    assert learned.answer(question).abstained
+
+
+def test_centre_and_follow_up_paths_with_the_model(learned: QAEngine) -> None:
+    assert learned.answer("你们几点上班").item_code == "CENTRE"
+    assert learned.answer("有没有停车场").item_code == "CENTRE"
+    assert learned.answer("那要多少钱", context_item="GA-004").item_code == "GA-004"
