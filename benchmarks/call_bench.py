@@ -143,7 +143,7 @@ async def bench(levels: list[int], arrivals: list[str], prompt_cache: Path, warm
     rss0 = rss_mb()
     t0 = time.monotonic()
     speech = SpeechEngine.from_settings(settings)
-    qa = QAEngine.from_kb(load_dir(default_data_dir()))
+    qa = QAEngine.learned(load_dir(default_data_dir()))
     audio = {q: speech.prompt_audio(q) for pair in QUESTIONS for q in pair}
     rt = IvrRuntime(settings, speech=speech, knowledge=qa)
     await rt.start()

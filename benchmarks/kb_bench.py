@@ -31,7 +31,6 @@ from kb.evaluation import Score, corpus_split, evaluate, load_corpus, split  # n
 from kb.index import build_index  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine  # noqa: E402
-from kb.rerank import load_ranker  # noqa: E402
 from kb.schema import Department, KnowledgeBase  # noqa: E402
 from kb.store import export_kb  # noqa: E402
 
@@ -128,8 +127,9 @@ def main() -> int:
                         "for the speed figures when the data has fewer")
     parser.add_argument("--misses", action="store_true", help="list every wrong answer (tuning split only)")
     parser.add_argument("--worst", type=int, default=15, help="confusion pairs to list")
-    parser.add_argument("--ranker", action="store_true", help="answer with the learned re-ranker (kb/ranker.json, "
-                        "fitted on the whole tune split: its tune figures are in-sample, see kb_train_ranker.py --cv)")
+    parser.add_argument("--rules", action="store_true", help="the rule engine instead of the one callers get (the "
+                        "learned choice + meaning; fitted on the whole tune split, so its tune figures are in-sample: "
+                        "see kb_train_ranker.py --cv)")
     args = parser.parse_args()
     if args.misses and args.split == "held":
         parser.error("--misses is for the tuning split only: held-out misses are never read")
@@ -139,10 +139,9 @@ def main() -> int:
     t0 = time.perf_counter()
     kb = load_dir(args.data)  # parse + validate
     t1 = time.perf_counter()
-    ranker = load_ranker() if args.ranker else None
-    if args.ranker and ranker is None:
-        parser.error("no usable kb/ranker.json: run benchmarks/kb_train_ranker.py --write")
-    engine = QAEngine.from_kb(kb, ranker=ranker)
+    engine = QAEngine.from_kb(kb) if args.rules else QAEngine.learned(kb)
+    if not args.rules and engine.ranker is None:
+        parser.error("the learned engine is not usable (see the warning): pass --rules for the rule engine")
     t2 = time.perf_counter()
     print(f"KB {args.data}: {len(kb.items())} items, {len(kb.departments)} departments, {len(kb.bundles)} bundles; "
           f"parse + validate {1000 * (t1 - t0):.0f} ms, index {1000 * (t2 - t1):.0f} ms, load total "
@@ -185,7 +184,7 @@ def main() -> int:
             export_kb(big, tmp)
             t3 = time.perf_counter()
             speed_kb = load_dir(tmp)
-            speed_engine = QAEngine.from_kb(speed_kb, ranker=load_ranker() if args.ranker else None)
+            speed_engine = QAEngine.from_kb(speed_kb) if args.rules else QAEngine.learned(speed_kb)
             t4 = time.perf_counter()
         print(f"\nscale (synthetic padding, the data has {len(kb.items())} items): {len(speed_kb.items())} items "
               f"load + index {1000 * (t4 - t3):.0f} ms (target <= 2000 ms)")

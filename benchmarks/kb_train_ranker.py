@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb.evaluation import Score, corpus_split, evaluate, split, transcript_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
+from kb.meaning import load_meaning  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
 from kb.rerank import CANDIDATE_FEATURES, MODEL_PATH, NULL_FEATURES, POOL, Ranker  # noqa: E402
 
@@ -98,7 +99,7 @@ def label(case: dict, codes: list[str]) -> list[int]:
 
 
 def fit(examples: list[tuple[np.ndarray, np.ndarray, list[int], float]]) -> tuple[np.ndarray, np.ndarray]:
-    d, g = len(CANDIDATE_FEATURES), len(NULL_FEATURES)
+    d, g = examples[0][0].shape[1], len(examples[0][1])
     # Stack all pools: rows of candidates, with the question they belong to, and NULL rows.
     xs = np.vstack([x for x, _, _, _ in examples])
     nulls = np.vstack([n for _, n, _, _ in examples])
@@ -261,7 +262,7 @@ def main() -> int:
     kb = load_dir(args.data)
     targets = {i.code for i in kb.items()} | {b.code for b in kb.bundles} | {"CENTRE", None, "AMBIGUOUS"}
     cases = tune_cases(args, targets)
-    engine = QAEngine.from_kb(kb)
+    engine = QAEngine.from_kb(kb, meaning=load_meaning(kb))
     pool_data = pools(engine, cases, Path(args.cache))
     print(f"{len(cases)} tuning questions ({sum(c['corpus'] for c in cases)} corpus, "
           f"{len({c['group'] for c in cases})} groups)")

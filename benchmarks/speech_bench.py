@@ -68,7 +68,7 @@ def _qa_engine():  # noqa: ANN202 - kb is another area's module; absent means "n
     except ImportError:
         return None
     try:
-        return QAEngine.from_kb(load_dir(default_data_dir()))
+        return QAEngine.learned(load_dir(default_data_dir()))
     except Exception as exc:  # a KB under construction must not break the speech figures
         print(f"kb.qa unavailable ({exc.__class__.__name__}: {exc}); item accuracy n/a")
         return None

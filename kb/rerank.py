@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.confidence import CONTENT_FULL, features, probability
@@ -23,6 +23,7 @@ from kb.operations import OTHER_SAID, SAID, UNSAID, operation_factor, qualifier_
 from kb.retrieval import Candidate, bm25, coverage
 from kb.text import sound_key
 
+CENTRE = "CENTRE"  # the centre's code among the meaning similarities (kb.meaning)
 POOL = 10  # candidates the model chooses among (right item's recall in the pool: benchmarks/kb_train_ranker.py)
 MODEL_PATH = Path(__file__).with_name("ranker.json")
 
@@ -64,6 +65,11 @@ CANDIDATE_FEATURES = (
     "missing_word_max",  # the rarest of them, idf / the KB's highest
     "member_together",  # an item whose bundle is in the pool, and the caller asks for things together
     "members_in_pool",  # a bundle: share of its member items in the pool
+    # Meaning (kb.meaning, multilingual-e5): cosines sit in a narrow band (~0.85-0.95), so gaps are scaled x20
+    "sim_gap",  # its similarity minus the best of all targets', x20, at least -2 (0: meaning's own first)
+    "sim_pool_gap",  # ... minus the best in the pool's, x20, at least -2
+    "sim_top",  # meaning's first of all targets
+    "injected",  # in the pool only because meaning ranks it high (no word of it matched)
 )
 NULL_FEATURES = (
     "bias",
@@ -78,6 +84,8 @@ NULL_FEATURES = (
     "unknown",  # idf share of the question's content characters no target of the KB has
     "pool_unexplained",  # ... no candidate of the pool has
     "foreign_words",  # idf share of the question's words no target's text has at all
+    "sim_best",  # meaning: the best similarity of any item or bundle, (s - 0.9) x 10
+    "sim_centre_over",  # meaning: the centre's facts' similarity minus that best, x20, clipped to [-2, 2]
 )
 
 
@@ -97,6 +105,7 @@ class Question:
     off_topic: bool
     off_topic_cues: tuple[str, ...]
     known_chars: frozenset[str]  # characters of every target's names and aliases (Index.doc_chars)
+    sims: dict[str, float] = field(default_factory=dict)  # meaning similarity per code, CENTRE included ({}: none)
 
 
 def _logit(p: float) -> float:
@@ -131,6 +140,14 @@ def _thing(phrases: list[str], key: str) -> tuple[float, float]:
     return share, run
 
 
+def _meaning(sims: dict[str, float], code: str, best: float, pool_best: float) -> tuple[float, float, float]:
+    """(sim_gap, sim_pool_gap, sim_top) of one candidate; zeros without a meaning model."""
+    if not sims:
+        return 0.0, 0.0, 0.0
+    s = sims.get(code, 0.0)
+    return max((s - best) * 20, -2.0), max((s - pool_best) * 20, -2.0), 1.0 if s >= best else 0.0
+
+
 def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys: dict[str, list[str]],
                   phrase_texts: dict[str, list[str]]) -> tuple[list[list[float]], list[float]]:
     """(one CANDIDATE_FEATURES row per candidate, the NULL_FEATURES row) for the pool ``cands`` (engine order)."""
@@ -147,6 +164,9 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
     pool_codes = {c.code for c in cands}
     rows: list[list[float]] = []
     conf_top = 0.0
+    targets = [s for code, s in q.sims.items() if code != CENTRE]
+    sim_best = max(targets, default=0.0)
+    sim_pool = max((q.sims.get(c.code, 0.0) for c in cands), default=0.0)
     chars = index.content_chars(index.content(q.content_text))
     weight = {ch: index.idf.get("#" + ch, index.max_idf) for ch in chars}
     mass = sum(weight.values()) or 1.0
@@ -209,6 +229,8 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
             1.0 if wanted and in_bundle else 0.0,
             sum(m in pool_codes for m in index.bundle_items[c.code]) / len(index.bundle_items[c.code])
             if is_bundle and index.bundle_items.get(c.code) else 0.0,
+            *_meaning(q.sims, c.code, sim_best, sim_pool),
+            1.0 if c.score <= 0 else 0.0,
         ])
     null = [
         1.0,
@@ -223,6 +245,8 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         sum(w for ch, w in weight.items() if ch not in q.known_chars) / mass,
         sum(w for ch, w in weight.items() if not holders[ch]) / mass,
         sum(w for t, w in words.items() if t not in index.postings) / word_mass,
+        (sim_best - 0.9) * 10 if q.sims else 0.0,
+        min(max((q.sims.get(CENTRE, 0.0) - sim_best) * 20, -2.0), 2.0) if q.sims else 0.0,
     ]
     return rows, null
 

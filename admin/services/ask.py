@@ -12,7 +12,9 @@ EXTENSION = "hotline_kb"
 
 def init_ask(app: Flask) -> None:
     """One reloader per app, over the app's own database (the IVR runtime holds the same kind)."""
-    app.extensions[EXTENSION] = KnowledgeReloader(app.extensions["hotline_sessions"])
+    settings = app.extensions["hotline_settings"]
+    app.extensions[EXTENSION] = KnowledgeReloader(app.extensions["hotline_sessions"],
+                                                  meaning_cache=settings.var_dir / "meaning-cache.npz")
 
 
 def ask(question: str) -> Answer:

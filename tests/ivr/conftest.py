@@ -22,7 +22,7 @@ from speech.whisper_asr import WhisperRecognizer
 @pytest.fixture(scope="session")
 def qa() -> QAEngine:
     """The real QA engine over the sample knowledge base shipped in kb/data."""
-    return QAEngine.from_kb(load_dir(default_data_dir()))
+    return QAEngine.learned(load_dir(default_data_dir()))
 
 
 def _speech_settings(cache: Path) -> Settings:

@@ -24,4 +24,4 @@ def real_kb() -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def engine(real_kb: KnowledgeBase) -> QAEngine:
-    return QAEngine.from_kb(real_kb)
+    return QAEngine.learned(real_kb)  # the engine callers get: learned choice, meaning model

