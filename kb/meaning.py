@@ -178,8 +178,17 @@ class Meaning:
         """(questions, codes) similarities; one batched embedding, for fitting and benchmarks."""
         if not questions or not self.codes:
             return np.zeros((len(questions), len(self.codes)), np.float32)
-        q = np.atleast_2d(self._embed(list(questions)))
-        return np.maximum.reduceat(q @ self._vectors.T, self._starts, axis=1)
+        return self.scores_of(self.embed(list(questions)))
+
+    def embed(self, questions: list[str]) -> np.ndarray:
+        """(questions, 384) L2-normalised query vectors."""
+        return np.atleast_2d(self._embed(list(questions)))
+
+    def scores_of(self, vectors: np.ndarray) -> np.ndarray:
+        """(questions, codes) similarities of already embedded questions."""
+        if not self.codes:
+            return np.zeros((len(vectors), 0), np.float32)
+        return np.maximum.reduceat(vectors @ self._vectors.T, self._starts, axis=1)
 
     def similarities(self, question: str) -> dict[str, float]:
         return dict(zip(self.codes, self.scores(question).tolist(), strict=True))

@@ -91,7 +91,7 @@ class QAEngine:
         self.kb = index.kb
         self.ranker = ranker
         self.meaning = meaning  # kb.meaning: similarity by meaning, features of the ranker and more candidates
-        self._last_sims: tuple[str, dict[str, float]] = ("", {})  # (text, sims): pool() and answer() share one
+        self._last_sims: tuple[str, dict[str, float], float] = ("", {}, 0.0)  # (text, sims, like_oos): one embedding
         # The model's probability is on its own scale: its fitted threshold replaces the confidence model's.
         self.thresholds = thresholds or (Thresholds(abstain=ranker.threshold) if ranker else Thresholds())
         self._items = {i.code: i for i in self.kb.items()}
@@ -125,8 +125,12 @@ class QAEngine:
                                previous=previous.meaning if previous else None)
         ranker = load_ranker() if meaning is not None else None
         if meaning is not None and ranker is None:
-            log.warning("kb/ranker.json missing or fitted on other features: answering by the rules "
-                        "(benchmarks/kb_train_ranker.py --write fits it)")
+            log.warning("kb/ranker.json or kb/ranker-exemplars.npz missing or fitted on other features: answering "
+                        "by the rules (benchmarks/kb_train_ranker.py --write fits them)")
+        elif ranker is not None and meaning is not None and ranker.exemplars and ranker.exemplars.tag != meaning.tag:
+            log.warning("kb/ranker-exemplars.npz was made with %s, the meaning model is %s: answering by the rules "
+                        "(benchmarks/kb_train_ranker.py --write)", ranker.exemplars.tag, meaning.tag)
+            ranker = None
         return cls(build_index(kb), ranker=ranker, meaning=meaning if ranker else None)
 
     @classmethod
@@ -278,24 +282,34 @@ class QAEngine:
                                     self._phrase_texts)
         return [c.code for c in cands], rows, null
 
-    def _sims(self, text: str) -> dict[str, float]:
+    def _meaning_of(self, text: str) -> tuple[dict[str, float], float]:
+        """(similarity per code, like_oos) of the question; ({}, 0) without a meaning model."""
         if self.meaning is None:
-            return {}
-        seen, sims = self._last_sims  # (one tuple: safe to read while another thread replaces it)
-        if seen != text:
-            sims = self.meaning.similarities(text)
-            self._last_sims = (text, sims)
-        return sims
+            return {}, 0.0
+        seen, sims, like = self._last_sims  # (one tuple: safe to read while another thread replaces it)
+        text_key = f"{id(self.ranker)} {text}"  # (like_oos depends on the ranker's exemplars)
+        if seen != text_key:
+            vector = self.meaning.embed([text])
+            sims = dict(zip(self.meaning.codes, self.meaning.scores_of(vector)[0].tolist(), strict=True))
+            exemplars = self.ranker.exemplars if self.ranker is not None else None
+            like = exemplars.like_oos(vector[0]) if exemplars is not None else 0.0
+            self._last_sims = (text_key, sims, like)
+        return sims, like
+
+    def _sims(self, text: str) -> dict[str, float]:
+        return self._meaning_of(text)[0]
 
     def _with_meaning(self, text: str, cands: list[Candidate]) -> list[Candidate]:
         """The lexical pool plus the targets meaning ranks highest that no word of the question found ("我爸走了，
         他的房子要过给我" shares no name with 继承); they enter with a lexical score of 0."""
+        chars = self.index.content_chars(self.index.content(strip_cues(text)))
+        if not chars:  # "那要多少钱": nothing said of what it is about, for meaning to match either
+            return cands
         sims = self._sims(text)
         if not sims:
             return cands
         have = {c.code for c in cands}
         extra = [code for code in sorted(sims, key=lambda c: -sims[c]) if code != CENTRE_CODE and code not in have]
-        chars = self.index.content_chars(self.index.content(strip_cues(text)))
         added = []
         for code in extra[:MEANING_EXTRA]:
             cov, mass = coverage(self.index, chars, code)
@@ -312,7 +326,8 @@ class QAEngine:
             parts) > 1 else []
         return Question(text, strip_cues(text), last, strip_cues(last), part_chars, said_operations(text), strength,
                         topic_strength if topic is not None else 0.0, says_centre(text),
-                        off_topic(text, self._off_topic), self._off_topic, self._known_chars, self._sims(text))
+                        off_topic(text, self._off_topic), self._off_topic, self._known_chars,
+                        *self._meaning_of(text))
 
     def _pair_plausible(self, conf: float, top: Candidate, second: Candidate) -> bool:
         """Is one of two close targets likely meant? With the learned model: their probabilities together reach its

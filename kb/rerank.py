@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from kb.confidence import CONTENT_FULL, features, probability
 from kb.distinguish import together
@@ -26,6 +28,7 @@ from kb.text import sound_key
 CENTRE = "CENTRE"  # the centre's code among the meaning similarities (kb.meaning)
 POOL = 10  # candidates the model chooses among (right item's recall in the pool: benchmarks/kb_train_ranker.py)
 MODEL_PATH = Path(__file__).with_name("ranker.json")
+EXEMPLARS_PATH = Path(__file__).with_name("ranker-exemplars.npz")  # written with it by kb_train_ranker.py
 
 CANDIDATE_FEATURES = (
     "score_ratio",  # engine score / top engine score
@@ -86,6 +89,7 @@ NULL_FEATURES = (
     "foreign_words",  # idf share of the question's words no target's text has at all
     "sim_best",  # meaning: the best similarity of any item or bundle, (s - 0.9) x 10
     "sim_centre_over",  # meaning: the centre's facts' similarity minus that best, x20, clipped to [-2, 2]
+    "like_oos",  # meaning: nearest labelled out-of-scope question minus nearest answerable one, x20, [-3, 3]
 )
 
 
@@ -106,6 +110,7 @@ class Question:
     off_topic_cues: tuple[str, ...]
     known_chars: frozenset[str]  # characters of every target's names and aliases (Index.doc_chars)
     sims: dict[str, float] = field(default_factory=dict)  # meaning similarity per code, CENTRE included ({}: none)
+    like_oos: float = 0.0  # Exemplars.like_oos of the question (0: no meaning model)
 
 
 def _logit(p: float) -> float:
@@ -247,8 +252,37 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         sum(w for t, w in words.items() if t not in index.postings) / word_mass,
         (sim_best - 0.9) * 10 if q.sims else 0.0,
         min(max((q.sims.get(CENTRE, 0.0) - sim_best) * 20, -2.0), 2.0) if q.sims else 0.0,
+        q.like_oos,
     ]
     return rows, null
+
+
+def oos_gap(oos_best: float, in_best: float) -> float:
+    """The ``like_oos`` feature from the nearest out-of-scope and nearest answerable exemplar's similarity."""
+    return min(max((oos_best - in_best) * 20, -3.0), 3.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Exemplars:
+    """Meaning vectors (kb.meaning) of the labelled tuning questions the model was fitted with, and which of them
+    no item answers: a question much nearer a known out-of-scope question (公积金贷款利率多少, asked of a bank) than
+    any answerable one is likelier out of scope, whatever words it shares with an item."""
+
+    tag: str  # kb.meaning model tag the vectors were made with
+    vectors: np.ndarray  # (questions, dim) float32, L2-normalised
+    oos: np.ndarray  # (questions,) bool
+
+    def like_oos(self, vector: np.ndarray) -> float:
+        s = self.vectors @ vector
+        return oos_gap(float(s[self.oos].max(initial=0.0)), float(s[~self.oos].max(initial=0.0)))
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, vectors=self.vectors.astype(np.float16), oos=self.oos, tag=np.array(self.tag))
+
+    @classmethod
+    def load(cls, path: Path) -> Exemplars:
+        with np.load(path) as data:
+            return cls(str(data["tag"]), data["vectors"].astype(np.float32), data["oos"].astype(bool))
 
 
 @dataclass(frozen=True)
@@ -258,6 +292,7 @@ class Ranker:
     weights: tuple[float, ...]  # CANDIDATE_FEATURES order
     null_weights: tuple[float, ...]  # NULL_FEATURES order
     threshold: float
+    exemplars: Exemplars | None = field(default=None, compare=False)  # for like_oos (EXEMPLARS_PATH)
 
     def probabilities(self, rows: list[list[float]], null: list[float]) -> tuple[list[float], float]:
         """(P(candidate i is meant) per row, P(none of them))."""
@@ -279,9 +314,11 @@ class Ranker:
                    tuple(float(data["null"][n]) for n in NULL_FEATURES), float(data["threshold"]))
 
 
-def load_ranker(path: Path = MODEL_PATH) -> Ranker | None:
-    """The fitted model, or None when there is none (or it was fitted on other features): the rule engine decides."""
+def load_ranker(path: Path = MODEL_PATH, exemplars: Path = EXEMPLARS_PATH) -> Ranker | None:
+    """The fitted model with its exemplars, or None when either is missing (or fitted on other features): the rule
+    engine decides."""
     try:
-        return Ranker.from_json(json.loads(path.read_text(encoding="utf-8")))
+        model = Ranker.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return replace(model, exemplars=Exemplars.load(exemplars))
     except (OSError, KeyError, ValueError):
         return None

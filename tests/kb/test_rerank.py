@@ -44,6 +44,23 @@ def test_a_stale_model_file_is_not_used(tmp_path) -> None:
     assert load_ranker(tmp_path / "missing.json") is None
 
 
+def test_the_model_needs_its_exemplars(tmp_path) -> None:
+    assert load_ranker(exemplars=tmp_path / "missing.npz") is None
+
+
+def test_a_question_like_known_out_of_scope_ones_reads_so(engine: QAEngine) -> None:
+    """like_oos: nearer a labelled out-of-scope question (a bank's business) than any answerable one, or not."""
+    assert engine.ranker is not None and engine.meaning is not None
+    exemplars = engine.ranker.exemplars
+    assert exemplars is not None and exemplars.oos.any() and (~exemplars.oos).any()
+    assert exemplars.tag == engine.meaning.tag and len(exemplars.vectors) == len(exemplars.oos)
+
+    def like(q: str) -> float:
+        return exemplars.like_oos(engine.meaning.embed([q])[0])
+
+    assert like("银行的房贷利率现在是多少") > 0 > like("身份证丢了怎么补办")
+
+
 def test_the_engine_callers_get_is_the_learned_one_with_meaning(engine: QAEngine) -> None:
     assert engine.ranker is not None and engine.meaning is not None
     assert engine.thresholds.abstain == engine.ranker.threshold
