@@ -4,7 +4,7 @@
 
 Uses the tuning split of the caller corpus (tests/kb/corpus, ``split: tune`` only: phrasings written by people who
 never saw the engine), the tuning part of tests/kb/questions.yaml and of its recorded ASR transcripts
-(tests/kb/asr_transcripts.yaml, benchmarks/asr_transcripts.py; kb.evaluation.split, transcript_cases). Held-out
+(tests/kb/asr_transcripts.yaml, benchmarks/asr_transcripts.py; kb.evaluation.own_tuning_cases). Held-out
 questions are never read here, so the confidence is calibrated for outsiders' phrasing and for what the recogniser
 really returns as well as for our own typed text.
 One example per non-follow-up question: the features of its top-ranked target, label 1 when that target is the
@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy.optimize import minimize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import kb.confidence as confidence_module  # noqa: E402
 from kb.confidence import Features  # noqa: E402
-from kb.evaluation import corpus_split, evaluate, load_corpus, split, transcript_cases  # noqa: E402
+from kb.evaluation import corpus_split, evaluate, load_corpus, own_tuning_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
 
@@ -100,11 +99,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write the coefficients into kb/confidence.py")
     parser.add_argument("--no-sweep", action="store_true", help="fit only, skip the abstention threshold sweep")
     args = parser.parse_args()
-    cases = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
-    tuning, _ = split(cases)
-    transcripts = Path(args.transcripts)
-    if transcripts.is_file():
-        tuning += transcript_cases(yaml.safe_load(transcripts.read_text(encoding="utf-8")))[0]
+    tuning = own_tuning_cases(Path(args.questions), Path(args.transcripts))
     for case in tuning:
         case["group"] = "oos" if case["kind"] == "oos" else "own"
     kb = load_dir(args.data)

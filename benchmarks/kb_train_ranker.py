@@ -34,7 +34,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb.evaluation import Score, corpus_split, evaluate, split, transcript_cases  # noqa: E402
+from kb.evaluation import Score, corpus_split, evaluate, own_tuning_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.meaning import load_meaning  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
@@ -66,12 +66,7 @@ def tune_cases(args: argparse.Namespace, targets: set) -> list[dict]:
         for case in corpus_split(yaml.safe_load(path.read_text(encoding="utf-8")) or [], "tune"):
             if case.get("item") in targets:
                 cases.append({**case, "group": path.stem, "corpus": True})
-    own = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
-    tuning, _ = split(own)
-    transcripts = Path(args.transcripts)
-    if transcripts.is_file():
-        tuning += transcript_cases(yaml.safe_load(transcripts.read_text(encoding="utf-8")))[0]
-    for case in tuning:
+    for case in own_tuning_cases(Path(args.questions), Path(args.transcripts)):
         # (transcripts are of our own questions: they go with them, into one group)
         cases.append({**case, "group": "own", "style": "oos" if case["kind"] == "oos" else "own", "corpus": False})
     return cases

@@ -54,6 +54,15 @@ def transcript_cases(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return tuning, held_out
 
 
+def own_tuning_cases(questions: Path, transcripts: Path) -> list[dict]:
+    """The tuning four fifths of our own question set (tests/kb/questions.yaml) and the recorded ASR transcripts of
+    those questions, when the transcripts file exists: what the fitting scripts learn from besides the corpus."""
+    tuning, _ = split(yaml.safe_load(questions.read_text(encoding="utf-8")))
+    if transcripts.is_file():
+        tuning += transcript_cases(yaml.safe_load(transcripts.read_text(encoding="utf-8")))[0]
+    return tuning
+
+
 def item_correct(case: dict, ans: Answer) -> bool:
     expected = case.get("item")
     if expected is None:
