@@ -177,7 +177,12 @@ def main() -> int:
                     print("\n".join(s.misses))
         questions += [c["q"] for c in cases]
 
+    # Each question once, none remembered: the meaning model keeps recent questions' vectors, and a remembered one
+    # would time a repeat, not a caller's new question.
     speed_engine, speed_kb = engine, kb
+    questions = list(dict.fromkeys(questions))
+    if engine.meaning is not None:
+        engine.meaning.forget()
     if len(kb.items()) < args.items:
         big = synthetic_kb(kb, args.items)
         with tempfile.TemporaryDirectory() as tmp:

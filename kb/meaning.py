@@ -167,6 +167,11 @@ class Meaning:
         """This KB's passage vectors by key, as a cache file holds them."""
         return dict(zip(self._keys, self._vectors, strict=True))
 
+    def forget(self) -> None:
+        """Drop the recent questions' vectors (a benchmark times new questions, not repeats)."""
+        with self._lock:
+            self._recent.clear()
+
     def _embed(self, questions: list[str]) -> np.ndarray:
         if len(questions) == 1 and (hit := self._recent.get(questions[0])) is not None:
             return hit

@@ -84,6 +84,8 @@ def test_a_repeated_question_reuses_its_vector_and_old_ones_make_room(meaning, m
     oldest = next(iter(meaning._recent))
     meaning.embed(["我昨天在公交上丢了市民卡想先挂失"])
     assert oldest not in meaning._recent and "我昨天在公交上丢了市民卡想先挂失" in meaning._recent
+    meaning.forget()
+    assert not meaning._recent
 
 
 def test_the_committed_cache_holds_every_passage_of_the_sample_kb(real_kb, meaning):
