@@ -27,8 +27,7 @@ def _knowledge(settings: Settings):  # noqa: ANN202 - kb.reloader.KnowledgeReloa
     """The KB as the IVR answers now (the database, or the sample files before the first import)."""
     from kb.reloader import KnowledgeReloader
 
-    return KnowledgeReloader.from_url(settings.effective_database_url,
-                                      meaning_cache=settings.var_dir / "meaning-cache.npz")
+    return KnowledgeReloader.from_url(settings.effective_database_url, meaning_cache=settings.meaning_cache)
 
 
 def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -87,6 +87,11 @@ class Settings:
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'hotline.db').resolve()}"
 
+    @property
+    def meaning_cache(self) -> Path:
+        """Passage vectors of a centre's own KB for the meaning model (kb.meaning), kept across restarts."""
+        return self.var_dir / "meaning-cache.npz"
+
     def masked(self) -> dict[str, str]:
         """Effective values for display, secrets masked."""
         out: dict[str, str] = {}

@@ -162,8 +162,7 @@ class IvrRuntime:
         # A crash during a database outage leaves operations in the spool: apply them before anything reads.
         await loop.run_in_executor(None, self.calllog.replay_spool)
         if self.knowledge is None:
-            self.knowledge = KnowledgeReloader.from_url(s.effective_database_url,
-                                                        meaning_cache=s.var_dir / "meaning-cache.npz")
+            self.knowledge = KnowledgeReloader.from_url(s.effective_database_url, meaning_cache=s.meaning_cache)
             await loop.run_in_executor(None, self.knowledge.load)
             # One answer now pays the lazy set-up (segmenter, sound keys, caches) before the first caller does.
             await loop.run_in_executor(None, self.knowledge.answer, "狗证要带什么材料")

@@ -153,7 +153,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from kb.qa import QAEngine
 
     kb, _ = _load_for_reading(settings)
-    engine = QAEngine.learned(kb, cache_path=settings.var_dir / "meaning-cache.npz")
+    engine = QAEngine.learned(kb, cache_path=settings.meaning_cache)
     if args.context_item and engine.item(args.context_item) is None and kb.bundle(args.context_item) is None:
         raise KBCommandError(f"--context-item {args.context_item}: no such item")
     answer = engine.answer(args.question, context_item=args.context_item)

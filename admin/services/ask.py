@@ -12,9 +12,8 @@ EXTENSION = "hotline_kb"
 
 def init_ask(app: Flask) -> None:
     """One reloader per app, over the app's own database (the IVR runtime holds the same kind)."""
-    settings = app.extensions["hotline_settings"]
     app.extensions[EXTENSION] = KnowledgeReloader(app.extensions["hotline_sessions"],
-                                                  meaning_cache=settings.var_dir / "meaning-cache.npz")
+                                                  meaning_cache=app.extensions["hotline_settings"].meaning_cache)
 
 
 def ask(question: str) -> Answer:
