@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import astuple, dataclass
 
-from kb.retrieval import Candidate
+from kb.index import Index
+from kb.retrieval import Candidate, coverage
 
 CONTENT_FULL = 6.0  # idf mass of about two distinctive characters: enough to name an item
 
@@ -40,6 +41,19 @@ OFF_TOPIC = (
     # shopping advice, taxis, repairs, lost property, towing, lottery draws
     "物业不管", "哪个好", "哪家好", "学开车", "哪里买", "靠谱", "叫一辆", "叫辆车", "报修", "找谁修", "断网", "找回来", "失物", "拖走", "被拖", "双色球", "开奖",
 )
+
+
+def clause_fit(index: Index, part_chars: list[list[str]], cand: Candidate) -> float:
+    """How well the target explains the one clause that says most about it (``part_chars``: each clause's content
+    characters): a story-like question names the item in one clause and tells the rest around it, so the whole
+    question's coverage undersells it. A one-clause question (no ``part_chars``): its coverage x content mass."""
+    if not part_chars:
+        return cand.coverage * min(cand.content / CONTENT_FULL, 1.0)
+    best = 0.0
+    for chars in part_chars:
+        cov, mass = coverage(index, chars, cand.code)
+        best = max(best, cov * min(mass / CONTENT_FULL, 1.0))
+    return best
 
 
 @dataclass(frozen=True)

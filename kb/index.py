@@ -82,6 +82,11 @@ class Index:
     bundle_codes: frozenset[str] = frozenset()
     bundle_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bundle code -> its member items
 
+    def bundle_kin(self, a: str, b: str) -> bool:
+        """Is one of the two a 一件事 bundle and the other one of its member items?"""
+        items = self.bundle_items
+        return a in items.get(b, ()) or b in items.get(a, ())
+
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
         return "".join(w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace())

@@ -119,7 +119,7 @@ class Meaning:
         self._recent: dict[str, np.ndarray] = {}  # question -> its vector, the last RECENT asked (under _lock)
         self.tag = tag
         self.codes = codes  # each item, each bundle, then CENTRE: the order of every score vector
-        self._owners = owners  # passage row -> index in codes (non-decreasing)
+        # owners: passage row -> index in codes (non-decreasing); each code's first row, for the max over its passages
         self._starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
         self._keys = keys
         self._vectors = vectors  # (passages, 384) float32, L2-normalised
@@ -206,7 +206,11 @@ class Meaning:
         return np.maximum.reduceat(vectors @ self._vectors.T, self._starts, axis=1)
 
     def similarities(self, question: str) -> dict[str, float]:
-        return dict(zip(self.codes, self.scores(question).tolist(), strict=True))
+        return self.similarities_of(self.embed([question])[0])
+
+    def similarities_of(self, vector: np.ndarray) -> dict[str, float]:
+        """Similarity per code of one already embedded question."""
+        return dict(zip(self.codes, self.scores_of(vector[None, :])[0].tolist(), strict=True))
 
     def top(self, question: str, k: int = 5) -> list[tuple[str, float]]:
         s = self.scores(question)

@@ -20,7 +20,7 @@ from kb.api import Alternative, Answer
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
-from kb.confidence import CONTENT_FULL, Features, features, off_topic, probability, service_free_cues
+from kb.confidence import Features, clause_fit, features, off_topic, probability, service_free_cues
 from kb.distinguish import decide, together
 from kb.index import Index, build_index
 from kb.operations import said_operations
@@ -60,10 +60,10 @@ _ASKS = re.compile(r"吗|么|哪|几|什么|啥|怎|多少|多久|有没有|能�
 FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪些", "完整材料")
 
 
-# Clause boundaries as ASR punctuates them: in a story-like question the asking clause is usually the last one.
 # Words that ask for a service to be done (besides the operations of kb.operations): without any of them, a question
 # about a thing the centre has ("有没有停车场", "停车场在哪") is about the centre's, not about the item filing it.
 _DOING = re.compile(r"办|备案|登记|许可|审批|申请|申报|手续|执照|证|开设|经营|补贴|补助|津贴")
+# Clause boundaries as ASR punctuates them: in a story-like question the asking clause is usually the last one.
 _CLAUSE = re.compile(r"[，,。.？?！!；;]")
 
 
@@ -85,8 +85,8 @@ class QAEngine:
     def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None,
                  meaning: Meaning | None = None) -> None:
         """``ranker``: the learned choice among the candidates (kb.rerank; ``kb.rerank.load_ranker()`` for the fitted
-        one) decides the top target and whether to answer; without it the rules and kb.confidence do. It is not
-        the default: it did not meet its keep rule (docs/kb-experiments.md)."""
+        one) decides the top target and whether to answer; without it the rules and kb.confidence do. Callers get
+        it with the meaning model through ``QAEngine.learned``."""
         self.index = index
         self.kb = index.kb
         self.ranker = ranker
@@ -176,10 +176,10 @@ class QAEngine:
         lexical_pair = [c.code for c in cands[:2]]
         if self.ranker is not None:
             cands = self._with_meaning(text, cands)
-        if self.ranker is not None and cands:
-            cands = self._rerank(text, parts, cands)
-            conf = cands[0].score
-            aspect, aspect_strength = self._aspect(cands[0], text, last)
+            if cands:
+                cands = self._rerank(text, parts, cands)
+                conf = cands[0].score
+                aspect, aspect_strength = self._aspect(cands[0], text, last)
         top = cands[0] if cands else None
         full = any(w in text for w in FULL_LIST)
         if full:
@@ -233,8 +233,7 @@ class QAEngine:
             # close first ones, whether two are too close to pick is read on the engine's first two, as the rules
             # read it.
             first, second = (next(c for c in cands if c.code == code) for code in lexical_pair)
-            top = first if second.code != top.code and first.code != top.code else top
-            second = second if top.code != second.code else first
+            top, second = (second, first) if top.code == second.code else (first, second)
         if (top is not None and second is not None and faq is None
                 # (close by the engine's scores: the model's probabilities are sharpened, and a question that does
                 # not say which of two it means has no right pick to learn)
@@ -278,9 +277,13 @@ class QAEngine:
         cands = self._with_meaning(text, cands)
         if not cands:
             return [], [], []
-        rows, null = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
-                                    self._phrase_texts)
+        rows, null = self._pool_features(text, parts, cands)
         return [c.code for c in cands], rows, null
+
+    def _pool_features(self, text: str, parts: list[str], cands: list[Candidate]
+                       ) -> tuple[list[list[float]], list[float]]:
+        return pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
+                             self._phrase_texts)
 
     def _meaning_of(self, text: str) -> tuple[dict[str, float], float]:
         """(similarity per code, like_oos) of the question; ({}, 0) without a meaning model."""
@@ -290,14 +293,11 @@ class QAEngine:
         text_key = f"{id(self.ranker)} {text}"  # (like_oos depends on the ranker's exemplars)
         if seen != text_key:
             vector = self.meaning.embed([text])
-            sims = dict(zip(self.meaning.codes, self.meaning.scores_of(vector)[0].tolist(), strict=True))
+            sims = self.meaning.similarities_of(vector[0])
             exemplars = self.ranker.exemplars if self.ranker is not None else None
             like = exemplars.like_oos(vector[0]) if exemplars is not None else 0.0
             self._last_sims = (text_key, sims, like)
         return sims, like
-
-    def _sims(self, text: str) -> dict[str, float]:
-        return self._meaning_of(text)[0]
 
     def _with_meaning(self, text: str, cands: list[Candidate]) -> list[Candidate]:
         """The lexical pool plus the targets meaning ranks highest that no word of the question found ("我爸走了，
@@ -305,7 +305,7 @@ class QAEngine:
         chars = self.index.content_chars(self.index.content(strip_cues(text)))
         if not chars:  # "那要多少钱": nothing said of what it is about, for meaning to match either
             return cands
-        sims = self._sims(text)
+        sims, _ = self._meaning_of(text)
         if not sims:
             return cands
         have = {c.code for c in cands}
@@ -322,8 +322,7 @@ class QAEngine:
         topic, topic_strength = match_topic(parts[-1] if parts else text)
         if topic is None:
             topic, topic_strength = match_topic(text)
-        part_chars = [self.index.content_chars(self.index.content(strip_cues(p))) for p in parts] if len(
-            parts) > 1 else []
+        part_chars = self._part_chars(parts)
         return Question(text, strip_cues(text), last, strip_cues(last), part_chars, said_operations(text), strength,
                         topic_strength if topic is not None else 0.0, says_centre(text),
                         off_topic(text, self._off_topic), self._off_topic, self._known_chars,
@@ -339,20 +338,15 @@ class QAEngine:
     def _rerank(self, text: str, parts: list[str], cands: list[Candidate]) -> list[Candidate]:
         """The pool ordered by the learned model, each candidate's score its probability of being meant."""
         assert self.ranker is not None
-        rows, question = pool_features(self.index, self._question(text, parts, cands), cands, self._phrase_keys,
-                                        self._phrase_texts)
+        rows, question = self._pool_features(text, parts, cands)
         probs, _ = self.ranker.probabilities(rows, question)
         ordered = sorted(zip(probs, range(len(cands)), cands, strict=True), key=lambda t: (-t[0], t[1]))
         out = [replace(c, score=p) for p, _, c in ordered]
-        if len(out) > 1 and self._kin(out[0].code, out[1].code) and (out[1].code in self._bundles) == together(text):
+        if len(out) > 1 and self.index.bundle_kin(out[0].code, out[1].code) and (out[1].code in self._bundles) == together(text):
             # A 一件事 bundle and one of its own members: the caller's intent decides, as in kb.retrieval (scores
             # swapped, so the probability stays with the answer given).
             out[0], out[1] = replace(out[1], score=out[0].score), replace(out[0], score=out[1].score)
         return out
-
-    def _kin(self, a: str, b: str) -> bool:
-        items = self.index.bundle_items
-        return a in items.get(b, ()) or b in items.get(a, ())
 
     def _aspect(self, top: Candidate, text: str, last: str) -> tuple[str, float]:
         """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
@@ -368,15 +362,11 @@ class QAEngine:
 
         return classify_question(masked(text), masked(last))
 
-    def _clause_fit(self, code: str, parts: list[str]) -> float:
-        """How well the target explains the one clause that says most about it: a story-like question names the
-        item in one clause and tells the rest around it, so the whole question's coverage undersells it."""
-        best = 0.0
-        for part in parts:
-            chars = self.index.content_chars(self.index.content(strip_cues(part)))
-            cov, mass = coverage(self.index, chars, code)
-            best = max(best, cov * min(mass / CONTENT_FULL, 1.0))
-        return best
+    def _part_chars(self, parts: list[str] | None) -> list[list[str]]:
+        """Each clause's content characters, for a question of several clauses ([] for one)."""
+        if not parts or len(parts) < 2:
+            return []
+        return [self.index.content_chars(self.index.content(strip_cues(p))) for p in parts]
 
     def _assess(self, text: str, last: str, parts: list[str] | None = None
                 ) -> tuple[list[Candidate], Features | None, str, float]:
@@ -387,8 +377,7 @@ class QAEngine:
             return cands, None, aspect, strength
         top = cands[0]
         aspect, strength = self._aspect(top, text, last)
-        clause = self._clause_fit(top.code, parts) if parts and len(parts) > 1 else top.coverage * min(
-            top.content / CONTENT_FULL, 1.0)
+        clause = clause_fit(self.index, self._part_chars(parts), top)
         feats = features(top, cands[1] if len(cands) > 1 else None, sound_key(text),
                          self._phrase_keys.get(top.code, []), strength, text, self._off_topic, clause)
         return cands, feats, aspect, strength

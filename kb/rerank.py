@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.confidence import CONTENT_FULL, features, probability
+from kb.confidence import CONTENT_FULL, clause_fit, features, probability
 from kb.distinguish import together
 from kb.index import STOP_CHARS, Index
 from kb.operations import OTHER_SAID, SAID, UNSAID, operation_factor, qualifier_said, siblings, thing
@@ -118,16 +118,6 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p)) / 5.0
 
 
-def _clause(index: Index, code: str, q: Question, cand: Candidate) -> float:
-    if not q.part_chars:
-        return cand.coverage * min(cand.content / CONTENT_FULL, 1.0)
-    best = 0.0
-    for chars in q.part_chars:
-        cov, mass = coverage(index, chars, code)
-        best = max(best, cov * min(mass / CONTENT_FULL, 1.0))
-    return best
-
-
 def _thing(phrases: list[str], key: str) -> tuple[float, float]:
     """(share, longest run share) of the best heard thing of ``phrases`` (names and aliases) in the question."""
     share = run = 0.0
@@ -176,7 +166,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
     weight = {ch: index.idf.get("#" + ch, index.max_idf) for ch in chars}
     mass = sum(weight.values()) or 1.0
     holders = {ch: [j for j, c in enumerate(cands) if ch in index.doc_chars[c.code]] for ch in chars}
-    clauses = [_clause(index, c.code, q, c) for c in cands]
+    clauses = [clause_fit(index, q.part_chars, c) for c in cands]
     asking = index.content_chars(index.content(q.last_content)) if q.last else []
     for i, c in enumerate(cands):
         phrase_q = c.phrase_len / len(c.phrase) if len(c.phrase) >= 2 else 0.0

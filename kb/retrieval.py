@@ -262,9 +262,7 @@ def by_bundle_intent(index: Index, text: str, cands: list[Candidate]) -> list[Ca
     for i, c in enumerate(out[1:SIBLING_POOL], 1):
         if c.score < KIN_OVER * top.score:
             break
-        kin = (top.code in bundles and c.code in index.bundle_items[top.code]) or (
-            c.code in bundles and top.code in index.bundle_items[c.code])
-        if kin and (c.code in bundles) == wanted:
+        if index.bundle_kin(top.code, c.code) and (c.code in bundles) == wanted:
             # (scores swapped: the margin to the other one stays what it was)
             out = [replace(c, score=top.score), replace(top, score=c.score), *out[1:i], *out[i + 1:]]
             out.sort(key=lambda x: (-x.score, x.code))
