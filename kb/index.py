@@ -51,6 +51,10 @@ class Phrase:
     key: str
     code: str
     is_name: bool
+    symbols: frozenset[str] = field(init=False, repr=False, compare=False)  # the key's syllables, for near_hits
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "symbols", frozenset(self.key))
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
         max_wrong = 1 if n <= 4 else 2  # two blurred syllables in a short phrase match too many other words
         # A syllable heard nowhere in the question is a wrong one wherever the phrase has it: more of them than
         # max_wrong and no window can match (exact, and it skips almost every phrase at 480+ items).
-        if sum(sym not in present for sym in set(p.key)) > max_wrong:
+        if len(p.symbols - present) > max_wrong:
             continue
         content = [ch not in STOP_CHARS for ch in p.text] if len(p.text) == n else [True] * n
         found = None
