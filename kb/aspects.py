@@ -192,11 +192,18 @@ def classify(text: str) -> tuple[str, float]:
     return aspect, scores[aspect]
 
 
+@lru_cache(maxsize=1)
+def _strippable() -> tuple[str, ...]:
+    # Weak cues (身份证, 户口本, 怎么办) can also be item words; they stay. Longest first; ties by text, so the
+    # result is the same in every process.
+    cues = {c for group in CUES.values() for c, w in group.items() if len(c) >= 2 and w >= MEDIUM}
+    return tuple(sorted(cues, key=lambda c: (-len(c), c)))
+
+
+@lru_cache(maxsize=4096)  # (one answer strips the same question several times)
 def strip_cues(text: str) -> str:
     """The text without aspect cue phrases (they say what is asked, not which item)."""
-    # Weak cues (身份证, 户口本, 怎么办) can also be item words; they stay.
-    cues = {c for group in CUES.values() for c, w in group.items() if len(c) >= 2 and w >= MEDIUM}
-    for cue in sorted(cues, key=lambda c: (-len(c), c)):  # (ties by text: the same result in every process)
+    for cue in _strippable():
         text = text.replace(cue, " ")
     return text
 

@@ -10,7 +10,7 @@ answer. Re-run that script after changing features or the question set, and past
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 from kb.index import Index
 from kb.retrieval import Candidate, coverage
@@ -70,6 +70,8 @@ class Features:
     clause: float  # best clause's coverage x its content mass (0..1): the clause that names the target, explained
 
 
+FEATURE_NAMES = tuple(f.name for f in fields(Features))  # (dataclasses.astuple deep-copies: slow on every answer)
+
 # Fitted by benchmarks/kb_fit.py on the tuning split (see module docstring); order = Features fields, then bias.
 WEIGHTS = (0.573, 2.055, 0.754, 0.244, 0.0, 4.352, 1.201, -3.431, -0.586, 1.648)
 BIAS = -4.388
@@ -127,5 +129,5 @@ def probability(f: Features, weights: tuple[float, ...] | None = None, bias: flo
     """P(the top target is right); module WEIGHTS/BIAS unless given (kb_fit.py tries candidates)."""
     weights = WEIGHTS if weights is None else weights
     bias = BIAS if bias is None else bias
-    z = bias + sum(w * x for w, x in zip(weights, astuple(f), strict=True))
+    z = bias + sum(w * getattr(f, name) for w, name in zip(weights, FEATURE_NAMES, strict=True))
     return round(1.0 / (1.0 + math.exp(-z)), 4)
