@@ -81,6 +81,17 @@ def last_clause(question: str) -> str:
     return parts[-1] if parts else ""
 
 
+def mask_name(text: str, phrase: str) -> str:
+    """``text`` with the item's matched name (as written, else as heard) replaced by NAME_MASK: its own words are no
+    aspect cues."""
+    if not phrase:
+        return text
+    if phrase in text:
+        return text.replace(phrase, NAME_MASK)
+    at = sound_key(text).find(sound_key(phrase))  # (sound keys are one per character)
+    return text[:at] + NAME_MASK + text[at + len(phrase):] if at >= 0 else text
+
+
 class QAEngine:
     def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None,
                  meaning: Meaning | None = None) -> None:
@@ -352,15 +363,7 @@ class QAEngine:
         """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
         Heard by sound, they are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there)."""
 
-        def masked(s: str) -> str:
-            if not top.phrase:
-                return s
-            if top.phrase in s:
-                return s.replace(top.phrase, NAME_MASK)
-            at = sound_key(s).find(sound_key(top.phrase))  # (sound keys are one per character)
-            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
-
-        return classify_question(masked(text), masked(last))
+        return classify_question(mask_name(text, top.phrase), mask_name(last, top.phrase))
 
     def _part_chars(self, parts: list[str] | None) -> list[list[str]]:
         """Each clause's content characters, for a question of several clauses ([] for one)."""
