@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kb.aspect_model import LABELS, MODEL_PATH, N_FEATURES, AspectModel, features  # noqa: E402
-from kb.aspects import MEDIUM, STRONG, classify_question  # noqa: E402
+from kb.aspects import MEDIUM, STRONG, classify, classify_question, cue_scores  # noqa: E402
 from kb.evaluation import corpus_split  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine, clause_texts, mask_name  # noqa: E402
@@ -41,7 +41,7 @@ from kb.text import normalise  # noqa: E402
 SEED = 11
 FOLDS = 5
 L2 = 1.0  # chosen by grouped CV (--cv prints the grid)
-L2_GRID = (0.3, 1.0, 3.0, 10.0)
+L2_GRID = (0.3, 1.0, 3.0)
 # How the model and the rules combine: the model everywhere, or only where the rules' cue is weaker than this.
 BLENDS = {"learned": float("inf"), "learned<strong": STRONG, "learned<medium": MEDIUM}
 
@@ -204,8 +204,15 @@ def main() -> None:
         t0 = time.perf_counter()
         for t, last in texts:
             loaded.classify(t, last)
-        print(f"per question (features + predict, rule cues cached): "
-              f"{1000 * (time.perf_counter() - t0) / len(texts):.3f} ms")
+        cached = time.perf_counter() - t0
+        classify.cache_clear()
+        cue_scores.cache_clear()
+        t0 = time.perf_counter()
+        for t, last in texts:
+            loaded.classify(t, last)
+        print(f"per question: {1000 * cached / len(texts):.3f} ms with the rules' cues cached (the engine has just "
+              f"classified the question by the rules), {1000 * (time.perf_counter() - t0) / len(texts):.3f} ms "
+              "with the rules run afresh")
 
 
 if __name__ == "__main__":
