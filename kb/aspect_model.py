@@ -39,6 +39,10 @@ _RULE_TEXT = _RULE_Q + len(LABELS) * _BUCKETS
 _RULE_LAST = _RULE_TEXT + len(LABELS) * _BUCKETS
 DENSE = _RULE_LAST + len(LABELS) * _BUCKETS
 _INDEX = {a: i for i, a in enumerate(LABELS)}
+# The rules' features count this much more than an n-gram (the same L2 then holds them back less). At 1 the model
+# let n-grams of short questions ("某的…是什么" was mostly a bundle's "general") outvote a strong cue such as 流程;
+# grouped CV is the same within noise at 1 and 3 (benchmarks/kb_train_aspect.py --cv).
+RULE_SCALE = 3.0
 
 
 def _bucket(strength: float) -> int:
@@ -66,10 +70,10 @@ def features(text: str, last: str) -> tuple[np.ndarray, np.ndarray]:
     dense: dict[int, float] = {}
     for offset, part in ((_CUE_TEXT, text), (_CUE_LAST, last)):
         for aspect, w in cue_scores(part):
-            dense[base + offset + _INDEX[aspect]] = w / STRONG
+            dense[base + offset + _INDEX[aspect]] = RULE_SCALE * w / STRONG
     for offset, (aspect, strength) in ((_RULE_Q, classify_question(text, last)), (_RULE_TEXT, classify(text)),
                                        (_RULE_LAST, classify(last))):
-        dense[base + offset + _INDEX[aspect] * _BUCKETS + _bucket(strength)] = 1.0
+        dense[base + offset + _INDEX[aspect] * _BUCKETS + _bucket(strength)] = RULE_SCALE
     # (n-gram counts are damped: a long story repeats characters that say nothing of the ask)
     idx = np.fromiter(list(hashed) + list(dense), dtype=np.int64)
     val = np.array([np.sqrt(v) for v in hashed.values()] + list(dense.values()), dtype=np.float64)
@@ -95,7 +99,8 @@ class AspectModel:
     def save(self, path: Path = MODEL_PATH) -> None:
         # float16: the file stays small enough to commit; the rounding changes no decision (training script)
         np.savez_compressed(path, weights=self.weights.astype(np.float16), bias=self.bias.astype(np.float32),
-                            labels=np.array(LABELS), hash_bits=np.array(HASH_BITS), dense=np.array(DENSE))
+                            labels=np.array(LABELS), hash_bits=np.array(HASH_BITS), dense=np.array(DENSE),
+                            rule_scale=np.array(RULE_SCALE))
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> AspectModel | None:
@@ -104,8 +109,8 @@ class AspectModel:
             log.warning("%s missing: aspects by the rules (benchmarks/kb_train_aspect.py --write fits it)", path.name)
             return None
         with np.load(path) as data:
-            if (tuple(data["labels"]) != LABELS or int(data["hash_bits"]) != HASH_BITS
-                    or int(data["dense"]) != DENSE):
+            if ("rule_scale" not in data or tuple(data["labels"]) != LABELS or int(data["hash_bits"]) != HASH_BITS
+                    or int(data["dense"]) != DENSE or float(data["rule_scale"]) != RULE_SCALE):
                 log.warning("%s was fitted on other features: aspects by the rules", path.name)
                 return None
             return cls(data["weights"].astype(np.float32), data["bias"].astype(np.float32))

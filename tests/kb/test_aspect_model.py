@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from kb.aspect_model import DENSE, HASH_BITS, LABELS, N_FEATURES, AspectModel
+from kb.aspect_model import DENSE, HASH_BITS, LABELS, N_FEATURES, RULE_SCALE, AspectModel
 from kb.aspects import NAME_MASK, classify_question
 from kb.qa import QAEngine
 from kb.schema import KnowledgeBase
@@ -51,7 +51,7 @@ def test_a_missing_or_foreign_model_file_means_the_rules(tmp_path: Path) -> None
     assert AspectModel.load(tmp_path / "missing.npz") is None
     foreign = tmp_path / "foreign.npz"  # fitted with other hashing: its weights would mean other n-grams
     np.savez(foreign, weights=np.zeros((8, len(LABELS))), bias=np.zeros(len(LABELS)), labels=np.array(LABELS),
-             hash_bits=np.array(HASH_BITS + 1), dense=np.array(DENSE))
+             hash_bits=np.array(HASH_BITS + 1), dense=np.array(DENSE), rule_scale=np.array(RULE_SCALE))
     assert AspectModel.load(foreign) is None
 
 
