@@ -173,8 +173,9 @@ def _sound_scores(text: str) -> dict[str, float]:
 
 
 @lru_cache(maxsize=4096)  # pure; the QA layer classifies the same clause more than once per question
-def classify(text: str) -> tuple[str, float]:
-    """(aspect, strength); strength 0 means no cue at all, aspect "general"."""
+def cue_scores(text: str) -> tuple[tuple[str, float], ...]:
+    """The strongest cue of each aspect heard in ``text`` (aspects without one are left out); kb.aspect_model
+    learns from all of them, `classify` takes the strongest."""
     scores = _sound_scores(text)
     for aspect, cues in CUES.items():
         best = max((w for c, w in cues.items() if c in text), default=0.0)
@@ -184,6 +185,13 @@ def classify(text: str) -> tuple[str, float]:
         scores["process"] = max(scores.get("process", 0.0), MEDIUM)
     if _MAY.search(text) or _NEED.search(text):
         scores["conditions"] = max(scores.get("conditions", 0.0), WEAK)
+    return tuple(scores.items())
+
+
+@lru_cache(maxsize=4096)
+def classify(text: str) -> tuple[str, float]:
+    """(aspect, strength); strength 0 means no cue at all, aspect "general"."""
+    scores = dict(cue_scores(text))
     if not scores:
         return "general", 0.0
     order = list(CUES)

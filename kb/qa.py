@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from kb.api import Alternative, Answer
+from kb.aspect_model import AspectModel
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
@@ -81,13 +82,26 @@ def last_clause(question: str) -> str:
     return parts[-1] if parts else ""
 
 
+def mask_name(text: str, phrase: str) -> str:
+    """``text`` with the item's matched name (as written, else as heard) replaced by NAME_MASK: its own words are no
+    aspect cues."""
+    if not phrase:
+        return text
+    if phrase in text:
+        return text.replace(phrase, NAME_MASK)
+    at = sound_key(text).find(sound_key(phrase))  # (sound keys are one per character)
+    return text[:at] + NAME_MASK + text[at + len(phrase):] if at >= 0 else text
+
+
 class QAEngine:
     def __init__(self, index: Index, thresholds: Thresholds | None = None, ranker: Ranker | None = None,
-                 meaning: Meaning | None = None) -> None:
+                 meaning: Meaning | None = None, aspect_model: AspectModel | None = None) -> None:
         """``ranker``: the learned choice among the candidates (kb.rerank; ``kb.rerank.load_ranker()`` for the fitted
         one) decides the top target and whether to answer; without it the rules and kb.confidence do. Callers get
-        it with the meaning model through ``QAEngine.learned``."""
+        it with the meaning model through ``QAEngine.learned``. ``aspect_model`` (kb.aspect_model): what is asked
+        about the target the ranker chose; without it the cue rules (kb.aspects) decide."""
         self.index = index
+        self.aspect_model = aspect_model
         self.kb = index.kb
         self.ranker = ranker
         self.meaning = meaning  # kb.meaning: similarity by meaning, features of the ranker and more candidates
@@ -131,7 +145,8 @@ class QAEngine:
             log.warning("kb/ranker-exemplars.npz was made with %s, the meaning model is %s: answering by the rules "
                         "(benchmarks/kb_train_ranker.py --write)", ranker.exemplars.tag, meaning.tag)
             ranker = None
-        return cls(build_index(kb), ranker=ranker, meaning=meaning if ranker else None)
+        return cls(build_index(kb), ranker=ranker, meaning=meaning if ranker else None,
+                   aspect_model=AspectModel.load() if ranker else None)
 
     @classmethod
     def from_session(cls, session: Session, thresholds: Thresholds | None = None) -> QAEngine:
@@ -179,7 +194,7 @@ class QAEngine:
             if cands:
                 cands = self._rerank(text, parts, cands)
                 conf = cands[0].score
-                aspect, aspect_strength = self._aspect(cands[0], text, last)
+                aspect, aspect_strength = self._aspect(cands[0], text, last, learned=True)
         top = cands[0] if cands else None
         full = any(w in text for w in FULL_LIST)
         if full:
@@ -348,19 +363,15 @@ class QAEngine:
             out[0], out[1] = replace(out[1], score=out[0].score), replace(out[0], score=out[1].score)
         return out
 
-    def _aspect(self, top: Candidate, text: str, last: str) -> tuple[str, float]:
+    def _aspect(self, top: Candidate, text: str, last: str, learned: bool = False) -> tuple[str, float]:
         """What is asked about ``top``: its own words are not aspect cues ("复印材料要钱吗" asks about the fee).
-        Heard by sound, they are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there)."""
-
-        def masked(s: str) -> str:
-            if not top.phrase:
-                return s
-            if top.phrase in s:
-                return s.replace(top.phrase, NAME_MASK)
-            at = sound_key(s).find(sound_key(top.phrase))  # (sound keys are one per character)
-            return s[:at] + NAME_MASK + s[at + len(top.phrase):] if at >= 0 else s
-
-        return classify_question(masked(text), masked(last))
+        Heard by sound, they are masked by sound too ("港澳钱注怎么办": 钱 is no fee cue there). ``learned``: the
+        aspect model's decision (for the answer; the strength stays the rules', a ranker feature and "any cue?")."""
+        text, last = mask_name(text, top.phrase), mask_name(last, top.phrase)
+        aspect, strength = classify_question(text, last)
+        if learned and self.aspect_model is not None:
+            aspect = self.aspect_model.classify(text, last)
+        return aspect, strength
 
     def _part_chars(self, parts: list[str] | None) -> list[list[str]]:
         """Each clause's content characters, for a question of several clauses ([] for one)."""
