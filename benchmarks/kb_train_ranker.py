@@ -48,6 +48,7 @@ from kb.rerank import (  # noqa: E402
     Ranker,
     oos_gap,
 )
+from kb.text import normalise  # noqa: E402
 
 SEED = 11
 FOLDS = 5
@@ -181,7 +182,8 @@ class Vectors:
         if stored.get("key") == key:
             self.q = stored["q"]
         else:
-            self.q = engine.meaning.embed([c["q"] for c in cases]).astype(np.float32)
+            texts = [engine.meaning_text(normalise(c["q"])) for c in cases]  # as the engine reads a question
+            self.q = engine.meaning.embed(texts).astype(np.float32)
             cache.write_bytes(pickle.dumps({"key": key, "q": self.q}))
         texts = {t: i for i, t in enumerate(dict.fromkeys(c["q"] for c in cases))}
         self.text = np.array([texts[c["q"]] for c in cases])

@@ -84,17 +84,18 @@ def main() -> int:
             t3 = time.perf_counter()
             kb.meaning.COMMITTED_CACHE = committed
         print(f"  load with no cache: {t3 - t2:.1f} s ({cold.embedded} passages embedded, "
-              f"{1000 * (t3 - t2) / max(cold.embedded, 1):.0f} ms each, one thread)")
+              f"{1000 * (t3 - t2) / max(cold.embedded, 1):.0f} ms each, {kb.meaning.THREADS} thread(s))")
 
     cases = corpus_split(load_corpus(ROOT / "tests/kb/corpus"), "tune")
     sample = [c["q"] for c in cases][:: max(1, len(cases) // args.latency)][: args.latency]
+    default_threads = kb.meaning.THREADS
     for threads in (1, 2):
         p50, p95 = latency(meaning, sample, threads)
         print(f"  query latency, {threads} thread(s), {len(sample)} questions one by one: p50 {p50:.1f} ms, "
               f"p95 {p95:.1f} ms")
     print(f"  RSS after them {rss_mb():.0f} MB (+{rss_mb() - rss0:.0f} MB over the KB alone: model pages, vectors)")
     t4 = time.perf_counter()
-    kb.meaning.THREADS = 1
+    kb.meaning.THREADS = default_threads
     scores = meaning.score_matrix([c["q"] for c in cases])
     print(f"tune split: {len(cases)} questions scored in {time.perf_counter() - t4:.1f} s")
     rss1 = rss_mb()

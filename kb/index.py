@@ -82,6 +82,7 @@ class Index:
     doc_sounds: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> their sound symbols
     phrase_starts: dict[str, list[Phrase]] = field(default_factory=dict)  # first two sound symbols -> 4+ phrases
     pairs: dict[str, list[Phrase]] = field(default_factory=dict)  # first sound symbol -> two-character phrases
+    with_symbol: dict[str, list[int]] = field(default_factory=dict)  # sound symbol -> positions in phrases
     operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
     bundle_codes: frozenset[str] = frozenset()
     bundle_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bundle code -> its member items
@@ -193,7 +194,9 @@ def build_index(kb: KnowledgeBase) -> Index:
         for term, weight in tf.items():
             index.postings.setdefault(term, {})[code] = weight
 
-    for p in index.phrases:
+    for i, p in enumerate(index.phrases):
+        for sym in p.symbols:
+            index.with_symbol.setdefault(sym, []).append(i)
         if len(p.key) >= 4:
             index.phrase_starts.setdefault(p.key[:2], []).append(p)
         elif len(p.key) == 2:

