@@ -41,6 +41,7 @@ FIELD_WEIGHTS = {"name": 3.0, "alias": 2.5, "faq": 1.0, "material": 0.4, "depart
 # but their many words must not count as the item's own vocabulary in the coverage feature.
 COVERAGE_FIELDS = ("name", "alias", "faq", "material", "department", "note", "member")
 K1, B = 1.2, 0.6
+CONTENTS_KEPT = 4096  # texts whose content words an index remembers (a dict: safe to share between threads)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Index:
     phrase_starts: dict[str, list[Phrase]] = field(default_factory=dict)  # first two sound symbols -> 4+ phrases
     pairs: dict[str, list[Phrase]] = field(default_factory=dict)  # first sound symbol -> two-character phrases
     with_symbol: dict[str, list[int]] = field(default_factory=dict)  # sound symbol -> positions in phrases
+    _contents: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # text -> content(text)
     operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
     bundle_codes: frozenset[str] = frozenset()
     bundle_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bundle code -> its member items
@@ -94,7 +96,13 @@ class Index:
 
     def content(self, text: str) -> str:
         """The normalised text without question and function words (HMM off: no invented words like 狗要)."""
-        return "".join(w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace())
+        done = self._contents.get(text)  # (one answer asks for the same few texts ~15 times)
+        if done is None:
+            if len(self._contents) >= CONTENTS_KEPT:
+                self._contents.clear()
+            done = self._contents[text] = "".join(
+                w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace())
+        return done
 
     def content_chars(self, content: str) -> list[str]:
         return [ch for ch in dict.fromkeys(content) if "\u4e00" <= ch <= "\u9fff" and ch not in STOP_CHARS]
