@@ -100,9 +100,12 @@ class Index:
         if done is None:
             if len(self._contents) >= CONTENTS_KEPT:
                 self._contents.clear()
-            done = self._contents[text] = "".join(
-                w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace())
+            done = self._contents[text] = "".join(self.content_words(text))
         return done
+
+    def content_words(self, text: str) -> list[str]:
+        """The words of ``content(text)``."""
+        return [w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace()]
 
     def content_chars(self, content: str) -> list[str]:
         return [ch for ch in dict.fromkeys(content) if "\u4e00" <= ch <= "\u9fff" and ch not in STOP_CHARS]
