@@ -71,7 +71,7 @@ TOPICS = (
           members=lambda i: i.sample_form, listing="有样表的有{n}项"),
     # (the "together" words, 一起办/一次办, name one bundle's life event, not the list of them: kb.distinguish)
     Topic("bundles", ("一件事", "套餐", "联办", "集成办"), ("bundles",), "general", service=True),
-    Topic("queue", ("取号", "排队", "叫号", "等多久", "过号", "人多不多", "排很久"), ("queue",), "process"),
+    Topic("queue", ("取号", "排队", "叫号", "等多久", "过号", "人多不多", "排很久", "排多久"), ("queue",), "process"),
     Topic("help_desk", ("老人", "老年人", "残疾", "陪同", "代办", "帮办", "导服", "帮忙办", "不会弄", "不会办",
                         "帮我办", "引导", "工作人员可以问"), ("help_desk",), "general"),
     Topic("complaints", ("投诉", "意见", "建议", "态度", "举报", "不满意", "找谁"), ("complaints",), "general"),

@@ -61,6 +61,7 @@ def test_door_to_door_count(real_kb: KnowledgeBase) -> None:
     ("双休日你们能办哪些业务", "general"), ("有哪些事可以容缺受理", "general"), ("自助机都能办些什么", "general"),
     ("办好的证件能不能快递到家", "express"), ("缺一样材料可以先受理吗", "tolerance"), ("你们中午有人值班吗", "hours"),
     ("下班以后还能去办吗", "hours"), ("一件事都有哪些", "general"), ("哪些事项能全程网办", "general"),
+    ("现在去大概要排多久", "process"),
 ])
 def test_centre_service_questions(engine: QAEngine, question: str, aspect: str) -> None:
     answer = engine.answer(question)
