@@ -24,7 +24,7 @@ from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import Features, clause_fit, features, off_topic, probability, service_free_cues
 from kb.distinguish import decide, together
 from kb.index import Index, build_index
-from kb.operations import said_operations
+from kb.operations import said_operations, thing
 from kb.rerank import POOL, Question, Ranker, load_ranker, pool_features
 from kb.retrieval import BARE_NOUN, Candidate, coverage, rank
 from kb.schema import Item, KnowledgeBase
@@ -427,6 +427,9 @@ class QAEngine:
         # A name said as written wins even when the caller also says 你们/大厅 ("在你们大厅拍护照照片").
         if named and (not centre or top.phrase in text):
             return False
+        # So does its thing, said as written and not in a list ("身份证国庆前能办好吗": 身份证 of 居民身份证换领).
+        if not centre and not listing and top is not None and self._thing_said(top.code, text):
+            return False
         if not centre and not self._about_centre(text, topic):
             return False
         if topic.aspect in ITEM_ASPECT_TOPICS:
@@ -434,6 +437,10 @@ class QAEngine:
             # question only when no item is even a likely answer ("办好的证能寄到家吗": the rule, not a guess).
             return centre or bare or listing or conf < self.thresholds.abstain
         return centre or bare or listing or conf < self.thresholds.centre_item
+
+    def _thing_said(self, code: str, text: str) -> bool:
+        """Is what one of the target's names is about (kb.operations.thing, 2+ characters) in the question?"""
+        return any(len(t := thing(p)) >= 2 and t in text for p in self._phrase_texts.get(code, ()))
 
     def _asks_for_the_thing(self, code: str, topic: Topic, text: str) -> bool:
         """Is there one of the centre's things the item's name also holds ("停车" in 经营性停车场备案), and does the

@@ -101,3 +101,9 @@ def test_item_service_answers_follow_the_flags(real_kb: KnowledgeBase) -> None:
     assert "可以上门" in item_answer(real_kb, item, "door_to_door")
     item.sample_form = False
     assert "没有单独的样表" in item_answer(real_kb, item, "sample_form")
+
+
+@pytest.mark.parametrize("question", ["身份证国庆前能办好吗", "居民身份证中秋前能办好吗"])
+def test_an_item_thing_said_with_a_holiday_is_not_the_centre_hours(engine: QAEngine, question: str) -> None:
+    """国庆/中秋 is an hours cue, but the caller names what the item is about (身份证): not the centre's hours."""
+    assert engine.answer(question).item_code != "CENTRE"
