@@ -14,6 +14,7 @@ import re
 
 from kb.index import STOP_CHARS, STOPWORDS, Index
 from kb.operations import operation_factor, qualifier_said, said_operations, siblings
+from kb.text import sound_key
 
 # Said when the caller wants the whole life event at one window rather than one of its items.
 TOGETHER = re.compile(r"一起办|一起申请|一起弄|一起交|一次办|一次申请|一次性办|一件事|一个窗口|一窗|全套|全流程|一条龙|"
@@ -21,9 +22,14 @@ TOGETHER = re.compile(r"一起办|一起申请|一起弄|一起交|一次办|一
                       r"全部弄|一次帮办|一次能办")
 
 
+# 一件事 as a recogniser may write it (一见事, 一建事): the name of the thing asked for, heard by sound.
+_ONE_THING = sound_key("一件事")
+
+
 def together(text: str) -> bool:
     # "第一次办市民卡" is a first issue, not "一次办" (all at once).
-    return bool(TOGETHER.search(text.replace("第一次", "")))
+    text = text.replace("第一次", "")
+    return bool(TOGETHER.search(text)) or _ONE_THING in sound_key(text)
 
 
 def _words(index: Index, code: str) -> set[str]:
