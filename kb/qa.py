@@ -41,8 +41,8 @@ ITEM_ASPECT_TOPICS = frozenset({"express", "online", "weekend", "tolerance", "do
 MEANING_EXTRA = 3  # targets meaning ranks highest, added to the pool when no word found them
 # A question naming something the centre's facts never mention ("银行几点关门", "楼下超市几点关门") is about the centre
 # only if it does not read like a known out-of-scope question: its like_oos (kb.rerank.Exemplars) below this. Tune
-# split before W5's questions, random 5-fold CV through the engine: 17 of the 20 out-of-scope questions the centre path answered turn to
-# abstentions, 7 of 168 centre questions are lost (-0.4: 16 / 6; -0.6: 17 / 14).
+# split before W5's questions, random 5-fold CV through the engine: 17 of the 20 out-of-scope questions the centre
+# path answered turn to abstentions, 7 of 168 centre questions are lost (-0.4: 16 / 6; -0.6: 17 / 14).
 FOREIGN_LIKE_OOS = -0.5
 NAMED_QUALITY = 0.75  # phrase_len / phrase length: exact 1, heard by sound 0.9, scattered 0.75, near less
 
