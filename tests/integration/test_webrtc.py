@@ -343,11 +343,12 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
         assert panel.members.status("PJSIP/webrtc-agent1").get("Paused") == "1"
         assert panel.members.available() == 0
 
-        # A caller presses 0 and waits the whole queue time: the paused agent's browser never rings.
+        # A caller presses 0, hears that every agent is busy, presses 0 again to wait and waits the whole queue
+        # time: the paused agent's browser never rings.
         caller = "13800138099"
         subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(tmp_path / "caller.wav"),
                         "trim", "0", "40"], check=True)
-        result = _sipp(asterisk, tmp_path, "uac_dtmf.xml", caller, "-key", "dtmf", "0", "-d", "1500")
+        result = _sipp(asterisk, tmp_path, "uac_dtmf_twice.xml", caller, "-key", "dtmf", "0", "-d", "1500")
         assert result.returncode == 0, result.stderr[-2000:]
         assert agent.find_element(By.ID, "softphone").get_attribute("data-ringing-at") is None
         with panel.sessions() as s:
@@ -355,9 +356,12 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
             events = [(e.name, e.data or {}) for e in s.scalars(select(CallEvent).where(CallEvent.call_id == call.id))]
         names = [name for name, _ in events]
         # The caller asked for a person; the IVR saw no free agent (the paused one is not counted by QueueSummary)
-        # and nothing rang the agent's browser.
+        # and offered a callback; the caller chose the queue, waited it out and was offered the callback after it.
+        # Nothing rang the agent's browser.
         assert ("escalate", {"reason": "dtmf_0"}) in events, events
-        assert "AgentCalled" not in names, names
+        routes = [data.get("route") for name, data in events if name == "call-route"]
+        assert routes == ["queue", "callback"], events
+        assert "QueueCallerJoin" in names and "AgentCalled" not in names, names
 
         # Resume, then log out: the member is unpaused, then gone (QueueRemove).
         agent.find_element(By.CSS_SELECTOR, "button[data-action=resume]").click()
