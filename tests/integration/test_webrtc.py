@@ -356,7 +356,7 @@ def test_paused_agent_is_not_rung(asterisk: Sandbox, hotline: Hotline, panel: Pa
             events = [(e.name, e.data or {}) for e in s.scalars(select(CallEvent).where(CallEvent.call_id == call.id))]
         names = [name for name, _ in events]
         # The caller asked for a person; the IVR saw no free agent (the paused one is not counted by QueueSummary)
-        # and offered a callback; the caller chose the queue, waited it out and was offered the callback after it.
+        # and offered a callback; the caller chose the queue, waited it out, and was then put down for a callback.
         # Nothing rang the agent's browser.
         assert ("escalate", {"reason": "dtmf_0"}) in events, events
         routes = [data.get("route") for name, data in events if name == "call-route"]
