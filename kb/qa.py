@@ -415,7 +415,9 @@ class QAEngine:
         not name wins only when it is confidently what the rest of the question describes; a list question
         ("周末能办哪些事") or one with nothing besides the topic's words ("晚上下了班还能办吗") is the centre's.
         """
-        bare = all(ch in self._cue_chars for ch in self._rest(text, topic))
+        besides = self._besides_cues(text, topic)
+        rest = self.index.content_chars(self.index.content(besides))  # what it says besides the cues
+        bare = all(ch in self._cue_chars for ch in rest)
         # A bare topic name ("错时延时服务", "证照邮寄服务") asks about it as much as a question does.
         if off_topic(text, self._off_topic) or not (centre or bare or _ASKS.search(text)):
             return False
@@ -430,7 +432,7 @@ class QAEngine:
         # So does its thing, said as written and not in a list ("身份证国庆前能办好吗": 身份证 of 居民身份证换领).
         if not centre and not listing and top is not None and self._thing_said(top.code, text):
             return False
-        if not centre and not self._about_centre(text, topic):
+        if not centre and not self._about_centre(text, besides, rest):
             return False
         if topic.aspect in ITEM_ASPECT_TOPICS:
             # "车位的不动产证能寄到家吗" asks about that item's delivery: with anything else said, it is a centre
@@ -471,10 +473,10 @@ class QAEngine:
             return topic.aspect
         return aspect if strength >= MEDIUM else topic.aspect
 
-    def _about_centre(self, text: str, topic: Topic) -> bool:
+    def _about_centre(self, text: str, besides: str, rest: list[str]) -> bool:
         """Whatever the question says besides its cue words also appears in the centre facts (so "灵隐寺几点开门"
-        is not about the centre's hours, "投诉邻居噪音" not about complaints on the centre's service)."""
-        rest = self._rest(text, topic)
+        is not about the centre's hours, "投诉邻居噪音" not about complaints on the centre's service). ``besides``: the
+        question with the topic's and the aspects' cues blanked out; ``rest``: its content characters."""
         if not rest:
             return True
         known = sum(ch in self._centre_chars for ch in rest)
@@ -484,14 +486,10 @@ class QAEngine:
         # more like a known out-of-scope question than FOREIGN_LIKE_OOS, names another place or body.
         if self.ranker is None or self.ranker.exemplars is None:
             return True
-        words = self.index.content_words(self._besides_cues(text, topic))
+        words = self.index.content_words(besides)
         if all(w in self._centre_text for w in words if len(w) >= 2):
             return True
         return self._meaning_of(text)[1] < FOREIGN_LIKE_OOS
-
-    def _rest(self, text: str, topic: Topic) -> list[str]:
-        """The content characters of the question besides the topic's cues and the aspect cues."""
-        return self.index.content_chars(self.index.content(self._besides_cues(text, topic)))
 
     @staticmethod
     def _besides_cues(text: str, topic: Topic) -> str:
