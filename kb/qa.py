@@ -189,6 +189,8 @@ class QAEngine:
         text = normalise(question)
         if not text:
             return self._abstain("none", 0.0, [])
+        if self.ranker is not None and self.meaning is not None:
+            self.meaning.embed_ahead(self.meaning_text(text))  # while _assess reads the words
         parts = clause_texts(question)
         last = parts[-1] if parts else ""
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
