@@ -34,6 +34,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kb.centre import topic_named  # noqa: E402
 from kb.evaluation import Score, corpus_split, evaluate, own_tuning_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.meaning import load_meaning  # noqa: E402
@@ -188,9 +189,10 @@ class Vectors:
         texts = {t: i for i, t in enumerate(dict.fromkeys(c["q"] for c in cases))}
         self.text = np.array([texts[c["q"]] for c in cases])
         self.oos = np.array([c.get("item") is None for c in cases])
+        self.topics = np.array([centre_topic_name(c) for c in cases])
 
     def exemplars(self, idx: list[int]) -> Exemplars:
-        return Exemplars(self.tag, self.q[idx], self.oos[idx])
+        return Exemplars(self.tag, self.q[idx], self.oos[idx], self.topics[idx])
 
     def like_oos(self, idx: list[int]) -> np.ndarray:
         """The feature of each question in ``idx`` against the others of ``idx`` (not its own text)."""
@@ -204,6 +206,14 @@ class Vectors:
 
 
 LIKE = NULL_FEATURES.index("like_oos")
+
+
+def centre_topic_name(case: dict) -> str:
+    """The engine's name of a centre question's topic ("" for other questions, or an unknown label)."""
+    if case.get("item") != "CENTRE" or not case.get("topic"):
+        return ""
+    topic = topic_named(case["topic"])
+    return topic.name if topic is not None else ""
 
 
 def train(cases, pool_data, idx: list[int], vectors: Vectors) -> Ranker:

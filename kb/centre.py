@@ -116,6 +116,12 @@ def match_topic(text: str) -> tuple[Topic | None, float]:
     return best
 
 
+def topic_named(name: str) -> Topic | None:
+    """The topic of a name, else the first whose centre.yaml keys hold it (the corpus says "lunch_duty" for
+    "lunch"; "address" is the address topic's name and a key of transport's)."""
+    return next((t for t in TOPICS if name == t.name), None) or next((t for t in TOPICS if name in t.keys), None)
+
+
 def topic_cues(topic: Topic) -> tuple[str, ...]:
     return topic.cues + topic.weak_cues
 

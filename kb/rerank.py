@@ -254,25 +254,39 @@ def oos_gap(oos_best: float, in_best: float) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Exemplars:
-    """Meaning vectors (kb.meaning) of the labelled tuning questions the model was fitted with, and which of them
-    no item answers: a question much nearer a known out-of-scope question (公积金贷款利率多少, asked of a bank) than
-    any answerable one is likelier out of scope, whatever words it shares with an item."""
+    """Meaning vectors (kb.meaning) of the labelled tuning questions the model was fitted with, which of them
+    no item answers, and the centre topic of those that are centre questions. A question much nearer a known
+    out-of-scope question (公积金贷款利率多少, asked of a bank) than any answerable one is likelier out of scope,
+    whatever words it shares with an item; one nearest a centre question ("吃饭那个点有人吗") is likely about the
+    centre's same service, in words no topic cue lists."""
 
     tag: str  # kb.meaning model tag the vectors were made with
     vectors: np.ndarray  # (questions, dim) float32, L2-normalised
     oos: np.ndarray  # (questions,) bool
+    topics: np.ndarray  # (questions,) str: the centre topic's name (kb.centre.TOPICS), "" for other questions
+
+    def near(self, vector: np.ndarray) -> tuple[float, str, float]:
+        """(like_oos, the nearest centre question's topic, how much nearer it is than any other question)."""
+        s = self.vectors @ vector
+        centre = self.topics != ""
+        like = oos_gap(float(s[self.oos].max(initial=0.0)), float(s[~self.oos].max(initial=0.0)))
+        if not centre.any():
+            return like, "", -1.0
+        best = int(np.argmax(np.where(centre, s, -1.0)))
+        return like, str(self.topics[best]), float(s[best] - s[~centre].max(initial=0.0))
 
     def like_oos(self, vector: np.ndarray) -> float:
-        s = self.vectors @ vector
-        return oos_gap(float(s[self.oos].max(initial=0.0)), float(s[~self.oos].max(initial=0.0)))
+        return self.near(vector)[0]
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, vectors=self.vectors.astype(np.float16), oos=self.oos, tag=np.array(self.tag))
+        np.savez_compressed(path, vectors=self.vectors.astype(np.float16), oos=self.oos, topics=self.topics,
+                            tag=np.array(self.tag))
 
     @classmethod
     def load(cls, path: Path) -> Exemplars:
         with np.load(path) as data:
-            return cls(str(data["tag"]), data["vectors"].astype(np.float32), data["oos"].astype(bool))
+            topics = data["topics"].astype(str) if "topics" in data else np.full(len(data["oos"]), "")
+            return cls(str(data["tag"]), data["vectors"].astype(np.float32), data["oos"].astype(bool), topics)
 
 
 @dataclass(frozen=True)

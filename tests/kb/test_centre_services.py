@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from kb.centre import EXAMPLES, NARROW, TOPICS, centre_answer, most_asked, spoken_name
+from kb.centre import EXAMPLES, NARROW, TOPICS, centre_answer, most_asked, spoken_name, topic_named
 from kb.compose import item_answer
 from kb.qa import QAEngine
 from kb.schema import KnowledgeBase
@@ -107,3 +107,9 @@ def test_item_service_answers_follow_the_flags(real_kb: KnowledgeBase) -> None:
 def test_an_item_thing_said_with_a_holiday_is_not_the_centre_hours(engine: QAEngine, question: str) -> None:
     """国庆/中秋 is an hours cue, but the caller names what the item is about (身份证): not the centre's hours."""
     assert engine.answer(question).item_code != "CENTRE"
+
+
+def test_a_topic_is_found_by_its_name_before_another_topic_s_key() -> None:
+    """Corpus labels name topics (kb_train_ranker keeps them with the exemplars): by name first, then by key."""
+    assert topic_named("address").name == "address"  # (also one of transport's centre.yaml keys)
+    assert topic_named("lunch_duty").name == "lunch" and topic_named("no-such-topic") is None

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from kb.qa import QAEngine
-from kb.rerank import CANDIDATE_FEATURES, MODEL_PATH, NULL_FEATURES, POOL, Ranker, load_ranker
+from kb.rerank import CANDIDATE_FEATURES, MODEL_PATH, NULL_FEATURES, POOL, Exemplars, Ranker, load_ranker
 from kb.text import normalise
 
 
@@ -145,3 +147,43 @@ def test_centre_and_follow_up_paths_with_the_model(engine: QAEngine) -> None:
     assert engine.answer("你们几点上班").item_code == "CENTRE"
     assert engine.answer("有没有停车场").item_code == "CENTRE"
     assert engine.answer("那要多少钱", context_item="GA-004").item_code == "GA-004"
+
+
+def test_the_nearest_centre_question_gives_its_topic_and_margin() -> None:
+    """Exemplars.near: the nearest centre question's topic, and how much nearer it is than every other question."""
+    eye = np.eye(4, dtype=np.float32)
+    exemplars = Exemplars("t", eye, np.array([False, True, False, False]), np.array(["", "", "lunch", "parking"]))
+    question = np.array([0.1, 0.2, 0.9, 0.3], np.float32)
+    like, topic, margin = exemplars.near(question)
+    assert topic == "lunch" and margin == pytest.approx(0.9 - 0.2)
+    assert like == exemplars.like_oos(question) < 0  # an answerable one (the centre's, 0.9) is nearest
+    like, topic, margin = exemplars.near(np.array([0.1, 0.9, 0.2, 0.0], np.float32))
+    assert like > 0 and topic == "lunch" and margin < 0  # the out-of-scope one is nearer than any centre one
+
+
+def test_exemplars_without_topics_still_load(tmp_path) -> None:
+    """An exemplar file written before centre topics were kept reads as having no centre questions."""
+    path = tmp_path / "old.npz"
+    np.savez_compressed(path, vectors=np.eye(2, dtype=np.float16), oos=np.array([True, False]), tag=np.array("t"))
+    exemplars = Exemplars.load(path)
+    assert list(exemplars.topics) == ["", ""] and exemplars.near(np.array([1.0, 0.0], np.float32))[1:] == ("", -1.0)
+
+
+def test_a_centre_question_in_words_no_cue_lists_is_read_by_example(engine: QAEngine) -> None:
+    """Said without any topic cue, a question the engine would not answer is the centre's when it is clearly
+    nearest a known centre question; without that known question it is not."""
+    assert engine.ranker is not None and engine.meaning is not None and engine.ranker.exemplars is not None
+    question = "吃饭那个点过去有没有人"
+    base = engine.ranker.exemplars
+
+    def with_exemplars(extra: list[str], topics: list[str]) -> QAEngine:
+        vectors = [engine.meaning.embed([engine.meaning_text(normalise(q))])[0] for q in extra]
+        exemplars = Exemplars(base.tag, np.vstack([base.vectors, *vectors]) if vectors else base.vectors,
+                              np.append(base.oos, np.zeros(len(extra), bool)),
+                              np.append(np.full(len(base.oos), ""), topics).astype(str))
+        return QAEngine(engine.index, ranker=replace(engine.ranker, exemplars=exemplars), meaning=engine.meaning,
+                        aspect_model=engine.aspect_model)
+
+    assert with_exemplars([], []).answer(question).item_code != "CENTRE"
+    answer = with_exemplars(["吃饭的点去有没有人"], ["lunch"]).answer(question)
+    assert answer.item_code == "CENTRE" and "中午" in answer.answer
