@@ -185,5 +185,5 @@ def test_a_centre_question_in_words_no_cue_lists_is_read_by_example(engine: QAEn
                         aspect_model=engine.aspect_model)
 
     assert with_exemplars([], []).answer(question).item_code != "CENTRE"
-    answer = with_exemplars(["吃饭的点去有没有人"], ["lunch"]).answer(question)
+    answer = with_exemplars(["吃饭那个点过去有人吗"], ["lunch"]).answer(question)
     assert answer.item_code == "CENTRE" and "中午" in answer.answer
