@@ -336,15 +336,15 @@ class QAEngine:
         """``_meaning_of`` plus the topic of the nearest known centre question and its margin (kb.rerank.Exemplars)."""
         if self.meaning is None:
             return {}, 0.0, "", -1.0
-        seen, *near = self._last_sims  # (one tuple: safe to read while another thread replaces it)
+        last = self._last_sims  # (one tuple: safe to read while another thread replaces it)
         text_key = f"{id(self.ranker)} {text}"  # (like_oos depends on the ranker's exemplars)
-        if seen != text_key:
+        if last[0] != text_key:
             vector = self.meaning.embed([self.meaning_text(text)])[0]
             exemplars = self.ranker.exemplars if self.ranker is not None else None
             like, topic, margin = exemplars.near(vector) if exemplars is not None else (0.0, "", -1.0)
-            near = [self.meaning.similarities_of(vector), like, topic, margin]
-            self._last_sims = (text_key, *near)
-        return near[0], near[1], near[2], near[3]
+            last = (text_key, self.meaning.similarities_of(vector), like, topic, margin)
+            self._last_sims = last
+        return last[1:]
 
     def _centre_example(self, text: str) -> Topic | None:
         """The centre topic of the known question this one is clearly nearest to, if it is a centre question."""
