@@ -175,8 +175,11 @@ def test_every_code_has_enough_questions_in_all_styles(corpus: list[tuple[str, d
             bad.append(f"{code}: {len(entries)} questions (< {MIN_PER_CODE})")
         if set(styles) != ITEM_STYLES:
             bad.append(f"{code}: styles missing {sorted(ITEM_STYLES - set(styles))}")
-        if not 1 <= styles["asr"] <= 2:
-            bad.append(f"{code}: {styles['asr']} asr questions (want 1 or 2)")
+        # Misheard questions at most a quarter of an item's, rounded up (two while it has eight or fewer): later
+        # writers add one question per item, sometimes an asr one, without tilting any item towards asr.
+        most_asr = max(2, -(-len(entries) // 4))
+        if not 1 <= styles["asr"] <= most_asr:
+            bad.append(f"{code}: {styles['asr']} asr questions of {len(entries)} (want 1 to {most_asr})")
         if len({e["aspect"] for e in entries}) < 4:
             bad.append(f"{code}: fewer than four different aspects")
     assert not bad, "\n".join(bad)
