@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import jieba
+import numpy as np
 
 from kb.operations import marked_operations
 from kb.schema import KnowledgeBase
@@ -83,7 +84,16 @@ class Index:
     doc_sounds: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> their sound symbols
     phrase_starts: dict[str, list[Phrase]] = field(default_factory=dict)  # first two sound symbols -> 4+ phrases
     pairs: dict[str, list[Phrase]] = field(default_factory=dict)  # first sound symbol -> two-character phrases
-    with_symbol: dict[str, list[int]] = field(default_factory=dict)  # sound symbol -> positions in phrases
+    with_symbol: dict[str, np.ndarray] = field(default_factory=dict)  # sound symbol -> positions in phrases
+    # Per phrase, for near_hits' one-pass filter: how many different syllables it has, how many of them may be heard
+    # wrong (two blurred syllables in a short phrase match too many other words), and its length.
+    phrase_syllables: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    phrase_wrong: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    phrase_len: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # BM25 by arrays: per term, the positions in ``codes`` of its postings and their length-normalised tf (fixed
+    # once the index is built), so a question's scores are a few vector additions, not a loop over every posting.
+    codes: list[str] = field(default_factory=list)
+    bm25_terms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _contents: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # text -> content(text)
     operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
     bundle_codes: frozenset[str] = frozenset()
@@ -205,15 +215,26 @@ def build_index(kb: KnowledgeBase) -> Index:
         for term, weight in tf.items():
             index.postings.setdefault(term, {})[code] = weight
 
+    with_symbol: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(index.phrases):
         for sym in p.symbols:
-            index.with_symbol.setdefault(sym, []).append(i)
+            with_symbol[sym].append(i)
         if len(p.key) >= 4:
             index.phrase_starts.setdefault(p.key[:2], []).append(p)
         elif len(p.key) == 2:
             index.pairs.setdefault(p.key[0], []).append(p)
+    index.with_symbol = {sym: np.array(at, np.int32) for sym, at in with_symbol.items()}
+    index.phrase_syllables = np.array([len(p.symbols) for p in index.phrases], np.int32)
+    index.phrase_wrong = np.array([1 if len(p.key) <= 4 else 2 for p in index.phrases], np.int32)
+    index.phrase_len = np.array([len(p.key) for p in index.phrases], np.int32)
     n = max(len(fields_by_code), 1)
     index.avg_len = sum(index.doc_len.values()) / n if index.doc_len else 1.0
     index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in index.postings.items()}
     index.max_idf = math.log(1 + (n + 0.5) / 0.5)
+    index.codes = list(fields_by_code)
+    at = {code: i for i, code in enumerate(index.codes)}
+    for term, postings in index.postings.items():
+        norms = [tf * (K1 + 1) / (tf + K1 * (1 - B + B * index.doc_len[code] / index.avg_len))
+                 for code, tf in postings.items()]
+        index.bm25_terms[term] = (np.array([at[code] for code in postings], np.intp), np.array(norms))
     return index
