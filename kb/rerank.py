@@ -90,6 +90,7 @@ NULL_FEATURES = (
     "sim_best",  # meaning: the best similarity of any item or bundle, (s - 0.9) x 10
     "sim_centre_over",  # meaning: the centre's facts' similarity minus that best, x20, clipped to [-2, 2]
     "like_oos",  # meaning: nearest labelled out-of-scope question minus nearest answerable one, x20, [-3, 3]
+    "elsewhere",  # another place's or organisation's counter is named (kb.confidence.ELSEWHERE)
 )
 
 
@@ -111,6 +112,7 @@ class Question:
     known_chars: frozenset[str]  # characters of every target's names and aliases (Index.doc_chars)
     sims: dict[str, float] = field(default_factory=dict)  # meaning similarity per code, CENTRE included ({}: none)
     like_oos: float = 0.0  # Exemplars.like_oos of the question (0: no meaning model)
+    elsewhere: bool = False  # another place's or organisation's counter is named
 
 
 def _logit(p: float) -> float:
@@ -243,6 +245,7 @@ def pool_features(index: Index, q: Question, cands: list[Candidate], phrase_keys
         (sim_best - 0.9) * 10 if q.sims else 0.0,
         min(max((q.sims.get(CENTRE, 0.0) - sim_best) * 20, -2.0), 2.0) if q.sims else 0.0,
         q.like_oos,
+        1.0 if q.elsewhere else 0.0,
     ]
     return rows, null
 

@@ -94,6 +94,14 @@ def test_pool_rows_match_the_features(engine: QAEngine) -> None:
     assert last["thing"] < 1.0 and last["score_ratio"] < 1.0
 
 
+@pytest.mark.parametrize(("question", "elsewhere"), [("宁波那边的不动产中心要预约吗", 1.0), ("工行网点周六几点开门", 1.0),
+                                                     ("不动产登记要预约吗", 0.0), ("周六能去办营业执照吗", 0.0)])
+def test_another_place_or_organisation_named_is_an_abstain_feature(engine: QAEngine, question: str,
+                                                                   elsewhere: float) -> None:
+    _, _, null = engine.pool(question)
+    assert dict(zip(NULL_FEATURES, null, strict=True))["elsewhere"] == elsewhere
+
+
 @pytest.mark.parametrize(("question", "said", "other"), [("狗证要年检了", "GA-002", "GA-001"),
                                                          ("第一次办狗证", "GA-001", "GA-002")])
 def test_operation_said_marks_the_sibling(engine: QAEngine, question: str, said: str, other: str) -> None:
