@@ -94,12 +94,15 @@ class Index:
     # once the index is built), so a question's scores are a few vector additions, not a loop over every posting.
     codes: list[str] = field(default_factory=list)
     bm25_terms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # The last question's terms and BM25 scores (kb.retrieval.bm25): ranking and the ranker's features both ask.
+    bm25_last: tuple[tuple[str, ...], dict[str, float]] = field(default=((), {}), repr=False, compare=False)
     # Every start (2+ characters) of a phrase's text, and of its sound key, -> the phrases (positions in ``phrases``)
     # that are exactly it: phrase_hits walks the question's substrings while they start a phrase, instead of testing
     # every phrase against the question.
     phrases_by_text: dict[str, list[int]] = field(default_factory=dict)
     phrases_by_key: dict[str, list[int]] = field(default_factory=dict)
     _contents: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # text -> content(text)
+    _terms: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)  # text -> terms
     # Coverage by arrays: per character, the positions in ``codes`` of the targets whose doc_chars hold it, and per
     # sound symbol those whose doc_sounds do; a question's coverage of every target is a few vector additions.
     code_at: dict[str, int] = field(default_factory=dict)  # code -> its position in ``codes``
@@ -163,10 +166,16 @@ class Index:
 
     def terms(self, text: str) -> list[str]:
         """Content terms of an already-normalised text: words, single characters and sound bigrams."""
-        content = self.content(text)
-        words = [w for w in self.tokenizer.cut_for_search(content, HMM=False) if len(w) >= 2 and w not in STOPWORDS]
-        chars = ["#" + ch for ch in self.content_chars(content)]
-        return words + chars + ["~" + b for b in syllable_bigrams(sound_key(content))]
+        done = self._terms.get(text)  # (ranking and the ranker's features both ask, jieba cuts it once)
+        if done is None:
+            if len(self._terms) >= CONTENTS_KEPT:
+                self._terms.clear()
+            content = self.content(text)
+            words = [w for w in self.tokenizer.cut_for_search(content, HMM=False)
+                     if len(w) >= 2 and w not in STOPWORDS]
+            chars = ["#" + ch for ch in self.content_chars(content)]
+            done = self._terms[text] = tuple(words + chars + ["~" + b for b in syllable_bigrams(sound_key(content))])
+        return list(done)
 
 
 _TOKENIZERS: dict[frozenset[str], jieba.Tokenizer] = {}

@@ -176,6 +176,9 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
 
 def bm25(index: Index, terms: list[str]) -> dict[str, float]:
     """BM25 per target that shares a term with the question, in ``index.codes`` order."""
+    last = index.bm25_last  # (one tuple: safe to read while another thread replaces it)
+    if last[0] == tuple(terms) and terms:
+        return dict(last[1])
     total = np.zeros(len(index.codes))
     touched = np.zeros(len(index.codes), bool)
     for term in dict.fromkeys(terms):  # (in order: float sums, hence ties, the same in every process)
@@ -186,7 +189,9 @@ def bm25(index: Index, terms: list[str]) -> dict[str, float]:
         total[at] += index.idf[term] * TERM_WEIGHTS.get(term[0], 1.0) * norms
         touched[at] = True
     found = np.flatnonzero(touched)
-    return dict(zip([index.codes[i] for i in found.tolist()], total[found].tolist(), strict=True))
+    scores = dict(zip([index.codes[i] for i in found.tolist()], total[found].tolist(), strict=True))
+    index.bm25_last = (tuple(terms), scores)
+    return dict(scores)
 
 
 def coverage(index: Index, chars: list[str], code: str) -> tuple[float, float]:
