@@ -49,12 +49,21 @@ def _bucket(strength: float) -> int:
     return 0 if strength <= 0 else 1 if strength < MEDIUM else 2 if strength < STRONG else 3
 
 
+_BUCKETS_KEPT = 65536  # n-grams whose bucket is remembered (callers' questions repeat most of them)
+_bucket_of: dict[str, int] = {}
+
+
 def _hashed(tag: str, text: str, out: dict[int, float]) -> None:
     size = 1 << HASH_BITS
     padded = f"^{text}$"
     for n in NGRAMS:
         for i in range(len(padded) - n + 1):
-            h = zlib.crc32(f"{tag}{padded[i:i + n]}".encode()) % size  # (crc32: the same bucket in every process)
+            gram = f"{tag}{padded[i:i + n]}"
+            h = _bucket_of.get(gram)
+            if h is None:
+                if len(_bucket_of) >= _BUCKETS_KEPT:
+                    _bucket_of.clear()
+                h = _bucket_of[gram] = zlib.crc32(gram.encode()) % size  # (crc32: the same bucket in every process)
             out[h] = out.get(h, 0.0) + 1.0
 
 
@@ -76,7 +85,8 @@ def features(text: str, last: str) -> tuple[np.ndarray, np.ndarray]:
         dense[base + offset + _INDEX[aspect] * _BUCKETS + _bucket(strength)] = RULE_SCALE
     # (n-gram counts are damped: a long story repeats characters that say nothing of the ask)
     idx = np.fromiter(list(hashed) + list(dense), dtype=np.int64)
-    val = np.array([np.sqrt(v) for v in hashed.values()] + list(dense.values()), dtype=np.float64)
+    val = np.concatenate([np.sqrt(np.fromiter(hashed.values(), np.float64, len(hashed))),  # (one vector sqrt)
+                          np.fromiter(dense.values(), np.float64, len(dense))])
     return idx, val
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from kb.index import Index
 from kb.retrieval import Candidate, coverage
+from kb.text import longest_shared_run
 
 CONTENT_FULL = 6.0  # idf mass of about two distinctive characters: enough to name an item
 
@@ -100,16 +102,12 @@ def longest_run_share(question_key: str, phrase_keys: list[str]) -> float:
     of that phrase's length: "二手车" is 0.6 of "二手车过户"."""
     best = 0.0
     for pk in phrase_keys:
-        n = len(pk)
-        for length in range(n, MIN_RUN - 1, -1):
-            if length / n <= best:
-                break
-            if any(pk[i : i + length] in question_key for i in range(n - length + 1)):
-                best = length / n
-                break
+        if len(pk) >= MIN_RUN and (run := longest_shared_run(pk, question_key)) >= MIN_RUN:
+            best = max(best, run / len(pk))
     return best
 
 
+@lru_cache(maxsize=4096)  # (asked ~15 times per answer, once per candidate's features)
 def off_topic(text: str, cues: tuple[str, ...] = OFF_TOPIC) -> bool:
     """Does the text carry a non-service intent? ``cues`` is OFF_TOPIC without the words the KB itself uses (the
     QA engine drops them: with 驾校备案 or 大型活动 in the KB, 驾校 and 演唱会 are service words)."""

@@ -94,7 +94,24 @@ class Index:
     # once the index is built), so a question's scores are a few vector additions, not a loop over every posting.
     codes: list[str] = field(default_factory=list)
     bm25_terms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # The last question's terms and BM25 scores (kb.retrieval.bm25): ranking and the ranker's features both ask.
+    bm25_last: tuple[tuple[str, ...], dict[str, float]] = field(default=((), {}), repr=False, compare=False)
+    # Every start (2+ characters) of a phrase's text, and of its sound key, -> the phrases (positions in ``phrases``)
+    # that are exactly it: phrase_hits walks the question's substrings while they start a phrase, instead of testing
+    # every phrase against the question.
+    phrases_by_text: dict[str, list[int]] = field(default_factory=dict)
+    phrases_by_key: dict[str, list[int]] = field(default_factory=dict)
     _contents: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # text -> content(text)
+    _terms: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)  # text -> terms
+    # Coverage by arrays: per character, the positions in ``codes`` of the targets whose doc_chars hold it, and per
+    # sound symbol those whose doc_sounds do; a question's coverage of every target is a few vector additions.
+    code_at: dict[str, int] = field(default_factory=dict)  # code -> its position in ``codes``
+    char_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    sound_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    _char_hits: dict[str, tuple[float, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False,
+                                                                       compare=False)
+    _coverages: dict[tuple[str, ...], tuple[np.ndarray, float]] = field(default_factory=dict, repr=False,
+                                                                        compare=False)
     operations: dict[str, frozenset[str]] = field(default_factory=dict)  # item code -> operations it marks
     bundle_codes: frozenset[str] = frozenset()
     bundle_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # bundle code -> its member items
@@ -113,6 +130,33 @@ class Index:
             done = self._contents[text] = "".join(self.content_words(text))
         return done
 
+    def coverages(self, chars: list[str]) -> tuple[np.ndarray, float]:
+        """(kb.retrieval.coverage's share for every target in ``codes`` order, the chars' total idf weight)."""
+        key = tuple(chars)
+        done = self._coverages.get(key)  # (one answer asks for the same few lists ~80 times, one target each)
+        if done is None:
+            if len(self._coverages) >= CONTENTS_KEPT:
+                self._coverages.clear()
+            got = np.zeros(len(self.codes))
+            total = 0.0
+            for ch in chars:  # (in order, one addition per character: the same float sums as one target at a time)
+                weight, own, heard = self._char_hit(ch)
+                total += weight
+                got[own] += weight
+                got[heard] += weight * 0.3
+            done = self._coverages[key] = (got / total if total else got, total)
+        return done
+
+    def _char_hit(self, ch: str) -> tuple[float, np.ndarray, np.ndarray]:
+        """(idf weight of the character, targets holding it, targets holding only its sound); at most one entry
+        per character ever asked about."""
+        done = self._char_hits.get(ch)
+        if done is None:
+            own = self.char_codes.get(ch, _NONE)
+            heard = np.setdiff1d(self.sound_codes.get(sound_key(ch), _NONE), own)
+            done = self._char_hits[ch] = (self.idf.get("#" + ch, self.max_idf), own, heard)
+        return done
+
     def content_words(self, text: str) -> list[str]:
         """The words of ``content(text)``."""
         return [w for w in self.tokenizer.cut(text, HMM=False) if w not in STOPWORDS and not w.isspace()]
@@ -122,13 +166,20 @@ class Index:
 
     def terms(self, text: str) -> list[str]:
         """Content terms of an already-normalised text: words, single characters and sound bigrams."""
-        content = self.content(text)
-        words = [w for w in self.tokenizer.cut_for_search(content, HMM=False) if len(w) >= 2 and w not in STOPWORDS]
-        chars = ["#" + ch for ch in self.content_chars(content)]
-        return words + chars + ["~" + b for b in syllable_bigrams(sound_key(content))]
+        done = self._terms.get(text)  # (ranking and the ranker's features both ask, jieba cuts it once)
+        if done is None:
+            if len(self._terms) >= CONTENTS_KEPT:
+                self._terms.clear()
+            content = self.content(text)
+            words = [w for w in self.tokenizer.cut_for_search(content, HMM=False)
+                     if len(w) >= 2 and w not in STOPWORDS]
+            chars = ["#" + ch for ch in self.content_chars(content)]
+            done = self._terms[text] = tuple(words + chars + ["~" + b for b in syllable_bigrams(sound_key(content))])
+        return list(done)
 
 
 _TOKENIZERS: dict[frozenset[str], jieba.Tokenizer] = {}
+_NONE = np.zeros(0, np.intp)
 
 
 def _tokenizer(words: set[str]) -> jieba.Tokenizer:
@@ -223,6 +274,11 @@ def build_index(kb: KnowledgeBase) -> Index:
             index.phrase_starts.setdefault(p.key[:2], []).append(p)
         elif len(p.key) == 2:
             index.pairs.setdefault(p.key[0], []).append(p)
+        for whole, by in ((p.text, index.phrases_by_text), (p.key, index.phrases_by_key)):
+            for n in range(2, len(whole)):
+                by.setdefault(whole[:n], [])
+            if len(whole) >= 2:
+                by.setdefault(whole, []).append(i)
     index.with_symbol = {sym: np.array(at, np.int32) for sym, at in with_symbol.items()}
     index.phrase_syllables = np.array([len(p.symbols) for p in index.phrases], np.int32)
     index.phrase_wrong = np.array([1 if len(p.key) <= 4 else 2 for p in index.phrases], np.int32)
@@ -232,7 +288,16 @@ def build_index(kb: KnowledgeBase) -> Index:
     index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in index.postings.items()}
     index.max_idf = math.log(1 + (n + 0.5) / 0.5)
     index.codes = list(fields_by_code)
-    at = {code: i for i, code in enumerate(index.codes)}
+    at = index.code_at = {code: i for i, code in enumerate(index.codes)}
+    char_codes: dict[str, list[int]] = defaultdict(list)
+    sound_codes: dict[str, list[int]] = defaultdict(list)
+    for code in index.codes:
+        for ch in index.doc_chars[code]:
+            char_codes[ch].append(at[code])
+        for sym in index.doc_sounds[code]:
+            sound_codes[sym].append(at[code])
+    index.char_codes = {ch: np.array(js, np.intp) for ch, js in char_codes.items()}
+    index.sound_codes = {sym: np.array(js, np.intp) for sym, js in sound_codes.items()}
     for term, postings in index.postings.items():
         norms = [tf * (K1 + 1) / (tf + K1 * (1 - B + B * index.doc_len[code] / index.avg_len))
                  for code, tf in postings.items()]

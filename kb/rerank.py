@@ -23,7 +23,7 @@ from kb.distinguish import together
 from kb.index import STOP_CHARS, Index
 from kb.operations import OTHER_SAID, SAID, UNSAID, operation_factor, qualifier_said, siblings, thing
 from kb.retrieval import Candidate, bm25, coverage
-from kb.text import sound_key
+from kb.text import longest_shared_run, sound_key
 
 CENTRE = "CENTRE"  # the centre's code among the meaning similarities (kb.meaning)
 POOL = 10  # candidates the model chooses among (right item's recall in the pool: benchmarks/kb_train_ranker.py)
@@ -128,12 +128,7 @@ def _thing(phrases: list[str], key: str) -> tuple[float, float]:
         if len(t) < 2:
             continue
         share = max(share, sum(s in key for s in t) / len(t))
-        for length in range(len(t), 0, -1):
-            if length / len(t) <= run:
-                break
-            if any(t[i : i + length] in key for i in range(len(t) - length + 1)):
-                run = length / len(t)
-                break
+        run = max(run, longest_shared_run(t, key) / len(t))
     return share, run
 
 
@@ -267,16 +262,26 @@ class Exemplars:
     vectors: np.ndarray  # (questions, dim) float32, L2-normalised
     oos: np.ndarray  # (questions,) bool
     topics: np.ndarray  # (questions,) str: the centre topic's name (kb.centre.TOPICS), "" for other questions
+    # The masks near() needs, made once (comparing every topic string cost ~50 us an answer).
+    _centre: np.ndarray = field(init=False, repr=False)
+    _other: np.ndarray = field(init=False, repr=False)
+    _answerable: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        centre = self.topics != ""
+        object.__setattr__(self, "_centre", centre)
+        object.__setattr__(self, "_other", ~centre)
+        object.__setattr__(self, "_answerable", ~self.oos)
 
     def near(self, vector: np.ndarray) -> tuple[float, str, float]:
         """(like_oos, the nearest centre question's topic, how much nearer it is than any other question)."""
         s = self.vectors @ vector
-        centre = self.topics != ""
-        like = oos_gap(float(s[self.oos].max(initial=0.0)), float(s[~self.oos].max(initial=0.0)))
+        centre = self._centre
+        like = oos_gap(float(s[self.oos].max(initial=0.0)), float(s[self._answerable].max(initial=0.0)))
         if not centre.any():
             return like, "", -1.0
         best = int(np.argmax(np.where(centre, s, -1.0)))
-        return like, str(self.topics[best]), float(s[best] - s[~centre].max(initial=0.0))
+        return like, str(self.topics[best]), float(s[best] - s[self._other].max(initial=0.0))
 
     def like_oos(self, vector: np.ndarray) -> float:
         return self.near(vector)[0]

@@ -38,9 +38,16 @@ class Candidate:
 def phrase_hits(index: Index, text: str, key: str) -> dict[str, tuple[float, str]]:
     """code -> (discounted length, phrase) of the longest name/alias present in the question."""
     best: dict[str, tuple[float, str]] = {}
-    for p in index.phrases:
-        if len(p.text) < 2:
-            continue
+    # Only phrases that are one of the question's substrings (as written or by sound) can hit: each start's
+    # substrings are looked up while they still start some phrase, then checked in index order as before.
+    found: set[int] = set()
+    for source, by in ((text, index.phrases_by_text), (key, index.phrases_by_key)):
+        for i in range(len(source) - 1):
+            end = i + 2
+            while end <= len(source) and (at := by.get(source[i:end])) is not None:
+                found.update(at)
+                end += 1
+    for p in (index.phrases[i] for i in sorted(found)):
         if p.text in text:
             length = float(len(p.text))
         elif p.key in key:
@@ -169,6 +176,9 @@ def near_hits(index: Index, key: str) -> dict[str, tuple[float, str]]:
 
 def bm25(index: Index, terms: list[str]) -> dict[str, float]:
     """BM25 per target that shares a term with the question, in ``index.codes`` order."""
+    last = index.bm25_last  # (one tuple: safe to read while another thread replaces it)
+    if last[0] == tuple(terms) and terms:
+        return dict(last[1])
     total = np.zeros(len(index.codes))
     touched = np.zeros(len(index.codes), bool)
     for term in dict.fromkeys(terms):  # (in order: float sums, hence ties, the same in every process)
@@ -179,7 +189,9 @@ def bm25(index: Index, terms: list[str]) -> dict[str, float]:
         total[at] += index.idf[term] * TERM_WEIGHTS.get(term[0], 1.0) * norms
         touched[at] = True
     found = np.flatnonzero(touched)
-    return dict(zip([index.codes[i] for i in found.tolist()], total[found].tolist(), strict=True))
+    scores = dict(zip([index.codes[i] for i in found.tolist()], total[found].tolist(), strict=True))
+    index.bm25_last = (tuple(terms), scores)
+    return dict(scores)
 
 
 def coverage(index: Index, chars: list[str], code: str) -> tuple[float, float]:
@@ -188,16 +200,10 @@ def coverage(index: Index, chars: list[str], code: str) -> tuple[float, float]:
     A character missing from the whole KB weighs most: it is what makes "今天天气" out of scope. A homophone
     counts most of the way (ASR errors).
     """
-    total = got = 0.0
-    own, sounds = index.doc_chars[code], index.doc_sounds[code]
-    for ch in chars:
-        weight = index.idf.get("#" + ch, index.max_idf)
-        total += weight
-        if ch in own:
-            got += weight
-        elif sound_key(ch) in sounds:
-            got += weight * 0.3  # a lone homophone is weak evidence (狗~购); phrases carry the sound matches
-    return (got / total if total else 0.0), total
+    # (a lone homophone weighs 0.3: weak evidence, 狗~购; phrases carry the sound matches.) Computed for every
+    # target at once and remembered per question (Index.coverages): one answer asks for ~80 targets.
+    shares, total = index.coverages(chars)
+    return float(shares[index.code_at[code]]), total
 
 
 def rank(index: Index, text: str, content_text: str | None = None, limit: int = 5, asking: str = ""

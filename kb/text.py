@@ -159,3 +159,17 @@ def symbol_similarity(a: str, b: str) -> float:
 
 def syllable_bigrams(key: str) -> list[str]:
     return [key[i : i + 2] for i in range(len(key) - 1)]
+
+
+def longest_shared_run(part: str, whole: str) -> int:
+    """Length of the longest substring of ``part`` found in ``whole``. From each start the run only grows while it is
+    still in ``whole`` (a substring's prefixes are in it too), so this is ~len(part) searches, not one per stretch."""
+    best = 0
+    for i in range(len(part)):
+        if len(part) - i <= best:
+            break
+        end = i + best + 1  # only a run longer than the best so far matters
+        while end <= len(part) and part[i:end] in whole:
+            end += 1
+        best = max(best, end - 1 - i)
+    return best
