@@ -56,6 +56,7 @@ CUES: dict[str, dict[str, float]] = {
     "process": {
         "流程": STRONG, "步骤": STRONG, "程序": STRONG, "怎么办理": MEDIUM, "如何办理": MEDIUM, "先干什么": STRONG,
         "怎么操作": STRONG, "怎么办": MEDIUM, "怎么弄": MEDIUM, "怎么搞": MEDIUM, "咋办": MEDIUM, "咋弄": MEDIUM,
+        "怎么整": MEDIUM, "咋整": MEDIUM, "咋搞": MEDIUM, "哪能弄": MEDIUM, "哪能办": MEDIUM,  # (northern, Wu)
     },
     "conditions": {
         "条件": STRONG + 0.5, "资格": STRONG, "符合": STRONG, "要求": MEDIUM, "谁可以": STRONG, "哪些人": STRONG,
@@ -86,7 +87,8 @@ CUES: dict[str, dict[str, float]] = {
         "少了一样": STRONG + 1, "差一样": STRONG + 1, "缺了": MEDIUM, "少了": MEDIUM, "先受理": STRONG + 1,
         "后补": STRONG + 1, "补交": STRONG, "先收": STRONG + 1, "少份": STRONG + 1, "少一份": STRONG + 1,
         "缺份": STRONG + 1, "缺一份": STRONG + 1, "晚点交": STRONG, "过后再交": STRONG, "以后再交": STRONG,
-        "先办着": STRONG, "还没拿到": MEDIUM, "还没开出来": MEDIUM,
+        "先办着": STRONG, "还没拿到": MEDIUM, "还没开出来": MEDIUM, "还没出来": MEDIUM, "还没给": MEDIUM,
+        "还没填好": MEDIUM, "先申请": MEDIUM, "先递": MEDIUM, "先把别的": STRONG,
     },
     "sample_form": {
         "样表": STRONG + 1, "样本": STRONG, "范本": STRONG, "模板": STRONG, "表格": STRONG, "下载": STRONG + 0.5,
