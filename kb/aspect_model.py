@@ -49,7 +49,7 @@ def _bucket(strength: float) -> int:
     return 0 if strength <= 0 else 1 if strength < MEDIUM else 2 if strength < STRONG else 3
 
 
-_BUCKETS_KEPT = 65536  # n-grams whose bucket is remembered (callers' questions repeat most of them)
+_BUCKETS_KEPT = 16384  # n-grams whose bucket is remembered (callers' questions repeat most of them)
 _bucket_of: dict[str, int] = {}
 
 

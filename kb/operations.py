@@ -85,7 +85,7 @@ def thing(name: str) -> str:
     return _GENERIC.sub("", name)
 
 
-@lru_cache(maxsize=65536)  # (every pair of a pool, ~150 per answer; few distinct pairs)
+@lru_cache(maxsize=8192)  # (every pair of a pool, ~150 per answer; few distinct pairs)
 def siblings(a: str, b: str) -> bool:
     """Do two item names share their thing (at least two characters in a row), so only the operation tells them
     apart? 合作社设立登记 / 合作社变更登记 do; 城市树木迁移砍伐审批 / 农用地转用审查 do not."""
