@@ -471,13 +471,14 @@ class QAEngine:
             return False
         if not centre and not self._about_centre(text, besides, rest):
             return False
-        if centre and topic.name in ITEM_SIDE_TOPICS and conf >= self.thresholds.centre_item:
-            centre = False  # (+9 right on the tune split, no centre question lost)
+        # 你们/中心 said decides for the centre, except of a topic the item answers for itself when the item is
+        # clearly meant ("防疫合格证是在你们中心几楼办": +9 right on the tune split, no centre question lost).
+        said = centre and not (topic.name in ITEM_SIDE_TOPICS and conf >= self.thresholds.centre_item)
         if topic.aspect in ITEM_ASPECT_TOPICS:
             # "车位的不动产证能寄到家吗" asks about that item's delivery: with anything else said, it is a centre
             # question only when no item is even a likely answer ("办好的证能寄到家吗": the rule, not a guess).
-            return centre or bare or listing or conf < self.thresholds.abstain
-        return centre or bare or listing or conf < self.thresholds.centre_item
+            return said or bare or listing or conf < self.thresholds.abstain
+        return said or bare or listing or conf < self.thresholds.centre_item
 
     def _thing_said(self, code: str, text: str) -> bool:
         """Is what one of the target's names is about (kb.operations.thing, 2+ characters) in the question?"""
