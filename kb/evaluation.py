@@ -54,6 +54,12 @@ def transcript_cases(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return tuning, held_out
 
 
+def heard_cases(rows: list[dict]) -> list[dict]:
+    """Cases from recorded transcripts of caller-corpus questions (tests/kb/asr_corpus_*.yaml): the heard text is
+    the question, ``source`` the question as written; the corpus labels."""
+    return [{**r, "q": r["heard"], "source": r["q"]} for r in rows]
+
+
 def own_tuning_cases(questions: Path, transcripts: Path) -> list[dict]:
     """The tuning four fifths of our own question set (tests/kb/questions.yaml) and the recorded ASR transcripts of
     those questions, when the transcripts file exists: what the fitting scripts learn from besides the corpus."""

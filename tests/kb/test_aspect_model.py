@@ -81,3 +81,16 @@ def test_training_is_deterministic(real_kb: KnowledgeBase, tmp_path: Path) -> No
     stored = AspectModel.load(tmp_path / "m.npz")
     assert stored is not None
     assert [stored.classify(t, last) for t, last in texts] == [LABELS[i] for i in train.predict(first, x)]
+
+
+def test_a_transcript_trains_and_folds_with_the_question_it_was_read_from() -> None:
+    train = trainer()
+    written = train.tune_cases(ROOT / "tests/kb/corpus")
+    cases = train.tune_cases(ROOT / "tests/kb/corpus", ROOT / "tests/kb/asr_corpus_tune.yaml")
+    heard = range(len(written), len(cases))
+    assert len(heard) > 400 and all("source" in cases[i] for i in heard)
+    at = {c["q"]: i for i, c in enumerate(written)}
+    folds = train.random_folds(cases)
+    assert all(cases[i]["group"] == written[at[cases[i]["source"]]]["group"] for i in heard)
+    assert all(folds[i] == folds[at[cases[i]["source"]]] for i in heard)
+    assert len(set(folds)) == train.FOLDS
