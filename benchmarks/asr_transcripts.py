@@ -86,7 +86,7 @@ def main() -> int:
     if args.corpus:
         cases = list(enumerate(corpus_questions(args.corpus, args.n)))
         out_path = Path(args.out or ROOT / f"tests/kb/asr_corpus_{args.corpus}.yaml")
-        header = CORPUS_HEADER[args.corpus] + CORPUS_HOWTO.replace("{split}", args.corpus)
+        header = CORPUS_HEADER[args.corpus] + CORPUS_HOWTO
     else:
         cases = pick(yaml.safe_load(QUESTIONS.read_text(encoding="utf-8")), args.n)
         out_path, header = Path(args.out or OUT), HEADER
@@ -98,13 +98,13 @@ def main() -> int:
         pcm = b"".join(voice.synthesize(str(row["q"])))
         heard = asyncio.run(engine.recognize(pcm, hints)).text
         if args.corpus:
-            out.append({"q": row["q"], "heard": heard} | {k: row[k] for k in CORPUS_LABELS if k in row})
+            out.append({"q": row["q"], "heard": heard} | {label: row[label] for label in CORPUS_LABELS if label in row})
         else:
             out.append({"index": index, "q": row["q"], "heard": heard, "item": row["item"],
                         "aspect": row.get("aspect"), "kind": row["kind"]})
         print(f"{k + 1}/{len(cases)} {row['q']} -> {heard}", flush=True)
     body = yaml.safe_dump(out, allow_unicode=True, sort_keys=False, width=200)
-    out_path.write_text(header.format(n=args.n) + body, encoding="utf-8")
+    out_path.write_text(header.format(n=args.n, split=args.corpus) + body, encoding="utf-8")
     print(f"wrote {len(out)} transcripts to {out_path}")
     return 0
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb.aspect_model import LABELS, MODEL_PATH, N_FEATURES, AspectModel, features  # noqa: E402
 from kb.aspects import MEDIUM, STRONG, classify, classify_question, cue_scores  # noqa: E402
-from kb.evaluation import corpus_split, heard_cases  # noqa: E402
+from kb.evaluation import corpus_split, heard_tune_cases, written  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.qa import QAEngine, clause_texts, mask_name  # noqa: E402
 from kb.text import normalise  # noqa: E402
@@ -55,11 +55,8 @@ def tune_cases(corpus: Path, heard: Path | None = None) -> list[dict]:
         for case in corpus_split(yaml.safe_load(path.read_text(encoding="utf-8")) or [], "tune"):
             if case.get("item") is not None and case.get("aspect") in LABELS:
                 cases.append({**case, "group": path.stem})
-    if heard is not None and heard.is_file():
-        group_of = {c["q"]: c["group"] for c in cases}
-        cases += [{**c, "group": group_of[c["source"]]}
-                  for c in heard_cases(yaml.safe_load(heard.read_text(encoding="utf-8")))
-                  if c["source"] in group_of]
+    if heard is not None:
+        cases += heard_tune_cases(heard, {c["q"]: c["group"] for c in cases})
     return cases
 
 
@@ -130,10 +127,10 @@ def grouped_folds(cases: list[dict]) -> list[int]:
 
 def random_folds(cases: list[dict]) -> list[int]:
     """Random folds of the written questions; a transcript goes with the question it was read from."""
-    order = list(dict.fromkeys(c.get("source", c["q"]) for c in cases))
+    order = list(dict.fromkeys(written(c) for c in cases))
     random.Random(SEED).shuffle(order)
     fold_of = {t: rank % FOLDS for rank, t in enumerate(order)}
-    return [fold_of[c.get("source", c["q"])] for c in cases]
+    return [fold_of[written(c)] for c in cases]
 
 
 def cross_validate(x: sparse.csr_matrix, y: np.ndarray, folds: list[int], l2: float) -> np.ndarray:

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kb.centre import topic_named  # noqa: E402
-from kb.evaluation import Score, corpus_split, evaluate, heard_cases, own_tuning_cases  # noqa: E402
+from kb.evaluation import Score, corpus_split, evaluate, heard_tune_cases, own_tuning_cases, written  # noqa: E402
 from kb.loader import default_data_dir, load_dir  # noqa: E402
 from kb.meaning import load_meaning  # noqa: E402
 from kb.qa import QAEngine, Thresholds  # noqa: E402
@@ -75,11 +75,9 @@ def tune_cases(args: argparse.Namespace, targets: set) -> list[dict]:
             if case.get("item") in targets:
                 cases.append({**case, "group": path.stem, "corpus": True})
                 group_of[case["q"]] = path.stem
-    if args.heard and Path(args.heard).is_file():
-        for case in heard_cases(yaml.safe_load(Path(args.heard).read_text(encoding="utf-8"))):
-            if case.get("item") in targets and case["source"] in group_of:
-                cases.append({**case, "group": group_of[case["source"]], "corpus": True,
-                              "style": "heard_oos" if case.get("item") is None else "heard"})
+    if args.heard:
+        cases += [{**case, "corpus": True, "style": "heard_oos" if case.get("item") is None else "heard"}
+                  for case in heard_tune_cases(Path(args.heard), group_of)]
     for case in own_tuning_cases(Path(args.questions), Path(args.transcripts)):
         # (transcripts are of our own questions: they go with them, into one group)
         cases.append({**case, "group": "own", "style": "oos" if case["kind"] == "oos" else "own", "corpus": False})
@@ -198,9 +196,8 @@ class Vectors:
             texts = [engine.meaning_text(normalise(c["q"])) for c in cases]  # as the engine reads a question
             self.q = engine.meaning.embed(texts).astype(np.float32)
             cache.write_bytes(pickle.dumps({"key": key, "q": self.q}))
-        # a transcript is the same text as the question it was read from
-        texts = {t: i for i, t in enumerate(dict.fromkeys(c.get("source", c["q"]) for c in cases))}
-        self.text = np.array([texts[c.get("source", c["q"])] for c in cases])
+        texts = {t: i for i, t in enumerate(dict.fromkeys(written(c) for c in cases))}
+        self.text = np.array([texts[written(c)] for c in cases])
         self.oos = np.array([c.get("item") is None for c in cases])
         self.topics = np.array([centre_topic_name(c) for c in cases])
 
@@ -269,9 +266,9 @@ def kind(group: str) -> str:
 
 def folds(cases: list[dict], grouped: bool) -> list[int]:
     rng = random.Random(SEED)
-    if not grouped:  # a transcript goes with the question it was read from
-        of_text = {t: rng.randrange(FOLDS) for t in dict.fromkeys(c.get("source", c["q"]) for c in cases)}
-        return [of_text[c.get("source", c["q"])] for c in cases]
+    if not grouped:
+        of_text = {t: rng.randrange(FOLDS) for t in dict.fromkeys(written(c) for c in cases)}
+        return [of_text[written(c)] for c in cases]
     sizes = Counter(c["group"] for c in cases)
     groups = sorted(sizes, key=lambda g: (kind(g), -sizes[g], g))
     load, of = [0] * FOLDS, {}

@@ -60,6 +60,21 @@ def heard_cases(rows: list[dict]) -> list[dict]:
     return [{**r, "q": r["heard"], "source": r["q"]} for r in rows]
 
 
+def heard_tune_cases(path: Path, group_of: dict[str, str]) -> list[dict]:
+    """The fitting scripts' transcripts (tests/kb/asr_corpus_tune.yaml, when the file exists) of the written
+    questions in ``group_of`` (question -> its CV group), each in its question's group."""
+    if not path.is_file():
+        return []
+    return [{**c, "group": group_of[c["source"]]}
+            for c in heard_cases(yaml.safe_load(path.read_text(encoding="utf-8"))) if c["source"] in group_of]
+
+
+def written(case: dict) -> str:
+    """The question as written: a transcript's source, else the question. A transcript shares its question's CV
+    fold and is never its exemplar."""
+    return case.get("source", case["q"])
+
+
 def own_tuning_cases(questions: Path, transcripts: Path) -> list[dict]:
     """The tuning four fifths of our own question set (tests/kb/questions.yaml) and the recorded ASR transcripts of
     those questions, when the transcripts file exists: what the fitting scripts learn from besides the corpus."""
