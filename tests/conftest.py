@@ -25,6 +25,35 @@ from scripts.sandbox import Sandbox, started
 
 _db_counter = itertools.count()
 
+# The suite runs on two pytest-xdist workers (scripts/test). Calls run in real time and mostly wait, so they form
+# two queues, one per worker, each running its calls one at a time: those through a real Asterisk (the session's
+# sandbox, or their own) and those placed straight on the IVR's sockets. Every other module runs whole on whichever
+# worker is free. Queues go first, so the longest work starts at once.
+SANDBOX_GROUP, CALLS_GROUP = "asterisk", "calls"
+SANDBOX_FILES = ("reliability/test_soak_short.py", "reliability/test_kill_ivr.py")  # start their own Asterisk
+CALLS_FIXTURES = {"running_ivr", "espeak_speech", "zh_speech"}
+
+
+def _group(item: pytest.Item) -> str:
+    path = Path(str(item.path)).relative_to(Path(__file__).parent)
+    uses = set(getattr(item, "fixturenames", ()))
+    if path.parts[0] == "integration" or path.as_posix() in SANDBOX_FILES or "asterisk" in uses:
+        return SANDBOX_GROUP
+    if path.parts[0] == "reliability" or CALLS_FIXTURES & uses:
+        return CALLS_GROUP
+    return path.as_posix()
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Each test's group for ``--dist loadgroup`` (marked as collected: xdist reads the marks when collection ends)."""
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The two queues first (stable: everything keeps its order within its part)."""
+    queues = (SANDBOX_GROUP, CALLS_GROUP)
+    items.sort(key=lambda item: queues.index(g) if (g := _group(item)) in queues else len(queues))
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[TemporaryPostgres]:

@@ -218,12 +218,14 @@
     showError(e.message);
   });
   // Sign off cleanly (un-REGISTER, WebSocket close) when the console is closed or the agent logs out of the panel.
+  // True when a phone was running: it is "stopped" (data-phone) once Asterisk has the un-REGISTER.
   function stop() {
-    if (!ua) { return; }
+    if (!ua) { return false; }
     if (current) { current.terminate(); }
     ua.on("disconnected", function () { box.setAttribute("data-phone", "stopped"); });
     ua.stop();
     ua = null;
+    return true;
   }
   window.hotlinePhone = {stop: stop};
   window.addEventListener("pagehide", stop);

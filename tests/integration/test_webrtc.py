@@ -150,10 +150,15 @@ def webrtc_browser(profile: Path, microphone: Path, *, trust_certificate: bool =
 
 
 def _quit(driver: webdriver.Chrome) -> None:
-    # Sign off first so JsSIP closes its WebSocket cleanly (an abrupt close is an SSL ERROR in Asterisk's log).
+    # Sign off first so JsSIP closes its WebSocket cleanly (an abrupt close is an SSL ERROR in Asterisk's log), and
+    # wait for the un-REGISTER: a contact left behind is qualified later over a closed WebSocket (another ERROR).
     try:
-        driver.execute_script("if (window.hotlinePhone) { window.hotlinePhone.stop(); }")
-        time.sleep(1.0)
+        running = driver.execute_script("return window.hotlinePhone ? window.hotlinePhone.stop() : false;")
+        if running:
+            _until(driver, lambda d: d.find_element(By.ID, "softphone").get_attribute("data-phone") == "stopped",
+                   15, "the agent phone to sign off")
+        else:
+            time.sleep(1.0)  # the guest page's hang-up (it never registers)
         driver.get("about:blank")
     finally:
         driver.quit()

@@ -22,6 +22,7 @@ from hotline.outcomes import Outcome
 from ivr.recordings import call_recording_name, voicemail_name
 
 U = "0f8fad5b-d9cb-469f-a165-70867728950e"
+OTHER = "6c1e8f0a-3b2d-4e57-9a41-d2f3c4b5a697"  # another call's id: fixed, so every test worker collects the same ids
 
 
 @pytest.mark.parametrize(("given", "kept"), [
@@ -31,7 +32,7 @@ U = "0f8fad5b-d9cb-469f-a165-70867728950e"
     (f"../20261207/{U}.wav", None),
     (f"2026127/{U}.wav", None),
     (f"20261207/{U.upper()}.wav", None),
-    (f"20261207/{uuid.uuid4()}.wav", None),  # another call's file
+    (f"20261207/{OTHER}.wav", None),  # another call's file
     ("", None),
     (None, None),
 ])
@@ -45,7 +46,7 @@ def test_call_recording_name(given: str | None, kept: str | None) -> None:
     (f"/srv/rec/voicemail-{U}", None),  # what the dialplan passed before: Asterisk's absolute path
     (f"sub/voicemail-{U}.wav", None),
     (f"voicemail-{U}.wav/..", None),
-    (f"voicemail-{uuid.uuid4()}.wav", None),
+    (f"voicemail-{OTHER}.wav", None),
     (f"voicemail-{U}.gsm", None),
 ])
 def test_voicemail_name(given: str, kept: str | None) -> None:
