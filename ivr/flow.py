@@ -441,10 +441,10 @@ class CallFlow:
         offer = P.OFFER_CALLBACK_BUSY if e.staffed else P.OFFER_CALLBACK_UNSTAFFED
         return [Say(offer), self._listen(*YES_NO.phrases)], S.CALLBACK_OFFER
 
-    def _transfer(self):
+    def _transfer(self, prompt: str = P.TRANSFERRING):
         self.escalated = True
         reason = self.escalation_reason or "caller_request"
-        return [Say(P.TRANSFERRING, barge_in=False), Transfer(reason, self.summary())], S.ENDED
+        return [Say(prompt, barge_in=False), Transfer(reason, self.summary())], S.ENDED
 
     def _callback(self):
         self.callback = True
@@ -488,6 +488,9 @@ class CallFlow:
 
     def _on_silence(self, e: Silence):
         self.silences += 1
+        if self.state is S.CALLBACK_OFFER and self.staffed:
+            # Nothing said to "回电吗？…继续等待请按0": the caller asked for a person and is waiting for one.
+            return self._transfer(P.KEEP_WAITING)
         if self.silences > self.options.reprompts:
             return self._end(P.GOODBYE_SILENCE)
         if self.state in (S.BOOKING, S.CONFIRMING, S.CALLBACK_OFFER, S.CLARIFYING) and self.last_prompt:

@@ -24,6 +24,7 @@ ASK_AGAIN = "好的，请说出您要咨询的问题。"
 NOTHING_TO_REPEAT = "请直接说出您要咨询的问题。"
 CLARIFY_PICK = "请说出事项名称，或者按对应的数字键。"
 TRANSFERRING = "好的，正在为您转接人工服务，请稍候。"
+KEEP_WAITING = "请您稍候，正在为您转接人工服务。"
 SPEECH_FAILED = "抱歉，系统出了点问题，正在为您转接人工服务，请稍候。"
 SPEECH_FAILED_UNSTAFFED = "抱歉，系统出了点问题。"
 LINES_BUSY = "您好，现在线路繁忙，正在为您转接人工服务，请稍候。"
@@ -59,6 +60,7 @@ FIXED = (
     NOTHING_TO_REPEAT,
     CLARIFY_PICK,
     TRANSFERRING,
+    KEEP_WAITING,
     SPEECH_FAILED,
     SPEECH_FAILED_UNSTAFFED,
     LINES_BUSY,

@@ -331,6 +331,14 @@ def test_all_agents_busy_offers_callback_and_0_keeps_waiting(qa):
     assert call.flow.outcome is Outcome.ESCALATED
 
 
+def test_all_agents_busy_and_the_caller_says_nothing_keeps_waiting_in_the_queue(qa):
+    call = started(qa, agents=BUSY)
+    assert call.press("0") == [P.OFFER_CALLBACK_BUSY]
+    assert call.silence() == [P.KEEP_WAITING]  # once, not the offer again and again
+    assert call.last(F.Transfer) is not None and call.flow.state is F.State.ENDED
+    assert call.flow.outcome is Outcome.ESCALATED
+
+
 def test_ami_down_still_queues(qa):
     call = started(qa, agents=AMI_DOWN)
     assert call.say("人工服务") == [P.TRANSFERRING]
