@@ -85,6 +85,9 @@ FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪
 
 # Words that ask for a service to be done (besides the operations of kb.operations): without any of them, a question
 # about a thing the centre has ("有没有停车场", "停车场在哪") is about the centre's, not about the item filing it.
+# "像开饭店这样的一件事还有哪些": a bundle named as an example of the ones the caller asks for.
+_EXAMPLE = re.compile(r"比如|例如|像|这样|这种|这类|之类")
+_OTHERS = re.compile(r"还有|别的|其他|其它|哪些|哪几")
 _DOING = re.compile(r"办|备案|登记|许可|审批|申请|申报|手续|执照|证|开设|经营|补贴|补助|津贴")
 # Clause boundaries as ASR punctuates them: in a story-like question the asking clause is usually the last one.
 _CLAUSE = re.compile(r"[，,。.？?！!；;]")
@@ -461,6 +464,8 @@ class QAEngine:
         listing = topic.service and is_list(text)
         if listing and top is not None and self._is_topic_item(top.code, topic):
             return True
+        if top is not None and self._bundle_as_example(top.code, topic, text):
+            return True
         if top is not None and self._asks_for_the_thing(top.code, topic, text):
             return True  # the thing itself, not its filing: 停车场在哪 is not 经营性停车场备案
         # A name said as written wins even when the caller also says 你们/大厅 ("在你们大厅拍护照照片").
@@ -479,6 +484,15 @@ class QAEngine:
             # question only when no item is even a likely answer ("办好的证能寄到家吗": the rule, not a guess).
             return said or bare or listing or conf < self.thresholds.abstain
         return said or bare or listing or conf < self.thresholds.centre_item
+
+    def _bundle_as_example(self, code: str, topic: Topic, text: str) -> bool:
+        """Does the caller ask which 一件事 there are, naming one only as an example ("像开饭店这样的一件事还有哪些")?
+        Not when something is asked of it ("像开饭店这样的一件事要带哪些材料": that bundle's materials)."""
+        if topic.name != "bundles" or code not in self._bundles:
+            return False
+        if not (_EXAMPLE.search(text) and _OTHERS.search(text)):
+            return False
+        return classify_question(text, text)[0] == "general"
 
     def _thing_said(self, code: str, text: str) -> bool:
         """Is what one of the target's names is about (kb.operations.thing, 2+ characters) in the question?"""

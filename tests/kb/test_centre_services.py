@@ -69,6 +69,20 @@ def test_centre_service_questions(engine: QAEngine, question: str, aspect: str) 
     assert not answer.abstained and len(answer.answer) <= 160
 
 
+@pytest.mark.parametrize("question", ["像开饭店这样的一件事还有哪些", "有哪些一件事可以办，比如开饭店"])
+def test_a_bundle_named_as_an_example_of_the_list_gets_the_list(engine: QAEngine, real_kb: KnowledgeBase,
+                                                                 question: str) -> None:
+    answer = engine.answer(question)
+    assert answer.item_code == "CENTRE" and f"一共有{len(real_kb.bundles)}个一件事" in answer.answer, answer
+
+
+@pytest.mark.parametrize(("question", "aspect"), [("像开饭店这样的一件事要带哪些材料", "materials"),
+                                                  ("开饭店一件事有哪些材料", "materials")])
+def test_a_bundle_asked_about_stays_that_bundle(engine: QAEngine, question: str, aspect: str) -> None:
+    answer = engine.answer(question)
+    assert (answer.item_code, answer.aspect) == ("YJS-001", aspect), answer
+
+
 def test_self_service_area_facts(engine: QAEngine, real_kb: KnowledgeBase) -> None:
     answer = engine.answer("二十四小时自助机能办啥")
     tasks = real_kb.centre["self_service_tasks"]
