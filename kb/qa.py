@@ -85,10 +85,10 @@ FULL_LIST = ("全部材料", "所有材料", "全部的材料", "材料都有哪
 
 # Words that ask for a service to be done (besides the operations of kb.operations): without any of them, a question
 # about a thing the centre has ("有没有停车场", "停车场在哪") is about the centre's, not about the item filing it.
+_DOING = re.compile(r"办|备案|登记|许可|审批|申请|申报|手续|执照|证|开设|经营|补贴|补助|津贴")
 # "像开饭店这样的一件事还有哪些": a bundle named as an example of the ones the caller asks for.
 _EXAMPLE = re.compile(r"比如|例如|像|这样|这种|这类|之类")
 _OTHERS = re.compile(r"还有|别的|其他|其它|哪些|哪几")
-_DOING = re.compile(r"办|备案|登记|许可|审批|申请|申报|手续|执照|证|开设|经营|补贴|补助|津贴")
 # Clause boundaries as ASR punctuates them: in a story-like question the asking clause is usually the last one.
 _CLAUSE = re.compile(r"[，,。.？?！!；;]")
 
