@@ -50,9 +50,14 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The two queues first (stable: everything keeps its order within its part)."""
+    """The two queues first (stable: everything keeps its order within its part), by the group marked above."""
     queues = (SANDBOX_GROUP, CALLS_GROUP)
-    items.sort(key=lambda item: queues.index(g) if (g := _group(item)) in queues else len(queues))
+
+    def place(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group").args[0]
+        return queues.index(group) if group in queues else len(queues)
+
+    items.sort(key=place)
 
 
 @pytest.fixture(scope="session")
