@@ -29,6 +29,9 @@ from ivr.recordings import VOICEMAIL_QUESTION, call_recording_name, voicemail_na
 
 log = logging.getLogger(__name__)
 
+# Extensions our own dialplan runs AGI from (a subroutine's "s", the hang-up handler's "h"): not a dialled number.
+_DIALPLAN_EXTENSIONS = frozenset({"s", "h"})
+
 
 def worker_id(settings: Settings) -> str:
     """This IVR process as Asterisk addresses it (FastAGI host:port): stable across restarts of the same worker,
@@ -68,6 +71,21 @@ def _clean_number(value: str | None) -> str | None:
     return None if not value or value.lower() in ("unknown", "anonymous", "<unknown>") else value[:32]
 
 
+def _channel_fields(agi: AgiSession) -> dict[str, Any]:
+    """Who called, on which channel: the call row's identity, from the AGI environment of any step."""
+    env = agi.env
+    dialled = next((v for v in (env.get("agi_dnid"), env.get("agi_extension"))
+                    if v and v != "unknown" and v not in _DIALPLAN_EXTENSIONS), None)
+    return {
+        "caller_number": _clean_number(env.get("agi_callerid")),
+        "caller_name": (env.get("agi_calleridname") or "")[:80] or None,
+        "dialled_number": dialled[:32] if dialled else None,
+        "channel": agi.channel or None,
+        "asterisk_uniqueid": agi.uniqueid or None,
+        "language": env.get("agi_language") or None,
+    }
+
+
 class CallControl:
     """``call-start`` and ``call-route``; pass ``routes`` to FastAgiServer."""
 
@@ -86,24 +104,13 @@ class CallControl:
         if call_uuid is None:
             await agi.verbose("hotline call-start: missing or malformed UUID argument")
             return
-        env = agi.env
         # ``call-start,UUID[,YYYYMMDD/UUID.wav]``: the MixMonitor file when the dialplan records the call.
         given = agi.args[1] if len(agi.args) > 1 else ""
         recording = call_recording_name(given, call_uuid)
         if given and recording is None:
             log.warning("call %s: ignoring a recording name of the wrong shape: %r", call_uuid, given[:80])
         extra = {"recording_path": recording} if recording else {}
-        await self.calllog.update(
-            call_uuid,
-            **extra,
-            caller_number=_clean_number(env.get("agi_callerid")),
-            caller_name=(env.get("agi_calleridname") or "")[:80] or None,
-            dialled_number=(env.get("agi_dnid") if env.get("agi_dnid") not in (None, "", "unknown")
-                            else env.get("agi_extension")),
-            channel=agi.channel or None,
-            asterisk_uniqueid=agi.uniqueid or None,
-            language=env.get("agi_language") or None,
-        )
+        await self.calllog.update(call_uuid, **extra, **_channel_fields(agi))
         await self.calllog.event(call_uuid, "call-start", {"channel": agi.channel, "worker": worker_id(self.settings)},
                                  source="agi")
         await agi.set_variable("HOTLINE_STAFFED", "1" if is_staffed(self.settings) else "0")
@@ -171,6 +178,9 @@ class CallControl:
         raw = agi.args[1] if len(agi.args) > 1 else ""
         # ${HANGUPCAUSE} may be empty on a dead channel; the AGI environment can still carry it.
         cause = hangup_cause(raw) or hangup_cause(agi.env.get("agi_hangupcause"))
+        # A caller who hangs up during Answer() never reaches call-start: this step alone leaves the call's row,
+        # so it fills who called wherever call-start has not (keep: call-start's values win).
+        self.calllog.update(call_uuid, keep=True, **_channel_fields(agi))
         if cause:  # "0"/empty says nothing: keep whatever AMI's Hangup event reported
             self.calllog.update(call_uuid, hangup_cause=cause)
         self.calllog.event(call_uuid, "call-end", {"cause": raw}, source="agi")

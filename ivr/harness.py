@@ -108,7 +108,7 @@ def agi_environment(script: str, host: str, port: int, args: list[str], call: Ca
         "agi_dnid": call.dialled,
         "agi_rdnis": "unknown",
         "agi_context": "hotline",
-        "agi_extension": call.dialled,
+        "agi_extension": _EXTENSION_OF_SCRIPT.get(script, call.dialled),
         "agi_priority": "2",
         "agi_enhanced": "0.0",
         "agi_accountcode": "",
@@ -117,6 +117,10 @@ def agi_environment(script: str, host: str, port: int, args: list[str], call: Ca
     for i, arg in enumerate(args, 1):
         env[f"agi_arg_{i}"] = arg
     return env
+
+
+# The extension our dialplan runs these scripts from: [hotline-ivr-pick]'s "s", the hang-up handler "h".
+_EXTENSION_OF_SCRIPT = {"call-start": "s", "call-end": "h"}
 
 
 @dataclass

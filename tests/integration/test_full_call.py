@@ -321,6 +321,22 @@ def test_dtmf_0_reaches_the_agent_queue_then_callback(asterisk: Sandbox, hotline
     assert sounds_like(prompt, heard) >= 70, heard
 
 
+def test_caller_hanging_up_at_once_leaves_a_closed_row(asterisk: Sandbox, hotline: Hotline, tmp_path: Path):
+    # The README's own test call: sipp's built-in uac sends BYE right after its ACK, often while Asterisk is still
+    # in Answer(), before call-start. The h extension's call-end alone must then leave the call's row.
+    cmd = ["sipp", "-sn", "uac", "-s", "86909000", f"127.0.0.1:{asterisk.sip_port}", "-i", "127.0.0.1",
+           "-p", str(free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error"]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    row = _call_row(hotline, "sipp")  # the built-in scenario's From user
+    call = row["call"]
+    assert call["outcome"] == "abandoned", call
+    assert call["dialled_number"] == "86909000" and call["channel"].startswith("PJSIP/")
+    # Asterisk's own events of that channel joined the row (its cause may be 0: hung up before it was up).
+    names = [(source, name) for source, name, _ in row["events"]]
+    assert ("agi", "call-end") in names and ("ami", "Hangup") in names, names
+
+
 def test_asterisk_logged_no_errors_for_these_calls(asterisk: Sandbox, hotline: Hotline):
     # Runs last: queueing, ringing an agent, timing out, callback and our prompts must not log ERRORs.
     assert boot_problems(asterisk) == []

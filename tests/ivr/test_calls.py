@@ -269,9 +269,11 @@ def test_barge_in_stops_playback_within_the_callers_first_words(settings, zh_spe
 
 def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings, running_ivr):
     """Out of hours and the IVR step skipped: call-route sends the caller to voicemail, call-voicemail files the
-    message as a callback task, call-end records the hang-up cause; a call that just hangs up closes abandoned."""
+    message as a callback task, call-end records the hang-up cause; a call that just hangs up closes abandoned, and one
+hung up before call-start (during Answer()) gets its row from call-end alone."""
     s = ivr_settings(settings, staffed_hours="00:00-00:01", staffed_days="mon")
     left, gone = CallIdentity(caller="13600001111"), CallIdentity()
+    early = CallIdentity(caller="13600002222", dialled="unknown", channel="PJSIP/test-caller-00000007")
 
     async def scenario():
         async with running_ivr(s, espeak_speech, qa, prerender=False) as rt:
@@ -282,6 +284,7 @@ def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings
             await agi_request(host, agi, "call-end", [left.uuid, "16"], left)
             await agi_request(host, agi, "call-start", [gone.uuid], gone)
             await agi_request(host, agi, "call-end", [gone.uuid, "17"], gone)
+            await agi_request(host, agi, "call-end", [early.uuid, "16"], early)
             return route
 
     route = asyncio.run(scenario())
@@ -290,6 +293,11 @@ def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings
     assert row.outcome == Outcome.CALLBACK_REQUESTED.value and row.hangup_cause == "16 Normal Clearing"
     assert row.recording_path == f"20261207/{left.uuid}.wav"  # relative to recording_dir, as the panel plays it
     assert [e.name for e in events] == ["call-start", "call-route", "voicemail", "call-end"]
+    first, _, events = load_call(s.effective_database_url, early.uuid)
+    assert (first.outcome, first.hangup_cause, first.caller_number, first.channel, first.asterisk_uniqueid) == (
+        Outcome.ABANDONED.value, "16 Normal Clearing", "13600002222", "PJSIP/test-caller-00000007", early.uniqueid)
+    assert first.dialled_number is None and first.ended_at is not None  # no DNID, and "h" is not a dialled number
+    assert [e.name for e in events] == ["call-end"]
     engine = make_engine(s.effective_database_url)
     with session_scope(make_sessionmaker(engine)) as session:
         from hotline.models.calls import CallbackTask
