@@ -87,6 +87,17 @@ LIST_CUES = ("哪些", "哪几", "什么事", "什么业务", "都能办", "能�
 META = ("意思", "介绍", "真的", "到底", "有人", "服务", "办事", "事项", "业务", "窗口", "过去", "过来", "白跑",
         "一趟", "平时", "没空", "有空", "那个点", "时候", "人接", "进度", "查")
 MAX_SENTENCES = 3
+# What a fact says when it answers an aspect asked of a centre topic: "上门办要收钱吗" is answered by the fact on
+# fees, "礼拜六几点开门" by the one with the hours. Aspects whose facts have no such words (process, general) are
+# answered in the file's order.
+ASPECT_MARKS = {
+    "fee": ("费", "钱"),
+    "hours": ("点", "小时", "开放", "上午", "下午"),
+    "location": ("楼", "路", "门口", "对面", "旁边", "站"),
+    "booking": ("预约",),
+    "materials": ("身份证", "材料"),
+    "time_limit": ("工作日", "天"),
+}
 EXAMPLES = 4  # examples named in a list answer: a listener keeps about four
 NARROW = "您想办哪一项，直接说名称就行。"
 NAME_MAX = 6  # an alias longer than this is no shorter to say than the official name
@@ -208,9 +219,36 @@ def _self_service_sentence(kb: KnowledgeBase, is_list_question: bool) -> list[st
     return out
 
 
-def centre_answer(kb: KnowledgeBase, topic: Topic, question: str = "") -> str:
-    """The spoken answer for ``topic``; ``question`` (normalised) tells a list question from a yes/no one."""
-    sentences = _sentences(kb, topic.keys if topic.name != "self_service" else ("self_service",))
+def _asked_first(sentences: list[str], question: str, aspect: str | None, topic: Topic) -> list[str]:
+    """The topic's facts with those that answer the question first: a caller who asks if a home visit costs
+    anything hears "不收任何费用" first, one who came late for a booking hears the lateness rule, not the
+    first three facts of the topic. A fact answers by sharing the question's words (two characters in a row: single
+    ones match by chance, 工 of 人工 in 工程) or, for the aspect asked, saying what that aspect is about
+    (ASPECT_MARKS; not the topic's own: every booking fact is about booking). A word counts less the more facts
+    share it (取消 tells one booking fact, 预约 tells none). Ties keep the file's order."""
+    pairs = {question[i:i + 2] for i in range(len(question) - 1)}
+    held = {p: sum(p in s for s in sentences) for p in pairs}
+    marks = ASPECT_MARKS.get(aspect or "", ()) if aspect != topic.aspect else ()
+
+    def relevance(sentence: str) -> float:
+        return sum(1 / held[p] for p in pairs if p in sentence) + 2 * sum(m in sentence for m in marks)
+
+    return sorted(sentences, key=relevance, reverse=True) if question else sentences
+
+
+def answers_aspect(kb: KnowledgeBase, topic: Topic, question: str, aspect: str) -> bool:
+    """Does the topic's answer to ``question`` lead with a fact about ``aspect`` ("停车要钱吗": parking's fact says
+    前两小时免费, so the centre answered a fee question)?"""
+    marks = ASPECT_MARKS.get(aspect, ())
+    sentences = _asked_first(_sentences(kb, topic.keys), question, aspect, topic)
+    return bool(marks and sentences) and any(m in sentences[0] for m in marks)
+
+
+def centre_answer(kb: KnowledgeBase, topic: Topic, question: str = "", aspect: str | None = None) -> str:
+    """The spoken answer for ``topic``; ``question`` (normalised) tells a list question from a yes/no one, and with
+    ``aspect`` (what it asks) orders the topic's facts."""
+    sentences = _asked_first(_sentences(kb, topic.keys if topic.name != "self_service" else ("self_service",)),
+                             question, aspect, topic)
     if topic.name == "self_service":
         return "".join(sentences + _self_service_sentence(kb, is_list(question)))
     if topic.members is not None:

@@ -21,6 +21,7 @@ from kb.aspect_model import AspectModel
 from kb.aspects import MEDIUM, NAME_MASK, classify_question, strip_cues
 from kb.centre import (
     Topic,
+    answers_aspect,
     centre_answer,
     centre_text,
     cue_text,
@@ -261,11 +262,11 @@ class QAEngine:
             topic, topic_strength, centre_question = topic or example, max(topic_strength, 1.0), True
         if centre_question:
             assert topic is not None
-            answer = centre_answer(self.kb, topic, text)
+            asked = self._centre_aspect(topic, text, aspect, aspect_strength)
+            answer = centre_answer(self.kb, topic, text, asked)
             if answer:
                 conf_c = min(0.95, 0.6 + 0.1 * topic_strength)
-                return Answer(CENTRE_CODE, "区行政服务中心", None, self._centre_aspect(topic, text, aspect, aspect_strength),
-                              answer, conf_c, False, alternatives)
+                return Answer(CENTRE_CODE, "区行政服务中心", None, asked, answer, conf_c, False, alternatives)
 
         # A private matter or chit-chat (off-topic cue) is answered only when the caller also names an item as
         # written ("邻居家的狗咬人了" no; "隔壁村争地，土地权属争议调处怎么申请" yes): the cue is rarely in a service
@@ -517,15 +518,15 @@ class QAEngine:
         cues = [c for c in topic.cues if len(c) >= 2]
         return any(c in key for key in self._phrase_texts.get(code, ()) for c in cues)
 
-    @staticmethod
-    def _centre_aspect(topic: Topic, text: str, aspect: str, strength: float) -> str:
-        """A list question ("周末能办哪些事") is general; otherwise what the question clearly asks ("自助服务区在哪":
-        location), else the topic's own aspect."""
+    def _centre_aspect(self, topic: Topic, text: str, aspect: str, strength: float) -> str:
+        """A list question ("周末能办哪些事") is general; otherwise what the question clearly asks when the topic's
+        facts answer it ("自助服务区在哪": location; "上门办要收钱吗": fee, its fact says 不收任何费用), else the
+        topic's own aspect."""
         if is_list(text):
             return "general"
-        if topic.aspect != "general":
-            return topic.aspect
-        return aspect if strength >= MEDIUM else topic.aspect
+        if strength >= MEDIUM and (topic.aspect == "general" or answers_aspect(self.kb, topic, text, aspect)):
+            return aspect
+        return topic.aspect
 
     def _about_centre(self, text: str, besides: str, rest: list[str]) -> bool:
         """Whatever the question says besides its cue words also appears in the centre facts (so "灵隐寺几点开门"

@@ -127,3 +127,31 @@ def test_a_topic_is_found_by_its_name_before_another_topic_s_key() -> None:
     """Corpus labels name topics (kb_train_ranker keeps them with the exemplars): by name first, then by key."""
     assert topic_named("address").name == "address"  # (also one of transport's centre.yaml keys)
     assert topic_named("lunch_duty").name == "lunch" and topic_named("no-such-topic") is None
+
+
+def _fact(kb: KnowledgeBase, key: str, word: str) -> str:
+    """The one centre.yaml fact under ``key`` that says ``word``, as the answer speaks it."""
+    facts = [f for f in kb.centre[key] if word in f]
+    assert len(facts) == 1, facts
+    return facts[0] if facts[0].endswith("。") else facts[0] + "。"
+
+
+@pytest.mark.parametrize(("question", "key", "word", "aspect"), [
+    ("上门来办要收钱吗", "door_to_door", "费用", "fee"),  # the topic's second fact
+    ("寄证件要钱吗", "express", "免费", "fee"),
+    ("约好的号迟到了还算数吗", "booking", "迟到", "booking"),  # the fourth: beyond the three said in file order
+    ("取消预约怎么弄", "booking", "取消", "booking"),  # 取消 tells one fact; 预约, in five, tells none
+])
+def test_centre_answer_leads_with_the_fact_asked(engine: QAEngine, real_kb: KnowledgeBase, question: str, key: str,
+                                               word: str, aspect: str) -> None:
+    answer = engine.answer(question)
+    assert (answer.item_code, answer.aspect) == ("CENTRE", aspect), answer
+    assert answer.answer.startswith(_fact(real_kb, key, word)), answer.answer
+
+
+def test_centre_aspect_stays_the_topics_when_its_facts_do_not_say_it(engine: QAEngine) -> None:
+    # Asked the fee of parking, the parking fact (前两小时免费) answers it; asked where the hotline's agents sit,
+    # its facts say nothing of a place: the topic's own aspect, not a claim the answer does not back.
+    assert engine.answer("你们中心停车要收钱吗").aspect == "fee"
+    answer = engine.answer("你们热线的人工在哪里")
+    assert (answer.item_code, answer.aspect) == ("CENTRE", "hours"), answer
