@@ -44,11 +44,13 @@ def _revive(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: (datetime.fromisoformat(v) if k in _DT_FIELDS and isinstance(v, str) else v) for k, v in fields.items()}
 
 
-def _call(session: Session, call_uuid: str, create: bool = True) -> Call | None:
-    """The call row for a UUID; AGI call-start and the AudioSocket may arrive in either order, so upsert."""
+def _call(session: Session, call_uuid: str, create: bool = True, at: datetime | None = None) -> Call | None:
+    """The call row for a UUID; AGI call-start and the AudioSocket may arrive in either order, so upsert. A new
+    row starts when its first operation was made (``at``), not when it is written: a call hung up during Answer()
+    (call-end alone) would otherwise end before it started, and a spool replayed after an outage start late."""
     row = session.scalar(select(Call).where(Call.call_uuid == call_uuid))
     if row is None and create:
-        row = Call(call_uuid=call_uuid)
+        row = Call(call_uuid=call_uuid, **({"started_at": at} if at else {}))
         session.add(row)
         session.flush()
     return row
@@ -77,7 +79,7 @@ def apply(session: Session, op: dict[str, Any]) -> None:
                 if key in _CALL_FIELDS:
                     setattr(call, key, value)
         return
-    call = _call(session, op["uuid"])
+    call = _call(session, op["uuid"], at=_revive(op).get("at"))
     assert call is not None
     if kind == "update":
         fields = _revive(op["fields"])

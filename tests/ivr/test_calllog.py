@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -124,7 +125,9 @@ def test_restart_replays_spool_and_fails_over_crashed_calls(sqlite_url, tmp_path
     live, _, events, _ = _call(sqlite_url, "u-7")
     assert live.outcome == Outcome.FAILED_OVER.value and live.ended_at is not None  # outcome kept, end recorded
     assert "carried the caller on" in live.error and events[0].data == {"channel_live": True}
-    assert _call(sqlite_url, "u-4")[0].caller_number == "110"
+    replayed = _call(sqlite_url, "u-4")[0]
+    assert replayed.caller_number == "110"
+    assert replayed.started_at.replace(tzinfo=None) == datetime(2026, 11, 30, 8, 0)  # when it happened, not replayed
     assert not log.spool_path.exists()
 
 
