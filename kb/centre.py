@@ -219,6 +219,11 @@ def _self_service_sentence(kb: KnowledgeBase, is_list_question: bool) -> list[st
     return out
 
 
+def _facts(kb: KnowledgeBase, topic: Topic) -> list[str]:
+    """The topic's fact sentences, as its answer says them (the self-service machines are told apart)."""
+    return _sentences(kb, topic.keys if topic.name != "self_service" else ("self_service",))
+
+
 def _asked_first(sentences: list[str], question: str, aspect: str | None, topic: Topic) -> list[str]:
     """The topic's facts with those that answer the question first: a caller who asks if a home visit costs
     anything hears "不收任何费用" first, one who came late for a booking hears the lateness rule, not the
@@ -227,11 +232,11 @@ def _asked_first(sentences: list[str], question: str, aspect: str | None, topic:
     (ASPECT_MARKS; not the topic's own: every booking fact is about booking). A word counts less the more facts
     share it (取消 tells one booking fact, 预约 tells none). Ties keep the file's order."""
     pairs = {question[i:i + 2] for i in range(len(question) - 1)}
-    held = {p: sum(p in s for s in sentences) for p in pairs}
+    shared = {p: sum(p in s for s in sentences) for p in pairs}
     marks = ASPECT_MARKS.get(aspect or "", ()) if aspect != topic.aspect else ()
 
     def relevance(sentence: str) -> float:
-        return sum(1 / held[p] for p in pairs if p in sentence) + 2 * sum(m in sentence for m in marks)
+        return sum(1 / shared[p] for p in pairs if p in sentence) + 2 * sum(m in sentence for m in marks)
 
     return sorted(sentences, key=relevance, reverse=True) if question else sentences
 
@@ -240,15 +245,14 @@ def answers_aspect(kb: KnowledgeBase, topic: Topic, question: str, aspect: str) 
     """Does the topic's answer to ``question`` lead with a fact about ``aspect`` ("停车要钱吗": parking's fact says
     前两小时免费, so the centre answered a fee question)?"""
     marks = ASPECT_MARKS.get(aspect, ())
-    sentences = _asked_first(_sentences(kb, topic.keys), question, aspect, topic)
+    sentences = _asked_first(_facts(kb, topic), question, aspect, topic)
     return bool(marks and sentences) and any(m in sentences[0] for m in marks)
 
 
 def centre_answer(kb: KnowledgeBase, topic: Topic, question: str = "", aspect: str | None = None) -> str:
     """The spoken answer for ``topic``; ``question`` (normalised) tells a list question from a yes/no one, and with
     ``aspect`` (what it asks) orders the topic's facts."""
-    sentences = _asked_first(_sentences(kb, topic.keys if topic.name != "self_service" else ("self_service",)),
-                             question, aspect, topic)
+    sentences = _asked_first(_facts(kb, topic), question, aspect, topic)
     if topic.name == "self_service":
         return "".join(sentences + _self_service_sentence(kb, is_list(question)))
     if topic.members is not None:
