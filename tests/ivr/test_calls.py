@@ -269,8 +269,8 @@ def test_barge_in_stops_playback_within_the_callers_first_words(settings, zh_spe
 
 def test_voicemail_and_call_end_routes(settings, espeak_speech, qa, ivr_settings, running_ivr):
     """Out of hours and the IVR step skipped: call-route sends the caller to voicemail, call-voicemail files the
-    message as a callback task, call-end records the hang-up cause; a call that just hangs up closes abandoned, and one
-hung up before call-start (during Answer()) gets its row from call-end alone."""
+    message as a callback task, call-end records the hang-up cause; a call that just hangs up closes abandoned, and
+    one hung up before call-start (during Answer()) gets its row from call-end alone."""
     s = ivr_settings(settings, staffed_hours="00:00-00:01", staffed_days="mon")
     left, gone = CallIdentity(caller="13600001111"), CallIdentity()
     early = CallIdentity(caller="13600002222", dialled="unknown", channel="PJSIP/test-caller-00000007")
